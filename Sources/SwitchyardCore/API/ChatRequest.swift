@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// A validated `POST /v1/chat/completions` body.
+///
+/// The gateway reads what it needs for routing and accounting, checks the types of the
+/// parameters it knows, and keeps the client's bytes in `body` so they can be forwarded
+/// without being re-encoded.
+public struct ChatRequest: Sendable {
+    /// The model name the client asked for.
+    public var model: String
+    /// Whether the client asked for server-sent events.
+    public var isStreaming: Bool
+    /// Whether the client asked for the usage chunk (`stream_options.include_usage`).
+    public var includesUsage: Bool
+    /// `max_completion_tokens`, or else `max_tokens`.
+    public var maxOutputTokens: Int?
+    /// The name of the parameter `maxOutputTokens` came from, for error messages.
+    public var maxOutputTokensParameter: String
+    /// Number of choices asked for.
+    public var choiceCount: Int
+    /// What the request needs from a route.
+    public var requirements: RouteRequirements
+    /// The last user message's text, used by the simulator to derive its answer.
+    public var lastUserText: String
+    /// All message text, for rough prompt-size estimates.
+    public var promptCharacterCount: Int
+    /// Names of the tools offered, in order.
+    public var toolNames: [String]
+    /// The tool the client forces with `tool_choice`, or `"required"` / `"none"` / `"auto"`.
+    public var toolChoice: String?
+    /// `response_format.type`, if given.
+    public var responseFormat: String?
+    /// The client's body exactly as received.
+    public var body: [UInt8]
+
+    /// Validates `body`, throwing a 400 ``GatewayError`` that names the faulty field.
+    public init(body: [UInt8]) throws(GatewayError) {
+        let wire: Wire = try decodeRequestBody(Wire.self, from: body)
+        guard let model = wire.model, !model.isEmpty else {
+            throw .invalidRequest("`model` is required: name a model such as `gpt-4o-mini`.", param: "model")
+        }
+        guard let messages = wire.messages else {
+            throw .invalidRequest("`messages` is required: send at least one message.", param: "messages")
+        }
+        guard !messages.isEmpty else {
+            throw .invalidRequest("`messages` must contain at least one message.", param: "messages")
+        }
+        for (index, message) in messages.enumerated() {
+            guard ["system", "developer", "user", "assistant", "tool", "function"].contains(message.role) else {
+                throw .invalidRequest(
+                    "`messages[\(index)].role` must be one of system, developer, user, assistant, tool; got `\(message.role)`.",
+                    param: "messages[\(index)].role"
+                )
+            }
+        }
+        if let n = wire.n, n < 1 || n > 128 {
+            throw .invalidRequest("`n` must be between 1 and 128.", param: "n")
+        }
+        for (name, value) in [("max_tokens", wire.max_tokens), ("max_completion_tokens", wire.max_completion_tokens)] {
+            if let value, value < 1 { throw .invalidRequest("`\(name)` must be at least 1.", param: name) }
+        }
+        if let temperature = wire.temperature, !(0...2).contains(temperature) {
+            throw .invalidRequest("`temperature` must be between 0 and 2.", param: "temperature")
+        }
+        if let format = wire.response_format?.type, !["text", "json_object", "json_schema"].contains(format) {
+            throw .invalidRequest(
+                "`response_format.type` must be one of text, json_object, json_schema; got `\(format)`.",
+                param: "response_format.type"
+            )
+        }
+
+        self.model = model
+        self.isStreaming = wire.stream ?? false
+        self.includesUsage = wire.stream_options?.include_usage ?? false
+        if let value = wire.max_completion_tokens {
+            self.maxOutputTokens = value
+            self.maxOutputTokensParameter = "max_completion_tokens"
+        } else {
+            self.maxOutputTokens = wire.max_tokens
+            self.maxOutputTokensParameter = "max_tokens"
+        }
+        self.choiceCount = wire.n ?? 1
+        self.toolNames = wire.tools?.compactMap { $0.function?.name } ?? []
+        self.toolChoice = wire.tool_choice?.name
+        self.responseFormat = wire.response_format?.type
+        self.lastUserText = messages.last { $0.role == "user" }?.content?.text ?? ""
+        self.promptCharacterCount = messages.reduce(0) { $0 + ($1.content?.text.count ?? 0) }
+        self.requirements = RouteRequirements(
+            streaming: self.isStreaming,
+            tools: !(wire.tools ?? []).isEmpty,
+            vision: messages.contains { $0.content?.hasImage ?? false },
+            jsonMode: self.responseFormat == "json_object",
+            jsonSchema: self.responseFormat == "json_schema",
+            // About four characters per token for English text; routing only needs the order of magnitude.
+            estimatedPromptTokens: self.promptCharacterCount / 4,
+            maxOutputTokens: self.maxOutputTokens
+        )
+        self.body = body
+    }
+}
+
+/// What a request needs from a route; routes that lack any of it are skipped.
+public struct RouteRequirements: Sendable, Equatable {
+    /// Server-sent events.
+    public var streaming = false
+    /// Tool calling.
+    public var tools = false
+    /// Image input.
+    public var vision = false
+    /// `response_format: json_object`.
+    public var jsonMode = false
+    /// `response_format: json_schema`.
+    public var jsonSchema = false
+    /// Rough prompt size in tokens.
+    public var estimatedPromptTokens = 0
+    /// Requested maximum output tokens.
+    public var maxOutputTokens: Int?
+
+    /// Creates requirements; everything defaults to "not needed".
+    public init(
+        streaming: Bool = false,
+        tools: Bool = false,
+        vision: Bool = false,
+        jsonMode: Bool = false,
+        jsonSchema: Bool = false,
+        estimatedPromptTokens: Int = 0,
+        maxOutputTokens: Int? = nil
+    ) {
+        self.streaming = streaming
+        self.tools = tools
+        self.vision = vision
+        self.jsonMode = jsonMode
+        self.jsonSchema = jsonSchema
+        self.estimatedPromptTokens = estimatedPromptTokens
+        self.maxOutputTokens = maxOutputTokens
+    }
+}
+
+/// Decodes a request body, turning decoding failures into 400s that name the field.
+func decodeRequestBody<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws(GatewayError) -> T {
+    if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+        throw .invalidRequest("The request body is empty: send a JSON object.")
+    }
+    do {
+        return try JSONDecoderFactory.decoder.decode(T.self, from: Data(body))
+    } catch let error as DecodingError {
+        throw GatewayError.invalidRequest(describe(error), param: fieldPath(of: error))
+    } catch {
+        throw .invalidRequest("The request body is not valid JSON.")
+    }
+}
+
+private func fieldPath(of error: DecodingError) -> String? {
+    let path: [any CodingKey]
+    switch error {
+    case .typeMismatch(_, let context), .valueNotFound(_, let context): path = context.codingPath
+    case .keyNotFound(let key, let context): path = context.codingPath + [key]
+    case .dataCorrupted(let context): path = context.codingPath
+    @unknown default: return nil
+    }
+    guard !path.isEmpty else { return nil }
+    return path.reduce("") { partial, key in
+        if let index = key.intValue { return partial + "[\(index)]" }
+        return partial.isEmpty ? key.stringValue : partial + "." + key.stringValue
+    }
+}
+
+private func describe(_ error: DecodingError) -> String {
+    let field = fieldPath(of: error).map { "`\($0)`" }
+    switch error {
+    case .typeMismatch(let type, _):
+        return "\(field ?? "The body") has the wrong type: expected \(jsonTypeName(type))."
+    case .valueNotFound(let type, _):
+        return "\(field ?? "A value") must not be null: expected \(jsonTypeName(type))."
+    case .keyNotFound(_, _):
+        return "\(field ?? "A field") is required."
+    case .dataCorrupted(let context):
+        if context.codingPath.isEmpty { return "The request body is not valid JSON: \(context.debugDescription)" }
+        return "\(field ?? "A field") is invalid: \(context.debugDescription)"
+    @unknown default:
+        return "The request body is invalid."
+    }
+}
+
+private func jsonTypeName(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: "a string"
+    case is Bool.Type: "a boolean"
+    case is Int.Type: "an integer"
+    case is Double.Type: "a number"
+    case is [Any].Type: "an array"
+    default: "an object"
+    }
+}
+
+// MARK: - Wire format
+
+extension ChatRequest {
+    // Field names follow the wire so that decoding errors name the client's own field.
+    // swiftlint:disable identifier_name
+    struct Wire: Decodable {
+        var model: String?
+        var messages: [Message]?
+        var stream: Bool?
+        var stream_options: StreamOptions?
+        var max_tokens: Int?
+        var max_completion_tokens: Int?
+        var n: Int?
+        var temperature: Double?
+        var top_p: Double?
+        var presence_penalty: Double?
+        var frequency_penalty: Double?
+        var seed: Int?
+        var logprobs: Bool?
+        var top_logprobs: Int?
+        var parallel_tool_calls: Bool?
+        var user: String?
+        var stop: Stop?
+        var tools: [Tool]?
+        var tool_choice: ToolChoice?
+        var response_format: ResponseFormat?
+    }
+
+    struct StreamOptions: Decodable {
+        var include_usage: Bool?
+    }
+
+    struct ResponseFormat: Decodable {
+        var type: String
+    }
+
+    struct Tool: Decodable {
+        var type: String
+        var function: Function?
+
+        struct Function: Decodable {
+            var name: String
+        }
+    }
+
+    enum Stop: Decodable {
+        case one(String)
+        case many([String])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let value = try? container.decode(String.self) {
+                self = .one(value)
+            } else {
+                self = .many(try container.decode([String].self))
+            }
+        }
+    }
+
+    /// `"auto"`, `"none"`, `"required"` or `{"type": "function", "function": {"name": ...}}`.
+    struct ToolChoice: Decodable {
+        var name: String
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let mode = try? container.decode(String.self) {
+                self.name = mode
+            } else {
+                self.name = try container.decode(Tool.self).function?.name ?? "required"
+            }
+        }
+    }
+
+    struct Message: Decodable {
+        var role: String
+        var content: Content?
+    }
+
+    /// Message content: a string, or an array of typed parts.
+    enum Content: Decodable {
+        case text(String)
+        case parts([Part])
+
+        struct Part: Decodable {
+            var type: String
+            var text: String?
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) {
+                self = .text(text)
+            } else {
+                self = .parts(try container.decode([Part].self))
+            }
+        }
+
+        var text: String {
+            switch self {
+            case .text(let text): text
+            case .parts(let parts): parts.compactMap(\.text).joined(separator: "\n")
+            }
+        }
+
+        var hasImage: Bool {
+            if case .parts(let parts) = self { return parts.contains { $0.type == "image_url" || $0.type == "input_image" } }
+            return false
+        }
+    }
+    // swiftlint:enable identifier_name
+}

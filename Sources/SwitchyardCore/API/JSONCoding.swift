@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// Shared JSON coders, configured once: creating a coder per request costs more than using it.
+public enum JSONDecoderFactory {
+    /// A decoder for wire types; they spell out their snake_case keys themselves.
+    public static let decoder = JSONDecoder()
+    /// An encoder with stable key order, so logs, fixtures and tests compare byte for byte.
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+/// Edits a JSON object's bytes member by member, leaving the rest untouched.
+public struct JSONObjectEditor {
+    /// The bytes being edited.
+    public private(set) var bytes: [UInt8]
+    private var members: [String: JSONObjectScanner.Member]
+    private var end: Int
+
+    /// Scans `bytes`, which must hold one JSON object.
+    public init(_ bytes: [UInt8]) throws {
+        self.bytes = bytes
+        (self.members, self.end) = try JSONObjectScanner.members(of: bytes)
+    }
+
+    /// The raw bytes of the member `key`'s value, if present.
+    public func value(_ key: String) -> ArraySlice<UInt8>? {
+        self.members[key].map { self.bytes[$0.value] }
+    }
+
+    /// Sets `key` to the JSON text `json`, replacing its value or appending the member.
+    public mutating func set(_ key: String, json: some Collection<UInt8>) throws {
+        if let member = self.members[key] {
+            self.bytes.replaceSubrange(member.value, with: json)
+        } else {
+            var insertion: [UInt8] = []
+            // An object with no members yet needs no separating comma.
+            if !self.members.isEmpty { insertion.append(UInt8(ascii: ",")) }
+            insertion.append(contentsOf: JSONText.string(key))
+            insertion.append(UInt8(ascii: ":"))
+            insertion.append(contentsOf: json)
+            self.bytes.insert(contentsOf: insertion, at: self.end)
+        }
+        (self.members, self.end) = try JSONObjectScanner.members(of: self.bytes)
+    }
+}
+
+/// Small helpers that write JSON text directly.
+public enum JSONText {
+    /// The JSON string literal for `value`, escaped as RFC 8259 requires.
+    public static func string(_ value: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        out.reserveCapacity(value.utf8.count + 2)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
+    }
+}

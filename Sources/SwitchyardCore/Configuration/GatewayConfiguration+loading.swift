@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Yams
+
+extension GatewayConfiguration {
+    /// Loads and validates the YAML file at `path`, replacing `${VAR}` from `environment`.
+    public static func load(path: String, environment: [String: String]) throws -> GatewayConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError("cannot read config file `\(path)`: \(error.localizedDescription)")
+        }
+        return try self.load(yaml: text, environment: environment)
+    }
+
+    /// Parses and validates a YAML document, replacing `${VAR}` and `${VAR:-default}` from `environment`.
+    public static func load(yaml: String, environment: [String: String]) throws -> GatewayConfiguration {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationError("the config file is not valid YAML: \(error)")
+        }
+        guard let node else { return GatewayConfiguration() }
+        guard case .mapping = node else {
+            throw ConfigurationError("the config file must be a mapping of keys such as `listen`, `providers`, `models`")
+        }
+        let interpolated = try interpolate(node, environment: environment, path: "")
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try YAMLDecoder().decode(GatewayConfiguration.self, from: interpolated)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch let error as DecodingError {
+            throw ConfigurationError(Self.describe(error))
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Checks references between sections, which decoding one section at a time cannot see.
+    public func validate() throws {
+        for (name, model) in self.models.sorted(by: { $0.key < $1.key }) {
+            for (index, route) in model.routes.enumerated() where self.providers[route.provider] == nil {
+                throw ConfigurationError(
+                    "`models.\(name).routes[\(index)].provider` is `\(route.provider)`, which is not defined under "
+                        + "`providers` (defined: \(self.providers.keys.sorted().joined(separator: ", ")))"
+                )
+            }
+            for fallback in model.fallbacks where fallback == name {
+                throw ConfigurationError("`models.\(name).fallbacks` must not list the model itself")
+            }
+        }
+        var names = Set<String>()
+        for (index, key) in self.keys.enumerated() {
+            guard names.insert(key.name).inserted else {
+                throw ConfigurationError("`keys[\(index)].name` repeats `\(key.name)`: key names must be unique")
+            }
+        }
+        if self.server.maxBodyBytes < 1024 {
+            throw ConfigurationError("`server.max_body_bytes` must be at least 1024")
+        }
+    }
+
+    private static func interpolate(_ node: Node, environment: [String: String], path: String) throws -> Node {
+        switch node {
+        case .scalar(var scalar):
+            guard scalar.string.contains("${") else { return node }
+            scalar.string = try expand(scalar.string, environment: environment, path: path)
+            return .scalar(scalar)
+        case .mapping(let mapping):
+            let pairs = try mapping.map { key, value in
+                (key, try interpolate(value, environment: environment, path: path.isEmpty ? key.string ?? "" : path + "." + (key.string ?? "")))
+            }
+            return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style))
+        case .sequence(let sequence):
+            let nodes = try sequence.enumerated().map { index, value in
+                try interpolate(value, environment: environment, path: "\(path)[\(index)]")
+            }
+            return .sequence(Node.Sequence(nodes, sequence.tag, sequence.style))
+        case .alias:
+            return node
+        }
+    }
+
+    /// Replaces `${VAR}` and `${VAR:-default}`; an unset variable without a default becomes empty.
+    static func expand(_ text: String, environment: [String: String], path: String) throws -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw ConfigurationError("`\(path)` has an unclosed `${`: write `${VARIABLE}`")
+            }
+            let expression = rest[start.upperBound..<end]
+            let parts = expression.split(separator: ":-", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw ConfigurationError("`\(path)` refers to `${\(expression)}`, which is not a valid variable name")
+            }
+            let value = environment[name].flatMap { $0.isEmpty ? nil : $0 }
+            result += value ?? (parts.count > 1 ? String(parts[1]) : "")
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "`\(configPath(context.codingPath))` has the wrong type: expected \(type)"
+        case .valueNotFound(let type, let context):
+            return "`\(configPath(context.codingPath))` is empty: expected \(type)"
+        case .keyNotFound(let key, let context):
+            return "`\(configPath(context.codingPath, key.stringValue))` is required"
+        case .dataCorrupted(let context):
+            return "`\(configPath(context.codingPath))` is invalid: \(context.debugDescription)"
+        @unknown default:
+            return "the config file is invalid: \(error)"
+        }
+    }
+}

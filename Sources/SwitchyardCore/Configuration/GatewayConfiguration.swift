@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The gateway's configuration: `switchyard.yaml` (SPEC §4) or the embedded default.
+///
+/// - Configuration keys:
+///   - `listen` (string, optional, default `127.0.0.1:4000`): address and port to listen on.
+///   - `master_key` (string, optional): once set, every call needs it or a configured key.
+///   - `store` (string, optional, default `sqlite:switchyard.db`): `sqlite:PATH` or `memory`.
+///   - `providers` (map, optional): provider name → ``ProviderConfiguration``.
+///   - `models` (map, optional): public model name → ``ModelConfiguration``.
+///   - `catalog` (object, optional): ``CatalogConfiguration``.
+///   - `cache` (object, optional): ``CacheConfiguration``.
+///   - `keys` (list, optional): ``KeyConfiguration``.
+///   - `server` (object, optional): ``ServerLimits``.
+///   - `retries` (object, optional): ``RetryConfiguration``.
+///   - `request_log` (object, optional): ``RequestLogConfiguration``.
+public struct GatewayConfiguration: Sendable, Decodable {
+    /// Host to listen on.
+    public var host: String = "127.0.0.1"
+    /// Port to listen on.
+    public var port: Int = 4000
+    /// The master key, if any.
+    public var masterKey: String?
+    /// Where logs and state are stored.
+    public var store: StoreLocation = .sqlite(path: "switchyard.db")
+    /// Providers by name.
+    public var providers: [String: ProviderConfiguration] = [:]
+    /// Explicit models by public name; catalog models need no entry.
+    public var models: [String: ModelConfiguration] = [:]
+    /// Catalog extensions.
+    public var catalog = CatalogConfiguration()
+    /// Response cache settings.
+    public var cache = CacheConfiguration()
+    /// Client keys defined in the file.
+    public var keys: [KeyConfiguration] = []
+    /// Limits that protect the server.
+    public var server = ServerLimits()
+    /// Retry policy for upstream calls.
+    public var retries = RetryConfiguration()
+    /// Request log settings.
+    public var requestLog = RequestLogConfiguration()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, store, providers, models, catalog, cache, keys, server, retries
+        case masterKey = "master_key"
+        case requestLog = "request_log"
+    }
+
+    /// A configuration with every default: no providers, no models.
+    public init() {}
+
+    /// Decodes the YAML document, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let listen = try c.decodeIfPresent(String.self, forKey: .listen) {
+            (self.host, self.port) = try Self.parseListen(listen)
+        }
+        if let key = try c.decodeIfPresent(String.self, forKey: .masterKey), !key.isEmpty { self.masterKey = key }
+        if let store = try c.decodeIfPresent(String.self, forKey: .store) { self.store = try StoreLocation(parsing: store) }
+        self.providers = try c.decodeIfPresent([String: ProviderConfiguration].self, forKey: .providers) ?? [:]
+        self.models = try c.decodeIfPresent([String: ModelConfiguration].self, forKey: .models) ?? [:]
+        self.catalog = try c.decodeIfPresent(CatalogConfiguration.self, forKey: .catalog) ?? .init()
+        self.cache = try c.decodeIfPresent(CacheConfiguration.self, forKey: .cache) ?? .init()
+        self.keys = try c.decodeIfPresent([KeyConfiguration].self, forKey: .keys) ?? []
+        self.server = try c.decodeIfPresent(ServerLimits.self, forKey: .server) ?? .init()
+        self.retries = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retries) ?? .init()
+        self.requestLog = try c.decodeIfPresent(RequestLogConfiguration.self, forKey: .requestLog) ?? .init()
+    }
+
+    /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ConfigurationError("`listen` must be HOST:PORT such as 127.0.0.1:4000; got `\(text)`")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+}
+
+/// Where the gateway keeps its request log and state.
+public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
+    /// A SQLite file.
+    case sqlite(path: String)
+    /// Nothing persisted: for tests and throwaway runs.
+    case memory
+
+    /// Parses `sqlite:PATH`, `sqlite::memory:` or `memory`.
+    public init(parsing text: String) throws {
+        if text == "memory" || text == "sqlite::memory:" {
+            self = .memory
+        } else if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw ConfigurationError("`store` needs a file path: `sqlite:switchyard.db`") }
+            self = .sqlite(path: path)
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            throw ConfigurationError(
+                "`store`: PostgreSQL is not supported by this version yet; use `sqlite:PATH` (the default) or `memory`"
+            )
+        } else {
+            throw ConfigurationError("`store` must be `sqlite:PATH` or `memory`; got `\(text)`")
+        }
+    }
+
+    /// `sqlite:PATH` or `memory`.
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .memory: "memory"
+        }
+    }
+}
+
+/// One upstream provider.
+///
+/// - Configuration keys:
+///   - `type` (string, required): `openai` or `simulator`.
+///   - `base_url` (string, optional): API root, including `/v1` for `openai`; defaults by provider name.
+///   - `api_key` (string, optional): sent upstream as `Authorization: Bearer`.
+///   - `headers` (map, optional): extra headers sent upstream (for example `OpenAI-Organization`).
+///   - `ttft`, `tokens_per_second`, `failure_rate`, `failures` (simulator only): see ``SimulatorSettings``.
+public struct ProviderConfiguration: Sendable, Decodable, Equatable {
+    /// The provider dialect.
+    public var type: String
+    /// API root.
+    public var baseURL: String?
+    /// Provider key.
+    public var apiKey: String?
+    /// Extra headers.
+    public var headers: [String: String] = [:]
+    /// Simulator behaviour.
+    public var simulator = SimulatorSettings()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, headers, ttft, failures
+        case baseURL = "base_url"
+        case apiKey = "api_key"
+        case tokensPerSecond = "tokens_per_second"
+        case failureRate = "failure_rate"
+    }
+
+    /// Provider types this version implements.
+    public static let supportedTypes = ["openai", "simulator"]
+
+    /// Creates a provider.
+    public init(type: String, baseURL: String? = nil, apiKey: String? = nil, simulator: SimulatorSettings = .init()) {
+        self.type = type
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.simulator = simulator
+    }
+
+    /// Decodes a provider, rejecting unknown keys and types.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.type = try c.decode(String.self, forKey: .type)
+        guard Self.supportedTypes.contains(self.type) else {
+            let planned = ["anthropic", "gemini", "azure", "bedrock"].contains(self.type)
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "type"))` is `\(self.type)`, which "
+                    + (planned ? "this version does not implement yet" : "is not a provider type")
+                    + "; supported: \(Self.supportedTypes.joined(separator: ", "))"
+            )
+        }
+        self.baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
+        if let url = self.baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "base_url"))` must start with http:// or https://")
+        }
+        self.apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
+        self.headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+        let simulatorKeys: [CodingKeys] = [.ttft, .tokensPerSecond, .failureRate, .failures]
+        if self.type != "simulator", let key = simulatorKeys.first(where: { c.contains($0) }) {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, key.rawValue))` applies to `type: simulator` only")
+        }
+        self.simulator.ttft = try c.decodeIfPresent(ConfigDuration.self, forKey: .ttft)?.duration ?? self.simulator.ttft
+        self.simulator.tokensPerSecond =
+            try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond) ?? self.simulator.tokensPerSecond
+        self.simulator.failureRate = try c.decodeIfPresent(Double.self, forKey: .failureRate) ?? 0
+        self.simulator.failures = try c.decodeIfPresent([SimulatorSettings.Failure].self, forKey: .failures)
+            ?? SimulatorSettings.Failure.allCases
+        guard (0...1).contains(self.simulator.failureRate) else {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "failure_rate"))` must be between 0 and 1")
+        }
+        guard self.simulator.tokensPerSecond > 0 else {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "tokens_per_second"))` must be above 0")
+        }
+    }
+}
+
+/// How the built-in simulator behaves.
+public struct SimulatorSettings: Sendable, Equatable {
+    /// Delay before the first token.
+    public var ttft: Duration = .milliseconds(100)
+    /// Output speed after the first token.
+    public var tokensPerSecond: Double = 200
+    /// Share of calls, 0 to 1, that fail with one of `failures`.
+    public var failureRate: Double = 0
+    /// Failure kinds drawn from when a call fails.
+    public var failures: [Failure] = Failure.allCases
+
+    /// Creates settings.
+    public init(ttft: Duration = .milliseconds(100), tokensPerSecond: Double = 200, failureRate: Double = 0,
+                failures: [Failure] = Failure.allCases) {
+        self.ttft = ttft
+        self.tokensPerSecond = tokensPerSecond
+        self.failureRate = failureRate
+        self.failures = failures
+    }
+
+    /// An injected failure.
+    public enum Failure: String, Sendable, Decodable, CaseIterable {
+        /// HTTP 429 with `Retry-After: 1`.
+        case rateLimit = "rate_limit"
+        /// HTTP 500.
+        case serverError = "server_error"
+        /// No answer until the first-token timeout.
+        case timeout
+        /// A stream that stops halfway.
+        case brokenStream = "broken_stream"
+    }
+}
+
+/// One explicitly configured model.
+///
+/// - Configuration keys:
+///   - `strategy` (string, optional, default `fallback`): how routes are ordered.
+///   - `routes` (list, required): ``RouteConfiguration`` in fallback order.
+///   - `timeouts` (object, optional): ``Timeouts`` for every route.
+///   - `fallbacks` (list, optional): other public models tried after every route failed.
+public struct ModelConfiguration: Sendable, Decodable, Equatable {
+    /// Route ordering strategy.
+    public var strategy: String = "fallback"
+    /// Routes in fallback order.
+    public var routes: [RouteConfiguration]
+    /// Timeouts for every route.
+    public var timeouts = Timeouts()
+    /// Models tried after this one's routes all failed.
+    public var fallbacks: [String] = []
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case strategy, routes, timeouts, fallbacks }
+
+    /// Creates a model.
+    public init(routes: [RouteConfiguration], fallbacks: [String] = []) {
+        self.routes = routes
+        self.fallbacks = fallbacks
+    }
+
+    /// Decodes a model, rejecting unknown keys and strategies.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.strategy = try c.decodeIfPresent(String.self, forKey: .strategy) ?? "fallback"
+        guard self.strategy == "fallback" else {
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "strategy"))` is `\(self.strategy)`; this version implements `fallback` only"
+            )
+        }
+        self.routes = try c.decode([RouteConfiguration].self, forKey: .routes)
+        guard !self.routes.isEmpty else {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "routes"))` must list at least one route")
+        }
+        self.timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? .init()
+        self.fallbacks = try c.decodeIfPresent([String].self, forKey: .fallbacks) ?? []
+    }
+}
+
+/// One route of an explicitly configured model; unset facts come from the catalog.
+public struct RouteConfiguration: Sendable, Decodable, Equatable {
+    /// Provider name from `providers`.
+    public var provider: String
+    /// The provider's model id.
+    public var model: String
+    /// Prices overriding the catalog.
+    public var pricing: Pricing?
+    /// Capability flags overriding the catalog.
+    public var capabilities: CapabilityOverrides?
+    /// Context window overriding the catalog.
+    public var contextWindow: Int?
+    /// Max output tokens overriding the catalog.
+    public var maxOutputTokens: Int?
+    /// Timeouts overriding the model's.
+    public var timeouts: Timeouts?
+    /// Never store bodies of calls on this route.
+    public var zeroDataRetention = false
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case provider, model, pricing, capabilities, timeouts
+        case contextWindow = "context_window"
+        case maxOutputTokens = "max_output_tokens"
+        case zeroDataRetention = "zero_data_retention"
+    }
+
+    /// Creates a route.
+    public init(provider: String, model: String, pricing: Pricing? = nil, capabilities: CapabilityOverrides? = nil) {
+        self.provider = provider
+        self.model = model
+        self.pricing = pricing
+        self.capabilities = capabilities
+    }
+
+    /// Decodes a route, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.provider = try c.decode(String.self, forKey: .provider)
+        self.model = try c.decode(String.self, forKey: .model)
+        self.pricing = try c.decodeIfPresent(Pricing.self, forKey: .pricing)
+        self.capabilities = try c.decodeIfPresent(CapabilityOverrides.self, forKey: .capabilities)
+        self.contextWindow = try c.decodeIfPresent(Int.self, forKey: .contextWindow)
+        self.maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
+        self.timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts)
+        self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
+    }
+}
+
+/// Upstream timeouts.
+///
+/// - Configuration keys (durations, all optional):
+///   - `connect` (default 5s): TCP and TLS connect.
+///   - `first_token` (default 60s): until the response head arrives.
+///   - `idle` (default 60s): longest gap between streamed chunks.
+///   - `total` (default 10m): the whole call, all attempts included.
+public struct Timeouts: Sendable, Decodable, Equatable {
+    /// Connect timeout.
+    public var connect: Duration?
+    /// Time to the response head.
+    public var firstToken: Duration?
+    /// Longest gap between chunks.
+    public var idle: Duration?
+    /// Whole call.
+    public var total: Duration?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case connect, idle, total
+        case firstToken = "first_token"
+    }
+
+    /// Creates timeouts; `nil` means inherit.
+    public init(connect: Duration? = nil, firstToken: Duration? = nil, idle: Duration? = nil, total: Duration? = nil) {
+        self.connect = connect
+        self.firstToken = firstToken
+        self.idle = idle
+        self.total = total
+    }
+
+    /// Decodes timeouts, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.connect = try c.decodeIfPresent(ConfigDuration.self, forKey: .connect)?.duration
+        self.firstToken = try c.decodeIfPresent(ConfigDuration.self, forKey: .firstToken)?.duration
+        self.idle = try c.decodeIfPresent(ConfigDuration.self, forKey: .idle)?.duration
+        self.total = try c.decodeIfPresent(ConfigDuration.self, forKey: .total)?.duration
+    }
+
+    /// These timeouts with unset ones taken from `fallback`.
+    public func inheriting(_ fallback: Timeouts) -> Timeouts {
+        Timeouts(
+            connect: self.connect ?? fallback.connect,
+            firstToken: self.firstToken ?? fallback.firstToken,
+            idle: self.idle ?? fallback.idle,
+            total: self.total ?? fallback.total
+        )
+    }
+
+    /// The gateway's defaults.
+    public static let defaults = Timeouts(
+        connect: .seconds(5), firstToken: .seconds(60), idle: .seconds(60), total: .seconds(600)
+    )
+}
+
+/// Catalog extensions.
+///
+/// - Configuration keys:
+///   - `import` (string, optional): a LiteLLM price-map JSON file whose models and prices are added.
+public struct CatalogConfiguration: Sendable, Decodable, Equatable {
+    /// Path of a LiteLLM price map.
+    public var importPath: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case importPath = "import" }
+
+    /// No extensions.
+    public init(importPath: String? = nil) { self.importPath = importPath }
+
+    /// Decodes the section, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        self.importPath = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .importPath)
+    }
+}
+
+/// Response cache settings; this version implements `mode: off` only.
+public struct CacheConfiguration: Sendable, Decodable, Equatable {
+    /// `off`.
+    public var mode = "off"
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case mode, ttl, semantic }
+
+    /// Caching off.
+    public init() {}
+
+    /// Decodes the section; modes other than `off` are refused until the cache ships.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let mode = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .mode) ?? "off"
+        guard mode == "off" else {
+            throw ConfigurationError("`cache.mode` is `\(mode)`; this version has no response cache yet, use `off`")
+        }
+    }
+}
+
+/// A client key defined in the configuration file.
+///
+/// - Configuration keys:
+///   - `name` (string, required): shown in logs instead of the key.
+///   - `key` (string, required): the secret clients send as `Authorization: Bearer`.
+///   - `models` (list, optional): allowed public models; all when absent.
+///   - `zero_data_retention` (bool, optional, default false): never store request or response bodies.
+public struct KeyConfiguration: Sendable, Decodable, Equatable {
+    /// Display name.
+    public var name: String
+    /// The secret.
+    public var key: String
+    /// Allowed models; `nil` allows all.
+    public var models: [String]?
+    /// Whether bodies are kept out of the request log.
+    public var zeroDataRetention = false
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, key, models, budget, limits
+        case zeroDataRetention = "zero_data_retention"
+    }
+
+    /// Creates a key.
+    public init(name: String, key: String, models: [String]? = nil, zeroDataRetention: Bool = false) {
+        self.name = name
+        self.key = key
+        self.models = models
+        self.zeroDataRetention = zeroDataRetention
+    }
+
+    /// Decodes a key; budgets and rate limits are refused until governance ships.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        for key in [CodingKeys.budget, .limits] where c.contains(key) {
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, key.rawValue))`: key budgets and rate limits are not implemented "
+                    + "in this version yet; remove the key to start"
+            )
+        }
+        self.name = try c.decode(String.self, forKey: .name)
+        self.key = try c.decode(String.self, forKey: .key)
+        guard !self.key.isEmpty else {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "key"))` is empty (is its environment variable set?)")
+        }
+        self.models = try c.decodeIfPresent([String].self, forKey: .models)
+        self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
+    }
+}
+
+/// Limits that protect the server from large or slow clients.
+///
+/// - Configuration keys:
+///   - `max_body_bytes` (integer, optional, default 4 MiB): larger bodies get 413.
+///   - `body_timeout` (duration, optional, default 30s): time allowed to receive a request body.
+///   - `idle_timeout` (duration, optional, default 75s): idle connections, and clients that stall
+///     while sending headers, are closed after this.
+public struct ServerLimits: Sendable, Decodable, Equatable {
+    /// Largest accepted request body.
+    public var maxBodyBytes = 4 << 20
+    /// Time to receive a body.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// Idle connection timeout.
+    public var idleTimeout: Duration = .seconds(75)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxBodyBytes = "max_body_bytes"
+        case bodyTimeout = "body_timeout"
+        case idleTimeout = "idle_timeout"
+    }
+
+    /// The defaults.
+    public init() {}
+
+    /// Decodes the section, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? self.maxBodyBytes
+        self.bodyTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .bodyTimeout)?.duration ?? self.bodyTimeout
+        self.idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout)?.duration ?? self.idleTimeout
+    }
+}
+
+/// How upstream calls are retried on one route before falling back to the next.
+///
+/// - Configuration keys:
+///   - `attempts` (integer, optional, default 2): attempts per route (1 = no retry).
+///   - `initial_backoff` (duration, optional, default 200ms): first wait, doubled each retry, with jitter.
+///   - `max_backoff` (duration, optional, default 5s): longest wait; a longer `Retry-After` moves on to
+///     the next route instead of waiting.
+public struct RetryConfiguration: Sendable, Decodable, Equatable {
+    /// Attempts per route.
+    public var attempts = 2
+    /// First backoff.
+    public var initialBackoff: Duration = .milliseconds(200)
+    /// Longest backoff.
+    public var maxBackoff: Duration = .seconds(5)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case attempts
+        case initialBackoff = "initial_backoff"
+        case maxBackoff = "max_backoff"
+    }
+
+    /// Creates a policy.
+    public init(attempts: Int = 2, initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(5)) {
+        self.attempts = attempts
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// Decodes the section, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? self.attempts
+        guard (1...10).contains(self.attempts) else {
+            throw ConfigurationError("`retries.attempts` must be between 1 and 10")
+        }
+        self.initialBackoff =
+            try c.decodeIfPresent(ConfigDuration.self, forKey: .initialBackoff)?.duration ?? self.initialBackoff
+        self.maxBackoff = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxBackoff)?.duration ?? self.maxBackoff
+    }
+}
+
+/// Request log settings.
+///
+/// - Configuration keys:
+///   - `bodies` (bool, optional, default true): store request and response bodies (never for
+///     zero-data-retention keys or routes).
+///   - `batch_size` (integer, optional, default 256): rows written per transaction.
+///   - `flush_interval` (duration, optional, default 500ms): longest time a row waits in memory.
+public struct RequestLogConfiguration: Sendable, Decodable, Equatable {
+    /// Whether bodies are stored.
+    public var storesBodies = true
+    /// Rows per write.
+    public var batchSize = 256
+    /// Longest wait before a write.
+    public var flushInterval: Duration = .milliseconds(500)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case storesBodies = "bodies"
+        case batchSize = "batch_size"
+        case flushInterval = "flush_interval"
+    }
+
+    /// The defaults.
+    public init() {}
+
+    /// Decodes the section, rejecting unknown keys.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.storesBodies = try c.decodeIfPresent(Bool.self, forKey: .storesBodies) ?? true
+        self.batchSize = max(1, try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 256)
+        self.flushInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .flushInterval)?.duration
+            ?? self.flushInterval
+    }
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Logging
+
+/// One client request on its way through the pipeline.
+///
+/// Stages fill it in as it travels: authentication sets ``caller``, validation sets
+/// ``chat`` or ``embeddings``. It is a value, so a stage's changes are visible only to the
+/// stages after it.
+public struct Call: Sendable {
+    /// The endpoint a call was made to.
+    public enum Endpoint: String, Sendable {
+        /// `POST /v1/chat/completions`.
+        case chatCompletions = "chat.completions"
+        /// `POST /v1/embeddings`.
+        case embeddings
+    }
+
+    /// The gateway's id for the request (`x-switchyard-request-id`).
+    public var id: String
+    /// The endpoint called.
+    public var endpoint: Endpoint
+    /// The client's body as received.
+    public var body: [UInt8]
+    /// The key the client presented, if any (never logged).
+    public var presentedKey: String?
+    /// Who is calling, once authenticated.
+    public var caller: Caller?
+    /// The validated chat request, once decoded.
+    public var chat: ChatRequest?
+    /// The validated embeddings request, once decoded.
+    public var embeddings: EmbeddingsRequest?
+    /// When the gateway received the request (wall clock, for logs).
+    public var receivedAt: Date
+    /// When the gateway received the request (monotonic, for latency).
+    public var startedAt: ContinuousClock.Instant
+    /// Logger carrying the request id.
+    public var logger: Logger
+
+    /// Creates a call for a request just received.
+    public init(id: String, endpoint: Endpoint, body: [UInt8], presentedKey: String?, logger: Logger) {
+        self.id = id
+        self.endpoint = endpoint
+        self.body = body
+        self.presentedKey = presentedKey
+        self.receivedAt = Date()
+        self.startedAt = .now
+        self.logger = logger
+    }
+
+    /// The public model asked for, once the body is decoded.
+    public var requestedModel: String? { self.chat?.model ?? self.embeddings?.model }
+    /// Whether the client asked for a stream.
+    public var isStreaming: Bool { self.chat?.isStreaming ?? false }
+}
+
+/// The authenticated client behind a call.
+public struct Caller: Sendable, Equatable {
+    /// The key's name, as logs show it (`master` for the master key, `anonymous` without auth).
+    public var keyName: String
+    /// Public models the key may use; `nil` allows all.
+    public var allowedModels: Set<String>?
+    /// Whether bodies must not be stored.
+    public var zeroDataRetention: Bool
+
+    /// Creates a caller.
+    public init(keyName: String, allowedModels: Set<String>? = nil, zeroDataRetention: Bool = false) {
+        self.keyName = keyName
+        self.allowedModels = allowedModels
+        self.zeroDataRetention = zeroDataRetention
+    }
+
+    /// A caller on a gateway without keys.
+    public static let anonymous = Caller(keyName: "anonymous")
+
+    /// Whether the key may use `model`.
+    public func mayUse(_ model: String) -> Bool {
+        self.allowedModels.map { $0.contains(model) } ?? true
+    }
+}
+
+/// Makes request ids: time-ordered, unique, and short enough for headers and logs.
+public enum RequestID {
+    /// A UUIDv7-shaped id, so ids sort by time in the request log.
+    public static func make() -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let millis = UInt64(Date().timeIntervalSince1970 * 1000)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index))) }
+        var generator = SystemRandomNumberGenerator()
+        for index in 6..<16 { bytes[index] = generator.next() }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return "req_" + hex
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        self.count >= width ? self : String(repeating: "0", count: width - self.count) + self
+    }
+}

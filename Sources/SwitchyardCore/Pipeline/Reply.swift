@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import NIOCore
+import Synchronization
+
+/// The answer to a call: metadata known when the answer starts, and its body.
+///
+/// Stages that need the final outcome (usage, cost, errors in a stream) add a hook with
+/// ``onFinish(_:)``; the server runs the hooks after the last byte, so a stream is never
+/// buffered to be inspected.
+public struct Reply: Sendable {
+    /// The provider that answered (`x-switchyard-provider`).
+    public var provider: String
+    /// The upstream model that answered (`x-switchyard-model`).
+    public var model: String
+    /// Every upstream attempt, in order.
+    public var attempts: [Attempt]
+    /// Whether a cache answered.
+    public var cacheStatus: CacheStatus
+    /// The body.
+    public var body: Body
+    /// Whether bodies must be kept out of the request log.
+    public var zeroDataRetention: Bool
+    private var hooks: [@Sendable (Receipt) -> Void] = []
+
+    /// A reply body.
+    public enum Body: Sendable {
+        /// A complete JSON body with its usage and cost.
+        case complete(ByteBuffer, usage: TokenUsage?, cost: Double?)
+        /// Server-sent events relayed as they arrive.
+        case stream(ChatStream)
+    }
+
+    /// Creates a reply.
+    public init(
+        provider: String, model: String, attempts: [Attempt], cacheStatus: CacheStatus = .bypass, body: Body,
+        zeroDataRetention: Bool = false
+    ) {
+        self.provider = provider
+        self.model = model
+        self.attempts = attempts
+        self.cacheStatus = cacheStatus
+        self.body = body
+        self.zeroDataRetention = zeroDataRetention
+    }
+
+    /// This reply with `hook` added; hooks run in the order added, after the last byte is written.
+    ///
+    /// Hooks must only enqueue work: they run on the request's task.
+    public func onFinish(_ hook: @escaping @Sendable (Receipt) -> Void) -> Reply {
+        var copy = self
+        copy.hooks.append(hook)
+        return copy
+    }
+
+    /// Runs the hooks with `receipt`; the server calls this once, after the last byte.
+    public func finish(_ receipt: Receipt) {
+        for hook in self.hooks { hook(receipt) }
+    }
+}
+
+/// Whether and how a cache answered (`x-switchyard-cache`).
+public enum CacheStatus: String, Sendable, Codable {
+    /// The cache was consulted and had no answer.
+    case miss
+    /// An exact cached answer.
+    case hit
+    /// A cached answer to a similar request.
+    case semanticHit = "semantic-hit"
+    /// The cache was not consulted.
+    case bypass
+}
+
+/// One upstream attempt, kept for headers, logs and error messages.
+public struct Attempt: Sendable, Equatable, Codable {
+    /// `provider/model`.
+    public var route: String
+    /// `nil` on success, else what went wrong.
+    public var failure: String?
+
+    /// Creates an attempt record.
+    public init(route: String, failure: String? = nil) {
+        self.route = route
+        self.failure = failure
+    }
+}
+
+/// What a finished reply amounted to: the input of logging and accounting.
+public struct Receipt: Sendable {
+    /// The reply's metadata.
+    public var provider: String
+    /// Upstream model.
+    public var model: String
+    /// Attempts made.
+    public var attempts: [Attempt]
+    /// Cache status.
+    public var cacheStatus: CacheStatus
+    /// HTTP status sent.
+    public var status: Int
+    /// Token usage, if reported.
+    public var usage: TokenUsage?
+    /// Cost in USD, if the route has prices.
+    public var cost: Double?
+    /// Time from receiving the request to the first streamed token.
+    public var timeToFirstToken: Duration?
+    /// Time from receiving the request to the last byte.
+    public var latency: Duration
+    /// What went wrong after the reply started (a broken stream), if anything.
+    public var error: String?
+    /// The bytes sent to the client (possibly truncated), for the request log.
+    public var responseBody: [UInt8]?
+
+    /// Whether the answer came from a cache.
+    public var servedFromCache: Bool { self.cacheStatus == .hit || self.cacheStatus == .semanticHit }
+
+    /// Creates a receipt.
+    public init(
+        provider: String, model: String, attempts: [Attempt], cacheStatus: CacheStatus, status: Int,
+        usage: TokenUsage?, cost: Double?, timeToFirstToken: Duration?, latency: Duration, error: String?,
+        responseBody: [UInt8]?
+    ) {
+        self.provider = provider
+        self.model = model
+        self.attempts = attempts
+        self.cacheStatus = cacheStatus
+        self.status = status
+        self.usage = usage
+        self.cost = cost
+        self.timeToFirstToken = timeToFirstToken
+        self.latency = latency
+        self.error = error
+        self.responseBody = responseBody
+    }
+}

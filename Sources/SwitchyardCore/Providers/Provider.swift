@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Logging
+import NIOCore
+
+/// An upstream that answers calls for the routes that name it.
+///
+/// A provider turns an OpenAI-shaped request into its own dialect, makes the call, and
+/// answers in OpenAI's wire format (bytes, so OpenAI-compatible upstreams pass through
+/// untouched). It makes exactly one attempt: retries and fallback belong to ``Dispatcher``.
+///
+/// ```swift
+/// struct EchoProvider: Provider {
+///     let name = "echo"
+///     func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+///         .complete(ByteBuffer(bytes: request.body))
+///     }
+///     func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+///         throw ProviderError(kind: .invalidRequest, message: "no embeddings here")
+///     }
+/// }
+/// ```
+public protocol Provider: Sendable {
+    /// The provider's name in the configuration, reported as `x-switchyard-provider`.
+    var name: String { get }
+    /// Makes one chat completion attempt; throws ``ProviderError`` on failure.
+    func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
+    /// Makes one embeddings attempt; throws ``ProviderError`` on failure.
+    func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws
+        -> UpstreamResponse
+}
+
+/// What a provider needs to know about the call beyond the request.
+public struct UpstreamContext: Sendable {
+    /// The gateway's request id, forwarded for correlation.
+    public var requestID: String
+    /// Time allowed until the response head arrives.
+    public var firstTokenTimeout: Duration
+    /// Logger with the request's metadata.
+    public var logger: Logger
+
+    /// Creates a context.
+    public init(requestID: String, firstTokenTimeout: Duration, logger: Logger) {
+        self.requestID = requestID
+        self.firstTokenTimeout = firstTokenTimeout
+        self.logger = logger
+    }
+}
+
+/// A successful upstream answer in OpenAI's wire format.
+public enum UpstreamResponse: Sendable {
+    /// A complete JSON body.
+    case complete(ByteBuffer)
+    /// Server-sent event bytes, as they arrive.
+    case stream(ByteStream)
+}
+
+/// Why an upstream attempt failed, in terms the dispatcher acts on.
+public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The failure class.
+    public enum Kind: String, Sendable {
+        /// 429: retry after a wait, then fall back.
+        case rateLimited = "rate limited"
+        /// 5xx: retry, then fall back.
+        case server = "server error"
+        /// No answer in time: retry, then fall back.
+        case timeout
+        /// Could not connect or the connection broke: retry, then fall back.
+        case connection = "connection failed"
+        /// The answer was not what the dialect promises: fall back.
+        case invalidResponse = "invalid response"
+        /// The route refused the call (bad provider key, unknown upstream model): fall back.
+        case rejected
+        /// The client's request is invalid: no other route will do better, so answer the client.
+        case invalidRequest = "invalid request"
+    }
+
+    /// The failure class.
+    public var kind: Kind
+    /// The upstream HTTP status, if one arrived.
+    public var status: Int?
+    /// What went wrong, safe to show the client (never includes credentials).
+    public var message: String
+    /// The upstream's `Retry-After`, if any.
+    public var retryAfter: Duration?
+
+    /// Creates an error.
+    public init(kind: Kind, status: Int? = nil, message: String, retryAfter: Duration? = nil) {
+        self.kind = kind
+        self.status = status
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    /// Whether trying the same route again may succeed.
+    public var isRetryable: Bool {
+        switch self.kind {
+        case .rateLimited, .server, .timeout, .connection: true
+        case .invalidResponse, .rejected, .invalidRequest: false
+        }
+    }
+
+    /// Maps an upstream HTTP error status to a failure class.
+    public static func kind(forStatus status: Int) -> Kind {
+        switch status {
+        case 429: .rateLimited
+        case 408: .timeout
+        case 400, 413, 422: .invalidRequest
+        case 500...599: .server
+        default: .rejected
+        }
+    }
+
+    /// `HTTP 500 (server error): message`.
+    public var description: String {
+        let head = self.status.map { "HTTP \($0) (\(self.kind.rawValue))" } ?? self.kind.rawValue
+        return self.message.isEmpty ? head : "\(head): \(self.message)"
+    }
+}
+
+/// A type-erased sequence of byte chunks, such as an upstream response body.
+public struct ByteStream: AsyncSequence, Sendable {
+    /// A chunk of bytes.
+    public typealias Element = ByteBuffer
+    private let makeNext: @Sendable () -> (() async throws -> ByteBuffer?)
+
+    /// Wraps `base`; iterating the stream iterates `base`, so cancelling the iteration cancels it.
+    public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
+        self.makeNext = {
+            let box = IteratorBox(base.makeAsyncIterator())
+            return { try await box.next() }
+        }
+    }
+
+    /// Iterates the chunks.
+    public func makeAsyncIterator() -> Iterator { Iterator(advance: self.makeNext()) }
+
+    /// Iterates the chunks.
+    public struct Iterator: AsyncIteratorProtocol {
+        let advance: () async throws -> ByteBuffer?
+
+        /// The next chunk, or `nil` at the end.
+        public mutating func next() async throws -> ByteBuffer? { try await self.advance() }
+    }
+
+    // A class so the closure can advance the iterator; only the one consuming task touches it.
+    private final class IteratorBox<Base: AsyncIteratorProtocol>: @unchecked Sendable where Base.Element == ByteBuffer {
+        var base: Base
+        init(_ base: Base) { self.base = base }
+        func next() async throws -> ByteBuffer? { try await self.base.next() }
+    }
+}

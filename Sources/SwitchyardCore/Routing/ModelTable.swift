@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// Every public model the gateway serves, resolved to routes on configured providers.
+///
+/// 1. Each catalog model gets the catalog routes whose provider is configured, in catalog order,
+///    then one route per configured simulator.
+/// 2. Each model under `models:` in the configuration is added or replaces the catalog's entry;
+///    facts its routes do not state come from the catalog.
+/// 3. `provider/model` names a configured provider directly, for models the table does not list.
+public struct ModelTable: Sendable {
+    /// The catalog the facts come from.
+    public let catalog: Catalog
+    /// Providers by configured name.
+    public let providers: [String: any Provider]
+    private let providerTypes: [String: String]
+    private var models: [String: ResolvedModel] = [:]
+    /// Public model names, catalog order first, then configured ones.
+    public private(set) var publicNames: [String] = []
+
+    /// Builds the table; throws a ``ConfigurationError`` for dangling references.
+    public init(configuration: GatewayConfiguration, catalog: Catalog, providers: [String: any Provider]) throws {
+        self.catalog = catalog
+        self.providers = providers
+        self.providerTypes = configuration.providers.mapValues(\.type)
+        let simulators = configuration.providers.filter { $0.value.type == "simulator" }.keys.sorted()
+
+        for model in catalog.models {
+            var routes: [Route] = []
+            for catalogRoute in model.routes {
+                guard let provider = providers[catalogRoute.provider], self.providerTypes[catalogRoute.provider] != "simulator"
+                else { continue }
+                routes.append(
+                    Self.makeRoute(provider, upstreamModel: catalogRoute.model, model: model, catalogRoute: catalogRoute)
+                )
+            }
+            for name in simulators {
+                guard let provider = providers[name] else { continue }
+                routes.append(Self.makeRoute(provider, upstreamModel: model.id, model: model, catalogRoute: nil, isSimulator: true))
+            }
+            guard !routes.isEmpty else { continue }
+            self.add(ResolvedModel(publicName: model.id, kind: model.kind, routes: routes, fallbacks: []))
+        }
+
+        for (name, modelConfiguration) in configuration.models.sorted(by: { $0.key < $1.key }) {
+            var routes: [Route] = []
+            for (index, routeConfiguration) in modelConfiguration.routes.enumerated() {
+                guard let provider = providers[routeConfiguration.provider] else {
+                    throw ConfigurationError("`models.\(name).routes[\(index)].provider` names an unknown provider")
+                }
+                let isSimulator = self.providerTypes[routeConfiguration.provider] == "simulator"
+                let facts = self.facts(provider: routeConfiguration.provider, upstreamModel: routeConfiguration.model)
+                    ?? catalog.model(name).map { ($0, nil) }
+                var route = Self.makeRoute(
+                    provider, upstreamModel: routeConfiguration.model, model: facts?.0, catalogRoute: facts?.1,
+                    isSimulator: isSimulator
+                )
+                route.apply(routeConfiguration)
+                route.timeouts = (routeConfiguration.timeouts ?? Timeouts()).inheriting(modelConfiguration.timeouts)
+                    .inheriting(.defaults)
+                routes.append(route)
+            }
+            let kind = routes.first?.catalogModel?.kind
+            self.add(ResolvedModel(publicName: name, kind: kind, routes: routes, fallbacks: modelConfiguration.fallbacks))
+        }
+
+        for (name, modelConfiguration) in configuration.models {
+            for fallback in modelConfiguration.fallbacks where self.models[fallback] == nil {
+                throw ConfigurationError(
+                    "`models.\(name).fallbacks` lists `\(fallback)`, which is neither configured nor served from the catalog"
+                )
+            }
+        }
+    }
+
+    /// The routes for the public name `name`, or for `provider/model` on a configured provider.
+    public func resolve(_ name: String) -> ResolvedModel? {
+        if let model = self.models[name] { return model }
+        guard let slash = name.firstIndex(of: "/") else { return nil }
+        let providerName = String(name[..<slash])
+        let upstreamModel = String(name[name.index(after: slash)...])
+        guard let provider = self.providers[providerName], !upstreamModel.isEmpty else { return nil }
+        let isSimulator = self.providerTypes[providerName] == "simulator"
+        let facts = self.facts(provider: providerName, upstreamModel: upstreamModel)
+        let route = Self.makeRoute(
+            provider, upstreamModel: upstreamModel, model: facts?.0, catalogRoute: facts?.1, isSimulator: isSimulator
+        )
+        return ResolvedModel(publicName: name, kind: facts?.0.kind, routes: [route], fallbacks: [])
+    }
+
+    /// The catalog facts for `upstreamModel` on the provider named `provider`.
+    private func facts(provider: String, upstreamModel: String) -> (CatalogModel, CatalogRoute?)? {
+        if self.providerTypes[provider] == "simulator" {
+            return self.catalog.model(upstreamModel).map { ($0, nil) }
+        }
+        if let (model, route) = self.catalog.model(provider: provider, upstreamModel: upstreamModel) {
+            return (model, route)
+        }
+        // A model the catalog knows under its public id, offered through a provider it does not list.
+        return self.catalog.model(upstreamModel).map { ($0, nil) }
+    }
+
+    private mutating func add(_ model: ResolvedModel) {
+        if self.models.updateValue(model, forKey: model.publicName) == nil { self.publicNames.append(model.publicName) }
+    }
+
+    /// A route with the catalog's facts: the catalog route's own values first, then the model's.
+    ///
+    /// Prices come only from a catalog route (or the simulator, which bills like the model's
+    /// primary route so demos show real costs): a reseller's price is not the maker's.
+    static func makeRoute(
+        _ provider: any Provider, upstreamModel: String, model: CatalogModel?, catalogRoute: CatalogRoute?,
+        isSimulator: Bool = false
+    ) -> Route {
+        guard let model else {
+            return Route(provider: provider, upstreamModel: upstreamModel)
+        }
+        let capabilities = catalogRoute?.capabilities?.applied(to: model.capabilities) ?? model.capabilities
+        let pricing = catalogRoute.map { $0.pricing ?? model.pricing } ?? (isSimulator ? model.pricing : nil)
+        return Route(
+            provider: provider,
+            upstreamModel: upstreamModel,
+            contextWindow: catalogRoute?.contextWindow ?? model.contextWindow,
+            maxOutputTokens: catalogRoute?.maxOutputTokens ?? model.maxOutputTokens,
+            pricing: pricing,
+            capabilities: capabilities,
+            catalogModel: model
+        )
+    }
+}
+
+extension Route {
+    /// Applies a configured route's overrides.
+    mutating func apply(_ configuration: RouteConfiguration) {
+        if let pricing = configuration.pricing { self.pricing = pricing }
+        if let overrides = configuration.capabilities { self.capabilities = overrides.applied(to: self.capabilities) }
+        if let window = configuration.contextWindow { self.contextWindow = window }
+        if let limit = configuration.maxOutputTokens { self.maxOutputTokens = limit }
+        self.zeroDataRetention = configuration.zeroDataRetention
+    }
+}

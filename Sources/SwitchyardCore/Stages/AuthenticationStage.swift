@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// Turns the presented key into a ``Caller``, or ends the request with 401.
+///
+/// Without a master key the gateway listens on loopback only and every caller is anonymous.
+/// With one, every call needs the master key or a key from the configuration.
+public struct AuthenticationStage: Stage {
+    /// Checks presented keys.
+    public let authenticator: Authenticator
+
+    /// Creates the stage.
+    public init(authenticator: Authenticator) { self.authenticator = authenticator }
+
+    /// Authenticates, then continues with the caller set.
+    public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
+        var call = call
+        call.caller = try self.authenticator.authenticate(call.presentedKey)
+        return try await next(call)
+    }
+}
+
+/// Knows the master key and the configured keys.
+public struct Authenticator: Sendable {
+    private let masterKey: [UInt8]?
+    private let keys: [(secret: [UInt8], caller: Caller)]
+
+    /// Creates an authenticator from the configuration.
+    public init(masterKey: String?, keys: [KeyConfiguration]) {
+        self.masterKey = masterKey.map { Array($0.utf8) }
+        self.keys = keys.map {
+            (Array($0.key.utf8), Caller(keyName: $0.name, allowedModels: $0.models.map(Set.init), zeroDataRetention: $0.zeroDataRetention))
+        }
+    }
+
+    /// Whether calls need a key.
+    public var isEnabled: Bool { self.masterKey != nil || !self.keys.isEmpty }
+
+    /// The caller for `presented`, or a 401.
+    public func authenticate(_ presented: String?) throws(GatewayError) -> Caller {
+        guard self.isEnabled else { return .anonymous }
+        guard let presented, !presented.isEmpty else {
+            throw .unauthorized("Missing API key: send `Authorization: Bearer <key>` with the master key or a gateway key.")
+        }
+        let bytes = Array(presented.utf8)
+        if let master = self.masterKey, Self.constantTimeEquals(master, bytes) {
+            return Caller(keyName: "master")
+        }
+        for (secret, caller) in self.keys where Self.constantTimeEquals(secret, bytes) {
+            return caller
+        }
+        throw .unauthorized("Invalid API key: it is neither the master key nor a key configured on this gateway.")
+    }
+
+    /// Whether `presented` is the master key (admin API).
+    public func isMaster(_ presented: String?) -> Bool {
+        guard let master = self.masterKey else { return !self.isEnabled }
+        guard let presented else { return false }
+        return Self.constantTimeEquals(master, Array(presented.utf8))
+    }
+
+    /// Compares without an early exit, so response timing does not reveal how much of a key matched.
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// One row of the request log: what was asked, who answered, what it cost.
+public struct RequestLogRecord: Sendable, Codable, Equatable {
+    /// The request id (`x-switchyard-request-id`).
+    public var id: String
+    /// When the request arrived.
+    public var startedAt: Date
+    /// When the last byte was sent.
+    public var finishedAt: Date
+    /// The caller's key name.
+    public var keyName: String?
+    /// `chat.completions` or `embeddings`.
+    public var endpoint: String
+    /// The public model asked for.
+    public var model: String?
+    /// The provider that answered.
+    public var provider: String?
+    /// The upstream model that answered.
+    public var upstreamModel: String?
+    /// HTTP status sent to the client.
+    public var status: Int
+    /// Whether the response was streamed.
+    public var isStreaming: Bool
+    /// Upstream attempts made.
+    public var attempts: Int
+    /// Input tokens (cached included).
+    public var inputTokens: Int?
+    /// Cached input tokens.
+    public var cachedInputTokens: Int?
+    /// Output tokens.
+    public var outputTokens: Int?
+    /// Cost in USD.
+    public var costUSD: Double?
+    /// Total latency in milliseconds.
+    public var latencyMs: Double
+    /// Time to first token in milliseconds (streams).
+    public var timeToFirstTokenMs: Double?
+    /// `miss`, `hit`, `semantic-hit` or `bypass`.
+    public var cacheStatus: String
+    /// What went wrong, if anything.
+    public var error: String?
+    /// The client's body, unless zero data retention applies.
+    public var requestBody: String?
+    /// The body sent back, unless zero data retention applies.
+    public var responseBody: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, endpoint, model, provider, status, attempts, error
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case keyName = "key_name"
+        case upstreamModel = "upstream_model"
+        case isStreaming = "stream"
+        case inputTokens = "input_tokens"
+        case cachedInputTokens = "cached_input_tokens"
+        case outputTokens = "output_tokens"
+        case costUSD = "cost_usd"
+        case latencyMs = "latency_ms"
+        case timeToFirstTokenMs = "ttft_ms"
+        case cacheStatus = "cache"
+        case requestBody = "request_body"
+        case responseBody = "response_body"
+    }
+
+    /// Creates a record.
+    public init(
+        id: String, startedAt: Date, finishedAt: Date, keyName: String?, endpoint: String, model: String?,
+        provider: String?, upstreamModel: String?, status: Int, isStreaming: Bool, attempts: Int,
+        inputTokens: Int?, cachedInputTokens: Int?, outputTokens: Int?, costUSD: Double?, latencyMs: Double,
+        timeToFirstTokenMs: Double?, cacheStatus: String, error: String?, requestBody: String?, responseBody: String?
+    ) {
+        self.id = id
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.keyName = keyName
+        self.endpoint = endpoint
+        self.model = model
+        self.provider = provider
+        self.upstreamModel = upstreamModel
+        self.status = status
+        self.isStreaming = isStreaming
+        self.attempts = attempts
+        self.inputTokens = inputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.latencyMs = latencyMs
+        self.timeToFirstTokenMs = timeToFirstTokenMs
+        self.cacheStatus = cacheStatus
+        self.error = error
+        self.requestBody = requestBody
+        self.responseBody = responseBody
+    }
+}
+
+/// Filters for reading the request log (`GET /admin/logs`).
+public struct RequestLogQuery: Sendable, Equatable {
+    /// Only this public model.
+    public var model: String?
+    /// Only this key name.
+    public var keyName: String?
+    /// Only requests that started at or after this time.
+    public var since: Date?
+    /// At most this many rows, newest first.
+    public var limit: Int
+
+    /// Creates a query.
+    public init(model: String? = nil, keyName: String? = nil, since: Date? = nil, limit: Int = 100) {
+        self.model = model
+        self.keyName = keyName
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// Durable storage for the request log.
+public protocol RequestLogStore: Sendable {
+    /// Writes `records` in one transaction.
+    func append(_ records: [RequestLogRecord]) async throws
+    /// Reads records matching `query`, newest first.
+    func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord]
+    /// Throws if the store cannot be reached (`GET /ready`).
+    func checkReachable() async throws
+}
+
+/// Accepts request log records without waiting; a background writer persists them in batches.
+public protocol RequestLogSink: Sendable {
+    /// Queues `record` for writing. Never blocks and never fails the request.
+    func enqueue(_ record: RequestLogRecord)
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import HTTPTypes
+import NIOCore
+import SwitchyardCore
+
+/// Speaks the OpenAI Chat Completions and Embeddings APIs, for OpenAI and every compatible server.
+///
+/// Groq, Together, DeepSeek, xAI, Mistral, vLLM, Ollama and others differ only by `base_url`
+/// and key, so they are configuration, not code. The client's body is forwarded as it came,
+/// with two edits made in place: `model` becomes the route's upstream model, and streams ask for
+/// the usage chunk so every call can be priced.
+public struct OpenAICompatibleAdapter: Sendable {
+    /// API root including `/v1`.
+    public var baseURL: String
+    /// Provider key; `nil` sends no `Authorization` header.
+    public var apiKey: String?
+    /// Extra headers from the configuration.
+    public var extraHeaders: [String: String]
+
+    /// Creates an adapter.
+    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:]) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        // `none` is how configs say "this server takes no key" (vLLM, Ollama).
+        self.apiKey = apiKey.flatMap { $0.isEmpty || $0 == "none" ? nil : $0 }
+        self.extraHeaders = extraHeaders
+    }
+
+    /// The upstream request for a chat completion.
+    public func makeChatRequest(_ request: ChatRequest, upstreamModel: String) throws -> UpstreamHTTPRequest {
+        var body = try JSONObjectEditor(request.body)
+        if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
+        if request.isStreaming && !request.includesUsage {
+            var options = try JSONObjectEditor(Array(body.value("stream_options") ?? Array("{}".utf8)[...]))
+            try options.set("include_usage", json: Array("true".utf8))
+            try body.set("stream_options", json: options.bytes)
+        }
+        return UpstreamHTTPRequest(url: self.baseURL + "/chat/completions", headers: self.headers(), body: body.bytes)
+    }
+
+    /// The upstream request for embeddings.
+    public func makeEmbeddingsRequest(_ request: EmbeddingsRequest, upstreamModel: String) throws -> UpstreamHTTPRequest {
+        var body = try JSONObjectEditor(request.body)
+        if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
+        return UpstreamHTTPRequest(url: self.baseURL + "/embeddings", headers: self.headers(), body: body.bytes)
+    }
+
+    /// Describes a failed upstream response.
+    public func parseError(status: Int, headers: [(String, String)], body: [UInt8]) -> ProviderError {
+        struct Envelope: Decodable {
+            struct Body: Decodable { var message: String? }
+            var error: Body?
+        }
+        let decoded = try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
+        let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
+        return ProviderError(
+            kind: ProviderError.kind(forStatus: status), status: status, message: message,
+            retryAfter: Self.retryAfter(headers)
+        )
+    }
+
+    /// `retry-after-ms` or `retry-after` (seconds); HTTP-date values are ignored.
+    static func retryAfter(_ headers: [(String, String)]) -> Duration? {
+        for (name, value) in headers {
+            switch name.lowercased() {
+            case "retry-after-ms": if let ms = Double(value) { return .milliseconds(Int64(ms)) }
+            case "retry-after": if let seconds = Double(value) { return .milliseconds(Int64(seconds * 1000)) }
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    private func headers() -> [(String, String)] {
+        var headers = [("content-type", "application/json"), ("accept", "application/json, text/event-stream")]
+        if let apiKey = self.apiKey { headers.append(("authorization", "Bearer \(apiKey)")) }
+        headers += self.extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return headers
+    }
+}
+
+/// An HTTP request an adapter wants made: always a POST of a JSON body.
+public struct UpstreamHTTPRequest: Sendable, Equatable {
+    /// Full URL.
+    public var url: String
+    /// Headers, credentials included (never log them).
+    public var headers: [(String, String)]
+    /// The JSON body.
+    public var body: [UInt8]
+
+    /// Creates a request.
+    public init(url: String, headers: [(String, String)], body: [UInt8]) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Compares URL, body and headers.
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.url == rhs.url && lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
+    }
+}
+
+/// An OpenAI-compatible provider reached over HTTP.
+public struct OpenAICompatibleProvider: Provider {
+    /// The provider's configured name.
+    public let name: String
+    /// Builds requests and reads errors.
+    public let adapter: OpenAICompatibleAdapter
+    /// Sends requests.
+    public let transport: HTTPTransport
+
+    /// Creates a provider.
+    public init(name: String, adapter: OpenAICompatibleAdapter, transport: HTTPTransport) {
+        self.name = name
+        self.adapter = adapter
+        self.transport = transport
+    }
+
+    /// Forwards a chat completion.
+    public func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+        let upstream = try self.adapter.makeChatRequest(request, upstreamModel: route.upstreamModel)
+        return try await self.transport.send(upstream, streaming: request.isStreaming, context: context) {
+            self.adapter.parseError(status: $0, headers: $1, body: $2)
+        }
+    }
+
+    /// Forwards an embeddings call.
+    public func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws
+        -> UpstreamResponse
+    {
+        let upstream = try self.adapter.makeEmbeddingsRequest(request, upstreamModel: route.upstreamModel)
+        return try await self.transport.send(upstream, streaming: false, context: context) {
+            self.adapter.parseError(status: $0, headers: $1, body: $2)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import AsyncHTTPClient
+import NIOCore
+import SwitchyardCore
+
+/// Makes one upstream HTTP attempt and classifies its failure; shared by every HTTP adapter.
+public struct HTTPTransport: Sendable {
+    /// The client; one per gateway, so connections are pooled across requests.
+    public let client: HTTPClient
+    /// Largest upstream body read into memory.
+    public var maxResponseBytes = 32 << 20
+
+    /// Creates a transport over `client`.
+    public init(client: HTTPClient) { self.client = client }
+
+    /// A client tuned for a gateway: pooled keep-alive connections, no redirects, bounded timeouts.
+    public static func makeClient(connectTimeout: Duration, idleTimeout: Duration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .nanoseconds(connectTimeout.nanosecondsClamped), read: .nanoseconds(idleTimeout.nanosecondsClamped)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        )
+        configuration.decompression = .disabled
+        // A refused connection should fail this attempt now, so the dispatcher can fall back,
+        // instead of AsyncHTTPClient retrying it until the request's deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Sends `request`; returns the body (or its stream) on 2xx, else throws the error `parseError` makes.
+    public func send(
+        _ request: UpstreamHTTPRequest, streaming: Bool, context: UpstreamContext,
+        parseError: @Sendable (Int, [(String, String)], [UInt8]) -> ProviderError
+    ) async throws -> UpstreamResponse {
+        var outbound = HTTPClientRequest(url: request.url)
+        outbound.method = .POST
+        for (name, value) in request.headers { outbound.headers.add(name: name, value: value) }
+        outbound.headers.add(name: "x-switchyard-request-id", value: context.requestID)
+        outbound.body = .bytes(ByteBuffer(bytes: request.body))
+
+        let response: HTTPClientResponse
+        do {
+            let timeout = TimeAmount.nanoseconds(max(0, context.firstTokenTimeout.nanosecondsClamped))
+            response = try await self.client.execute(outbound, deadline: .now() + timeout, logger: context.logger)
+        } catch {
+            throw Self.classify(error)
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
+            let headers = response.headers.map { ($0.name, $0.value) }
+            throw parseError(status, headers, body)
+        }
+        if streaming {
+            return .stream(ByteStream(response.body))
+        }
+        do {
+            return .complete(try await response.body.collect(upTo: self.maxResponseBytes))
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    /// Maps a transport error to a failure class; never includes credentials.
+    static func classify(_ error: any Error) -> any Error {
+        if error is CancellationError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
+                return ProviderError(kind: .timeout, message: "no answer in time (\(error))")
+            case .cancelled:
+                return CancellationError()
+            default:
+                return ProviderError(kind: .connection, message: "\(error)")
+            }
+        }
+        return ProviderError(kind: .connection, message: "\(error)")
+    }
+}
+
+extension Duration {
+    /// Nanoseconds, saturating instead of overflowing.
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = self.components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import SwitchyardCore
+import SwitchyardProviders
+import SwitchyardStorage
+
+/// A gateway assembled from its configuration: the application to run and the parts tests inspect.
+///
+/// The CLI and the tests build it the same way, so what is tested is what runs.
+///
+/// ```swift
+/// let gateway = try Gateway(configuration: .embeddedDefault(environment: [:]), logger: logger)
+/// try await gateway.run()   // until SIGTERM or SIGINT; flushes the request log on the way out
+/// ```
+public struct Gateway: Sendable {
+    /// The configuration in force.
+    public let configuration: GatewayConfiguration
+    /// The served models.
+    public let models: ModelTable
+    /// The request log store.
+    public let store: any RequestLogStore
+    /// The batching writer in front of the store.
+    public let requestLog: RequestLogWriter
+    /// The upstream HTTP client.
+    public let httpClient: HTTPClient
+    /// The Prometheus registry behind `/metrics`.
+    public let registry: PrometheusCollectorRegistry
+    /// The Hummingbird application.
+    public let application: Application<RouterResponder<BasicRequestContext>>
+
+    /// Builds a gateway; throws a ``ConfigurationError`` the user can act on.
+    ///
+    /// - Parameters:
+    ///   - configuration: the validated configuration.
+    ///   - catalog: the model catalog; the bundled one (plus `catalog.import`) when `nil`.
+    ///   - registry: where metrics go; a fresh registry when `nil`.
+    ///   - pause: how the dispatcher waits between retries (tests pass a no-op).
+    ///   - logger: the server logger.
+    public init(
+        configuration: GatewayConfiguration, catalog: Catalog? = nil, registry: PrometheusCollectorRegistry? = nil,
+        pause: (@Sendable (Duration) async throws -> Void)? = nil, logger: Logger
+    ) throws {
+        try Self.checkListenAddress(configuration)
+        var catalog = try catalog ?? Catalog.bundled()
+        if let path = configuration.catalog.importPath {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError("`catalog.import`: cannot read `\(path)`")
+            }
+            try catalog.importLiteLLM(json: data)
+        }
+
+        let timeouts = Timeouts.defaults
+        let maxConnect = configuration.models.values.compactMap(\.timeouts.connect).max() ?? timeouts.connect ?? .seconds(5)
+        let maxIdle = configuration.models.values.compactMap(\.timeouts.idle).max() ?? timeouts.idle ?? .seconds(60)
+        let httpClient = HTTPTransport.makeClient(connectTimeout: maxConnect, idleTimeout: maxIdle)
+        let transport = HTTPTransport(client: httpClient)
+        var providers: [String: any Provider] = [:]
+        for (name, provider) in configuration.providers {
+            providers[name] = try ProviderRegistry.makeProvider(name: name, configuration: provider, transport: transport)
+        }
+        let models = try ModelTable(configuration: configuration, catalog: catalog, providers: providers)
+
+        let store: any RequestLogStore
+        switch configuration.store {
+        case .memory: store = MemoryRequestLogStore()
+        case .sqlite(let path):
+            do {
+                store = try SQLiteRequestLogStore(path: path)
+            } catch {
+                throw ConfigurationError("`store`: cannot open the SQLite database `\(path)`: \(error)")
+            }
+        }
+        let requestLog = RequestLogWriter(
+            store: store, batchSize: configuration.requestLog.batchSize, flushInterval: configuration.requestLog.flushInterval,
+            logger: logger
+        )
+        let registry = registry ?? PrometheusCollectorRegistry()
+        let authenticator = Authenticator(masterKey: configuration.masterKey, keys: configuration.keys)
+        let dispatcher =
+            pause.map { Dispatcher(models: models, retries: configuration.retries, pause: $0) }
+            ?? Dispatcher(models: models, retries: configuration.retries)
+        let pipeline = Pipeline.standard(
+            GatewayServices(
+                authenticator: authenticator, requestLog: requestLog, storesBodies: configuration.requestLog.storesBodies,
+                metrics: GatewayMetrics(factory: PrometheusMetricsFactory(registry: registry)), dispatcher: dispatcher
+            )
+        )
+
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization, .xAPIKey]))
+        router.add(middleware: ErrorMiddleware(maxBodyBytes: configuration.server.maxBodyBytes))
+        CompletionRoutes(pipeline: pipeline, limits: configuration.server).register(on: router)
+        ModelRoutes(models: models, authenticator: authenticator).register(on: router)
+        OperationsRoutes(store: store, registry: registry, authenticator: authenticator, requestLog: requestLog)
+            .register(on: router)
+
+        let idle = configuration.server.idleTimeout
+        self.application = Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idle.milliseconds * 1_000_000)))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: [requestLog],
+            logger: logger
+        )
+        self.configuration = configuration
+        self.models = models
+        self.store = store
+        self.requestLog = requestLog
+        self.httpClient = httpClient
+        self.registry = registry
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains the request log and closes upstream connections.
+    public func run() async throws {
+        do {
+            try await self.application.runService()
+        } catch {
+            try? await self.httpClient.shutdown()
+            throw error
+        }
+        try await self.httpClient.shutdown()
+    }
+
+    /// Closes upstream connections; for tests that run the application themselves.
+    public func shutdown() async throws {
+        try await self.httpClient.shutdown()
+    }
+
+    /// Refuses to listen beyond loopback without a master key: an open gateway spends its owner's provider keys.
+    static func checkListenAddress(_ configuration: GatewayConfiguration) throws {
+        let host = configuration.host.lowercased()
+        let isLoopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        guard isLoopback || configuration.masterKey != nil else {
+            throw ConfigurationError(
+                "refusing to listen on \(configuration.host):\(configuration.port) without a master key: anyone who can reach "
+                    + "it could spend your provider credits. Set `master_key` in the config (or SWITCHYARD_MASTER_KEY), "
+                    + "or listen on 127.0.0.1."
+            )
+        }
+    }
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SwitchyardCore
+
+/// Turns a pipeline ``Reply`` into an HTTP response with the `x-switchyard-*` headers.
+///
+/// Streams are written chunk by chunk as the upstream sends them, inside
+/// `consumeWithCancellationOnInboundClose` so a client that goes away cancels the upstream call.
+/// Finish hooks run after the last byte, with the receipt of what was sent.
+enum ReplyResponse {
+    static func make(_ reply: Reply, call: Call, request: Request) -> Response {
+        var headers: HTTPFields = [
+            .switchyardRequestID: call.id,
+            .switchyardProvider: reply.provider,
+            .switchyardModel: reply.model,
+            .switchyardCache: reply.cacheStatus.rawValue,
+            .switchyardAttempts: "\(reply.attempts.count)",
+        ]
+        switch reply.body {
+        case .complete(let buffer, let usage, let cost):
+            let latency = ContinuousClock.now - call.startedAt
+            headers[.contentType] = "application/json"
+            headers[.switchyardLatency] = "\(Int(latency.milliseconds.rounded()))"
+            if let cost { headers[.switchyardCost] = reply.cacheStatus == .hit ? "0" : CostFormat.plainDecimal(cost) }
+            let body = ResponseBody(contentLength: buffer.readableBytes) { writer in
+                try await writer.write(buffer)
+                try await writer.finish(nil)
+                reply.finish(
+                    Receipt(
+                        provider: reply.provider, model: reply.model, attempts: reply.attempts, cacheStatus: reply.cacheStatus,
+                        status: 200, usage: usage, cost: cost, timeToFirstToken: nil,
+                        latency: ContinuousClock.now - call.startedAt, error: nil, responseBody: Array(buffer.readableBytesView)
+                    )
+                )
+            }
+            return Response(status: .ok, headers: headers, body: body)
+
+        case .stream(let stream):
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            // Hummingbird closes the connection after a response that watched for the client closing;
+            // saying so up front lets clients open a fresh connection instead of failing on reuse.
+            headers[.connection] = "close"
+            headers[HTTPField.Name("x-accel-buffering")!] = "no"
+            let body = ResponseBody { writer in
+                do {
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in
+                        for try await chunk in stream {
+                            try await writer.write(chunk)
+                        }
+                    }
+                } catch is CancellationError {
+                    stream.outcome.recordFailure("the client disconnected before the stream finished")
+                } catch {
+                    let failure = GatewayError.from(error)
+                    stream.outcome.recordFailure(failure.message)
+                    try? await writer.write(ChatStream.errorEvent(failure))
+                }
+                try? await writer.finish(nil)
+                let outcome = stream.outcome.values
+                reply.finish(
+                    Receipt(
+                        provider: reply.provider, model: reply.model, attempts: reply.attempts, cacheStatus: reply.cacheStatus,
+                        status: 200, usage: outcome.usage, cost: outcome.cost, timeToFirstToken: outcome.timeToFirstToken,
+                        latency: ContinuousClock.now - call.startedAt, error: outcome.error, responseBody: outcome.captured
+                    )
+                )
+            }
+            return Response(status: .ok, headers: headers, body: body)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+
+/// `POST /v1/chat/completions` and `POST /v1/embeddings`: read the body, run the pipeline, send the reply.
+struct CompletionRoutes<Context: RequestContext> {
+    let pipeline: Pipeline
+    let limits: ServerLimits
+
+    func register(on router: Router<Context>) {
+        router.post("/v1/chat/completions") { request, context in
+            try await self.handle(request, context: context, endpoint: .chatCompletions)
+        }
+        router.post("/v1/embeddings") { request, context in
+            try await self.handle(request, context: context, endpoint: .embeddings)
+        }
+    }
+
+    private func handle(_ request: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
+        let id = RequestID.make()
+        let (body, request) = try await self.collectBody(request)
+        var logger = context.logger
+        logger[metadataKey: "gw.request_id"] = "\(id)"
+        let call = Call(
+            id: id, endpoint: endpoint, body: Array(body.readableBytesView), presentedKey: Self.presentedKey(request.headers),
+            logger: logger
+        )
+        do {
+            let reply = try await self.pipeline.run(call)
+            return ReplyResponse.make(reply, call: call, request: request)
+        } catch {
+            return GatewayError.from(error).response(requestID: id)
+        }
+    }
+
+    /// The body, within `server.max_body_bytes` and `server.body_timeout`.
+    ///
+    /// The returned request keeps the inbound stream, which streaming replies watch for the client closing.
+    private func collectBody(_ request: Request) async throws -> (ByteBuffer, Request) {
+        let limit = self.limits.maxBodyBytes
+        let timeout = self.limits.bodyTimeout
+        return try await withThrowingTaskGroup(of: (ByteBuffer, Request)?.self) { group in
+            group.addTask {
+                var request = request
+                do {
+                    let body = try await request.collectBody(upTo: limit)
+                    return (body, request)
+                } catch let error as HTTPError where error.status == .contentTooLarge {
+                    throw GatewayError.bodyTooLarge(limit: limit)
+                } catch is NIOTooManyBytesError {
+                    throw GatewayError.bodyTooLarge(limit: limit)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let result = try await group.next(), let collected = result else {
+                throw GatewayError(
+                    status: .requestTimeout, message: "The request body did not arrive within \(timeout) (`server.body_timeout`).",
+                    type: "invalid_request_error", code: "request_timeout"
+                )
+            }
+            return collected
+        }
+    }
+
+    /// The key from `Authorization: Bearer`, or from `x-api-key` as Anthropic clients send it.
+    static func presentedKey(_ headers: HTTPFields) -> String? {
+        if let authorization = headers[.authorization] {
+            let prefix = "bearer "
+            if authorization.lowercased().hasPrefix(prefix) {
+                return String(authorization.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+            }
+            return authorization
+        }
+        return headers[.xAPIKey]
+    }
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Hummingbird
+import Prometheus
+import SwitchyardCore
+
+/// `GET /health`, `GET /ready`, `GET /metrics` and the admin API's `GET /admin/logs`.
+struct OperationsRoutes<Context: RequestContext> {
+    let store: any RequestLogStore
+    let registry: PrometheusCollectorRegistry
+    let authenticator: Authenticator
+    let requestLog: RequestLogWriter
+
+    func register(on router: Router<Context>) {
+        router.get("/health") { _, _ in
+            Self.json(#"{"status":"ok"}"#)
+        }
+        router.get("/ready") { _, _ in
+            do {
+                try await self.store.checkReachable()
+                return Self.json(#"{"status":"ready"}"#)
+            } catch {
+                return GatewayError(
+                    status: .serviceUnavailable, message: "The store is not reachable.", type: "server_error", code: "store_unreachable"
+                ).response()
+            }
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer()))
+            )
+        }
+        router.get("/admin/logs") { request, _ in
+            try self.requireMaster(request)
+            let query = try Self.logQuery(request.uri.queryParameters)
+            // Rows still queued in memory belong in the answer: a caller checking its own request expects it there.
+            await self.requestLog.flush()
+            let records = try await self.store.records(matching: query)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            let body = try encoder.encode(LogList(data: records))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+    }
+
+    private struct LogList: Encodable {
+        var object = "list"
+        var data: [RequestLogRecord]
+    }
+
+    private func requireMaster(_ request: Request) throws {
+        let key = CompletionRoutes<Context>.presentedKey(request.headers)
+        guard self.authenticator.isMaster(key) else {
+            if key == nil { throw GatewayError.unauthorized("The admin API needs the master key: send `Authorization: Bearer <master key>`.") }
+            throw GatewayError.unauthorized("The admin API accepts only the master key.")
+        }
+    }
+
+    static func logQuery(_ parameters: Parameters) throws -> RequestLogQuery {
+        var query = RequestLogQuery()
+        query.model = parameters.get("model")
+        query.keyName = parameters.get("key")
+        if let limit = parameters.get("limit") {
+            guard let value = Int(limit), (1...1000).contains(value) else {
+                throw GatewayError.invalidRequest("`limit` must be an integer from 1 to 1000.", param: "limit")
+            }
+            query.limit = value
+        }
+        if let since = parameters.get("since") {
+            if let seconds = Double(since) {
+                query.since = Date(timeIntervalSince1970: seconds)
+            } else if let date = ISO8601DateFormatter().date(from: since) {
+                query.since = date
+            } else {
+                throw GatewayError.invalidRequest(
+                    "`since` must be an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds.", param: "since"
+                )
+            }
+        }
+        return query
+    }
+
+    private static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Synchronization
+import SwitchyardCore
+
+/// The request log in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
+public final class MemoryRequestLogStore: RequestLogStore {
+    private let rows = Mutex<[RequestLogRecord]>([])
+    private let capacity: Int
+
+    /// Creates an empty store.
+    public init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    /// Appends `records`, dropping the oldest beyond capacity.
+    public func append(_ records: [RequestLogRecord]) async throws {
+        let capacity = self.capacity
+        self.rows.withLock { rows in
+            rows.append(contentsOf: records)
+            if rows.count > capacity { rows.removeFirst(rows.count - capacity) }
+        }
+    }
+
+    /// Matching records, newest first.
+    public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
+        self.rows.withLock { rows in
+            rows.filter { row in
+                (query.model == nil || row.model == query.model) && (query.keyName == nil || row.keyName == query.keyName)
+                    && (query.since.map { row.startedAt >= $0 } ?? true)
+            }
+            .sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
+            .prefix(query.limit)
+            .map { $0 }
+        }
+    }
+
+    /// Always reachable.
+    public func checkReachable() async throws {}
+}

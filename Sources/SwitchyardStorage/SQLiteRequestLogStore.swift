@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import GRDB
+import SwitchyardCore
+
+/// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
+public final class SQLiteRequestLogStore: RequestLogStore {
+    private let database: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        self.database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(self.database)
+    }
+
+    /// An in-memory database, for tests.
+    public init() throws {
+        self.database = try DatabaseQueue()
+        try Self.migrator.migrate(self.database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("0001_request_log") { db in
+            try db.create(table: "request_log") { table in
+                table.primaryKey("id", .text)
+                table.column("started_at", .double).notNull()
+                table.column("finished_at", .double).notNull()
+                table.column("key_name", .text)
+                table.column("endpoint", .text).notNull()
+                table.column("model", .text)
+                table.column("provider", .text)
+                table.column("upstream_model", .text)
+                table.column("status", .integer).notNull()
+                table.column("stream", .boolean).notNull()
+                table.column("attempts", .integer).notNull()
+                table.column("input_tokens", .integer)
+                table.column("cached_input_tokens", .integer)
+                table.column("output_tokens", .integer)
+                table.column("cost_usd", .double)
+                table.column("latency_ms", .double).notNull()
+                table.column("ttft_ms", .double)
+                table.column("cache", .text).notNull()
+                table.column("error", .text)
+                table.column("request_body", .text)
+                table.column("response_body", .text)
+            }
+            try db.create(index: "request_log_started_at", on: "request_log", columns: ["started_at"])
+            try db.create(index: "request_log_model", on: "request_log", columns: ["model", "started_at"])
+            try db.create(index: "request_log_key", on: "request_log", columns: ["key_name", "started_at"])
+        }
+        return migrator
+    }
+
+    /// Writes `records` in one transaction; a repeated id replaces the earlier row.
+    public func append(_ records: [RequestLogRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await self.database.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
+                      upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
+                      latency_ms, ttft_ms, cache, error, request_body, response_body)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            for r in records {
+                try statement.execute(arguments: [
+                    r.id, r.startedAt.timeIntervalSince1970, r.finishedAt.timeIntervalSince1970, r.keyName, r.endpoint,
+                    r.model, r.provider, r.upstreamModel, r.status, r.isStreaming, r.attempts, r.inputTokens,
+                    r.cachedInputTokens, r.outputTokens, r.costUSD, r.latencyMs, r.timeToFirstTokenMs, r.cacheStatus,
+                    r.error, r.requestBody, r.responseBody,
+                ])
+            }
+        }
+    }
+
+    /// Reads matching records, newest first.
+    public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
+        try await self.database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let model = query.model {
+                conditions.append("model = ?")
+                arguments += [model]
+            }
+            if let key = query.keyName {
+                conditions.append("key_name = ?")
+                arguments += [key]
+            }
+            if let since = query.since {
+                conditions.append("started_at >= ?")
+                arguments += [since.timeIntervalSince1970]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [query.limit]
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT ?", arguments: arguments
+            )
+            return rows.map(Self.record)
+        }
+    }
+
+    /// Runs a trivial query.
+    public func checkReachable() async throws {
+        _ = try await self.database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    private static func record(_ row: Row) -> RequestLogRecord {
+        RequestLogRecord(
+            id: row["id"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            finishedAt: Date(timeIntervalSince1970: row["finished_at"]), keyName: row["key_name"], endpoint: row["endpoint"],
+            model: row["model"], provider: row["provider"], upstreamModel: row["upstream_model"], status: row["status"],
+            isStreaming: row["stream"], attempts: row["attempts"], inputTokens: row["input_tokens"],
+            cachedInputTokens: row["cached_input_tokens"], outputTokens: row["output_tokens"], costUSD: row["cost_usd"],
+            latencyMs: row["latency_ms"], timeToFirstTokenMs: row["ttft_ms"], cacheStatus: row["cache"], error: row["error"],
+            requestBody: row["request_body"], responseBody: row["response_body"]
+        )
+    }
+}

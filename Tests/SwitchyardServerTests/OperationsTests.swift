@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import SwitchyardCore
+import SwitchyardServer
+import SwitchyardTesting
+import Testing
+
+/// Keys, the request log, the admin API, models, health and metrics.
+@Suite(.timeLimit(.minutes(1)))
+struct OperationsTests {
+    static func configuration(_ port: Int) -> GatewayConfiguration {
+        var configuration = TestGateway.configuration(
+            upstreamPort: port, models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "ok")])]
+        )
+        configuration.masterKey = "sk-master"
+        configuration.keys = [
+            KeyConfiguration(name: "team-a", key: "sk-team-a", models: ["m"]),
+            KeyConfiguration(name: "private", key: "sk-private", zeroDataRetention: true),
+        ]
+        return configuration
+    }
+
+    @Test("With a master key every call needs a valid key; allow-lists give 403")
+    func requiresKeys() async throws {
+        let upstream = FakeOpenAIUpstream()
+        try await TestGateway.run(upstream: upstream, configure: Self.configuration) { _, port in
+            let body = TestGateway.chatBody(model: "m")
+            let missing = try await TestGateway.send(port: port, body: body)
+            #expect(missing.status == 401)
+            #expect(try ErrorBody(missing.body).type == "authentication_error")
+            #expect(try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer wrong")]).status == 401)
+            #expect(try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-master")]).status == 200)
+            #expect(try await TestGateway.send(port: port, body: body, headers: [("x-api-key", "sk-team-a")]).status == 200)
+            let forbidden = try await TestGateway.send(
+                port: port, body: TestGateway.chatBody(model: "up/ok"), headers: [("authorization", "Bearer sk-team-a")]
+            )
+            #expect(forbidden.status == 403)
+            #expect(try await TestGateway.send(port: port, path: "/v1/models", method: .GET).status == 401)
+            #expect(upstream.calls.count == 2)
+            #expect(upstream.calls.allSatisfy { $0.authorization == "Bearer sk-upstream-secret" })
+        }
+    }
+
+    @Test("The request log keeps metadata for every call and bodies unless zero data retention applies")
+    func logsRequests() async throws {
+        try await TestGateway.run(configure: Self.configuration) { gateway, port in
+            let body = TestGateway.chatBody(model: "m")
+            _ = try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-team-a")])
+            _ = try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-private")])
+
+            let logs = try await TestGateway.send(
+                port: port, path: "/admin/logs?key=team-a&limit=10", method: .GET, headers: [("authorization", "Bearer sk-master")]
+            )
+            #expect(logs.status == 200)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(logs.body.utf8)) as? [String: Any])
+            let rows = try #require(object["data"] as? [[String: Any]])
+            #expect(rows.count == 1)
+            let row = try #require(rows.first)
+            #expect(row["key_name"] as? String == "team-a")
+            #expect(row["model"] as? String == "m")
+            #expect(row["provider"] as? String == "up")
+            #expect(row["upstream_model"] as? String == "ok")
+            #expect(row["status"] as? Int == 200)
+            #expect(row["input_tokens"] as? Int == 10)
+            #expect(row["cached_input_tokens"] as? Int == 4)
+            #expect(row["output_tokens"] as? Int == 20)
+            #expect((row["request_body"] as? String)?.contains("Say hello") == true)
+            #expect((row["response_body"] as? String)?.contains("Hello from upstream") == true)
+
+            let privateRows = try await gateway.store.records(matching: .init(keyName: "private"))
+            #expect(privateRows.count == 1)
+            #expect(privateRows.first?.requestBody == nil)
+            #expect(privateRows.first?.responseBody == nil)
+
+            let denied = try await TestGateway.send(
+                port: port, path: "/admin/logs", method: .GET, headers: [("authorization", "Bearer sk-team-a")]
+            )
+            #expect(denied.status == 401)
+            let badLimit = try await TestGateway.send(
+                port: port, path: "/admin/logs?limit=0", method: .GET, headers: [("authorization", "Bearer sk-master")]
+            )
+            #expect(badLimit.status == 400)
+        }
+    }
+
+    @Test("Lists models with catalog fields, serves one by id, and answers health, readiness and metrics")
+    func servesOperations() async throws {
+        try await TestGateway.run(configure: { port in
+            var configuration = TestGateway.configuration(upstreamPort: port, models: [:])
+            configuration.providers["openai"] = configuration.providers["up"]
+            return configuration
+        }) { _, port in
+            let list = try await TestGateway.send(port: port, path: "/v1/models", method: .GET)
+            #expect(list.status == 200)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(list.body.utf8)) as? [String: Any])
+            let data = try #require(object["data"] as? [[String: Any]])
+            let mini = try #require(data.first { $0["id"] as? String == "gpt-4o-mini" })
+            #expect(mini["object"] as? String == "model")
+            #expect(mini["context_window"] as? Int == 128_000)
+            #expect(mini["max_output_tokens"] as? Int == 16_384)
+            #expect((mini["pricing"] as? [String: Any])?["cached_input"] as? Double == 0.075)
+            #expect((mini["routes"] as? [[String: Any]])?.first?["provider"] as? String == "openai")
+
+            let one = try await TestGateway.send(port: port, path: "/v1/models/openai/gpt-4o-mini", method: .GET)
+            #expect(one.status == 200)
+            #expect(one.body.contains(#""context_window":128000"#))
+            #expect(try await TestGateway.send(port: port, path: "/v1/models/nope", method: .GET).status == 404)
+
+            _ = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "gpt-4o-mini"))
+            #expect(try await TestGateway.send(port: port, path: "/health", method: .GET).status == 200)
+            #expect(try await TestGateway.send(port: port, path: "/ready", method: .GET).status == 200)
+            let metrics = try await TestGateway.send(port: port, path: "/metrics", method: .GET)
+            #expect(metrics.body.contains(#"switchyard_requests_total{endpoint="chat.completions",model="gpt-4o-mini",provider="openai",status="200"} 1"#))
+            #expect(metrics.body.contains("switchyard_tokens_total"))
+        }
+    }
+
+    @Test("Refuses to listen beyond loopback without a master key")
+    func refusesOpenListen() throws {
+        var configuration = GatewayConfiguration()
+        configuration.host = "0.0.0.0"
+        configuration.store = .memory
+        #expect(throws: ConfigurationError.self) { try Gateway(configuration: configuration, logger: TestGateway.logger) }
+        configuration.masterKey = "sk-master"
+        let gateway = try Gateway(configuration: configuration, logger: TestGateway.logger)
+        #expect(gateway.configuration.host == "0.0.0.0")
+        try gateway.httpClient.syncShutdown()
+    }
+}
