@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Testing
+
+@testable import SwitchyardCore
+
+struct JSONEditingTests {
+    @Test("Finds top-level members and skips nested objects, arrays and escaped strings")
+    func scansTopLevelMembers() throws {
+        let text = #"{ "model" : "gpt-4o", "messages":[{"content":"a \"quoted\" } brace"}], "n":2, "stream":true, "x":null }"#
+        let bytes = Array(text.utf8)
+        let (members, end) = try JSONObjectScanner.members(of: bytes)
+        #expect(Set(members.keys) == ["model", "messages", "n", "stream", "x"])
+        #expect(String(decoding: bytes[members["model"]!.value], as: UTF8.self) == #""gpt-4o""#)
+        #expect(String(decoding: bytes[members["n"]!.value], as: UTF8.self) == "2")
+        #expect(String(decoding: bytes[members["messages"]!.value], as: UTF8.self).hasSuffix(#"brace"}]"#))
+        #expect(bytes[end] == UInt8(ascii: "}"))
+    }
+
+    @Test("Rejects what is not a JSON object", arguments: ["", "[]", #"{"a":1"#, #"{"a" 1}"#, #"{"a":}"#, "nope"])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONObjectScanner.MalformedJSON.self) { try JSONObjectScanner.members(of: Array(text.utf8)) }
+    }
+
+    @Test("Replaces one member and appends another, leaving every other byte as it was")
+    func editsInPlace() throws {
+        var editor = try JSONObjectEditor(Array(#"{"model":"m",  "temperature": 0.70,"stream":true}"#.utf8))
+        try editor.set("model", json: JSONText.string("gpt-4o-mini-2024-07-18"))
+        try editor.set("stream_options", json: Array(#"{"include_usage":true}"#.utf8))
+        #expect(
+            String(decoding: editor.bytes, as: UTF8.self)
+                == #"{"model":"gpt-4o-mini-2024-07-18",  "temperature": 0.70,"stream":true,"stream_options":{"include_usage":true}}"#
+        )
+        var empty = try JSONObjectEditor(Array("{}".utf8))
+        try empty.set("cost", json: Array("0.5".utf8))
+        #expect(String(decoding: empty.bytes, as: UTF8.self) == #"{"cost":0.5}"#)
+    }
+
+    @Test("Escapes strings as JSON requires")
+    func escapesStrings() throws {
+        let value = "quote\" backslash\\ newline\n tab\t bell\u{07} é"
+        let decoded = try JSONDecoder().decode(String.self, from: Data(JSONText.string(value)))
+        #expect(decoded == value)
+    }
+
+    @Test("Adds the cost to a response's usage and reads cached tokens")
+    func annotatesUsage() throws {
+        let body = Array(#"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":400}}}"#.utf8)
+        let result = try UsageAnnotator.annotate(body: body, pricing: Pricing(input: 0.15, cachedInput: 0.075, output: 0.60))
+        #expect(result.usage == TokenUsage(inputTokens: 1000, cachedInputTokens: 400, outputTokens: 500))
+        // 600 × 0.15 + 400 × 0.075 + 500 × 0.60 = 420 micro-dollars.
+        #expect(result.cost.map { abs($0 - 0.00042) < 1e-15 } == true)
+        #expect(String(decoding: result.body, as: UTF8.self).contains(#""cached_tokens":400},"cost":0.00042}"#))
+        let unpriced = try UsageAnnotator.annotate(body: body, pricing: nil)
+        #expect(unpriced.cost == nil)
+        #expect(unpriced.body == body)
+    }
+}
+
+struct CostTests {
+    @Test("Formats costs in plain decimal notation", arguments: [
+        (0.0000435, "0.0000435"), (0, "0"), (1.5, "1.5"), (0.00000001, "0.00000001"), (12.0, "12"), (1e-12, "0"),
+    ])
+    func formatsPlainDecimal(_ value: Double, _ expected: String) {
+        #expect(CostFormat.plainDecimal(value) == expected)
+    }
+
+    @Test("Prices cached input at the cached rate, or at the input rate when there is none")
+    func pricesCachedInput() {
+        let usage = TokenUsage(inputTokens: 1_000_000, cachedInputTokens: 500_000, outputTokens: 1_000_000)
+        #expect(Pricing(input: 2, cachedInput: 1, output: 8).cost(of: usage) == 2 * 0.5 + 1 * 0.5 + 8)
+        #expect(Pricing(input: 2, output: 8).cost(of: usage) == 2 + 8)
+    }
+}
+
+struct SSETests {
+    @Test("Splits events however the bytes are chunked, CRLF and comments included")
+    func decodesAcrossChunks() {
+        let stream = "data: {\"a\":1}\n\n: keep-alive\n\nevent: message_delta\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: [DONE]\n\n"
+        var whole = SSEDecoder()
+        let expected = whole.feed(Array(stream.utf8))
+        #expect(expected.map { String(decoding: $0.data, as: UTF8.self) } == [#"{"a":1}"#, "{\"b\":\n2}", "[DONE]"])
+        #expect(expected[1].name == "message_delta")
+        for size in [1, 2, 3, 7, 13] {
+            var decoder = SSEDecoder()
+            var events: [ServerSentEvent] = []
+            var index = stream.utf8.startIndex
+            while index < stream.utf8.endIndex {
+                let end = stream.utf8.index(index, offsetBy: size, limitedBy: stream.utf8.endIndex) ?? stream.utf8.endIndex
+                events += decoder.feed(Array(stream.utf8[index..<end]))
+                index = end
+            }
+            #expect(events == expected, "chunk size \(size)")
+        }
+    }
+}
