@@ -13,6 +13,7 @@ let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-p
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioFoundationCompat = Target.Dependency.product(name: "NIOFoundationCompat", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 
@@ -42,18 +43,18 @@ let package = Package(
             dependencies: [nioCore, nioFoundationCompat, httpTypes, logging, metrics, yams],
             resources: [.copy("Catalog/catalog.json")]
         ),
-        .target(name: "SwitchyardProviders", dependencies: ["SwitchyardCore", nioCore, httpTypes, logging, asyncHTTPClient]),
+        .target(name: "SwitchyardProviders", dependencies: ["SwitchyardCore", nioCore, nioPosix, httpTypes, logging, asyncHTTPClient]),
         .target(name: "SwitchyardStorage", dependencies: ["SwitchyardCore", logging, grdb]),
         .target(
             name: "SwitchyardServer",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardStorage",
-                nioCore, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus, asyncHTTPClient,
+                nioCore, nioPosix, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus,
             ]
         ),
         .executableTarget(
             name: "SwitchyardCLI",
-            dependencies: ["SwitchyardCore", "SwitchyardServer", argumentParser, logging]
+            dependencies: ["SwitchyardCore", "SwitchyardServer", argumentParser, logging, nioPosix, nioCore]
         ),
         .target(
             name: "SwitchyardTesting",

@@ -9,7 +9,6 @@ import SwitchyardCore
 import SwitchyardServer
 
 /// The `switchyard` command.
-@main
 struct SwitchyardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
@@ -71,6 +70,7 @@ struct Serve: AsyncParsableCommand {
                 "gw.store": "\(configuration.store)",
                 "gw.providers": "\(configuration.providers.keys.sorted().joined(separator: ","))",
                 "gw.models": "\(gateway.models.publicNames.count)",
+                "gw.nio_executor": "\(installedNIOExecutor)",
                 "gw.auth": "\(configuration.masterKey == nil && configuration.keys.isEmpty ? "off (loopback only)" : "on")",
             ]
         )

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 
-import AsyncHTTPClient
 import CoreMetrics
 import Foundation
 import Hummingbird
@@ -29,8 +28,8 @@ public struct Gateway: Sendable {
     public let store: any RequestLogStore
     /// The batching writer in front of the store.
     public let requestLog: RequestLogWriter
-    /// The upstream HTTP client.
-    public let httpClient: HTTPClient
+    /// The upstream HTTP connections.
+    public let transport: HTTPTransport
     /// The Prometheus registry behind `/metrics`.
     public let registry: PrometheusCollectorRegistry
     /// The Hummingbird application.
@@ -60,8 +59,7 @@ public struct Gateway: Sendable {
         let timeouts = Timeouts.defaults
         let maxConnect = configuration.models.values.compactMap(\.timeouts.connect).max() ?? timeouts.connect ?? .seconds(5)
         let maxIdle = configuration.models.values.compactMap(\.timeouts.idle).max() ?? timeouts.idle ?? .seconds(60)
-        let httpClient = HTTPTransport.makeClient(connectTimeout: maxConnect, idleTimeout: maxIdle)
-        let transport = HTTPTransport(client: httpClient)
+        let transport = HTTPTransport(connectTimeout: maxConnect, idleTimeout: maxIdle)
         var providers: [String: any Provider] = [:]
         for (name, provider) in configuration.providers {
             providers[name] = try ProviderRegistry.makeProvider(name: name, configuration: provider, transport: transport)
@@ -114,7 +112,7 @@ public struct Gateway: Sendable {
         self.models = models
         self.store = store
         self.requestLog = requestLog
-        self.httpClient = httpClient
+        self.transport = transport
         self.registry = registry
     }
 
@@ -123,15 +121,15 @@ public struct Gateway: Sendable {
         do {
             try await self.application.runService()
         } catch {
-            try? await self.httpClient.shutdown()
+            try? await self.transport.shutdown()
             throw error
         }
-        try await self.httpClient.shutdown()
+        try await self.transport.shutdown()
     }
 
     /// Closes upstream connections; for tests that run the application themselves.
     public func shutdown() async throws {
-        try await self.httpClient.shutdown()
+        try await self.transport.shutdown()
     }
 
     /// Refuses to listen beyond loopback without a master key: an open gateway spends its owner's provider keys.

@@ -117,7 +117,7 @@ struct OperationsTests {
     }
 
     @Test("Refuses to listen beyond loopback without a master key")
-    func refusesOpenListen() throws {
+    func refusesOpenListen() async throws {
         var configuration = GatewayConfiguration()
         configuration.host = "0.0.0.0"
         configuration.store = .memory
@@ -125,6 +125,6 @@ struct OperationsTests {
         configuration.masterKey = "sk-master"
         let gateway = try Gateway(configuration: configuration, logger: TestGateway.logger)
         #expect(gateway.configuration.host == "0.0.0.0")
-        try gateway.httpClient.syncShutdown()
+        try await gateway.shutdown()
     }
 }

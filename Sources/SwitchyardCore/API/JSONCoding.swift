@@ -49,8 +49,28 @@ public struct JSONObjectEditor {
     }
 }
 
-/// Small helpers that write JSON text directly.
+/// Small helpers that read and write JSON text directly.
 public enum JSONText {
+    /// The value of a JSON string literal, or `nil` if `literal` is not one.
+    public static func decodeString(_ literal: ArraySlice<UInt8>) -> String? {
+        guard literal.count >= 2, literal.first == UInt8(ascii: "\""), literal.last == UInt8(ascii: "\"") else { return nil }
+        let inner = literal.dropFirst().dropLast()
+        if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
+        // Escapes are rare in the values read this way; the standard decoder handles every form.
+        return try? JSONDecoderFactory.decoder.decode(String.self, from: Data(literal))
+    }
+
+    /// The value of a JSON integer literal, or `nil` if `literal` is not one.
+    public static func decodeInt(_ literal: ArraySlice<UInt8>) -> Int? {
+        guard !literal.isEmpty, literal.count < 19 else { return nil }
+        var value = 0
+        for byte in literal {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
     /// The JSON string literal for `value`, escaped as RFC 8259 requires.
     public static func string(_ value: String) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "\"")]

@@ -22,25 +22,25 @@ public struct TokenUsage: Sendable, Equatable, Codable {
     }
 
     /// Reads OpenAI's `usage` object (`prompt_tokens`, `prompt_tokens_details.cached_tokens`, …).
+    ///
+    /// It runs on every response, so it scans the few members it needs instead of decoding.
     public init(openAIUsage bytes: some Collection<UInt8>) throws {
-        let wire = try JSONDecoderFactory.decoder.decode(Wire.self, from: Data(bytes))
+        let object = Array(bytes)
+        let (members, _) = try JSONObjectScanner.members(of: object)
+        func integer(_ key: String, in object: [UInt8], _ members: [String: JSONObjectScanner.Member]) -> Int {
+            members[key].flatMap { JSONText.decodeInt(object[$0.value]) } ?? 0
+        }
+        func nested(_ key: String, _ inner: String) -> Int {
+            guard let range = members[key]?.value, object[range.lowerBound] == UInt8(ascii: "{") else { return 0 }
+            let detail = Array(object[range])
+            guard let (detailMembers, _) = try? JSONObjectScanner.members(of: detail) else { return 0 }
+            return integer(inner, in: detail, detailMembers)
+        }
         self.init(
-            inputTokens: wire.prompt_tokens ?? 0,
-            cachedInputTokens: wire.prompt_tokens_details?.cached_tokens ?? 0,
-            outputTokens: wire.completion_tokens ?? 0,
-            reasoningTokens: wire.completion_tokens_details?.reasoning_tokens ?? 0
+            inputTokens: integer("prompt_tokens", in: object, members),
+            cachedInputTokens: nested("prompt_tokens_details", "cached_tokens"),
+            outputTokens: integer("completion_tokens", in: object, members),
+            reasoningTokens: nested("completion_tokens_details", "reasoning_tokens")
         )
     }
-
-    // swiftlint:disable identifier_name
-    private struct Wire: Decodable {
-        var prompt_tokens: Int?
-        var completion_tokens: Int?
-        var prompt_tokens_details: PromptDetails?
-        var completion_tokens_details: CompletionDetails?
-
-        struct PromptDetails: Decodable { var cached_tokens: Int? }
-        struct CompletionDetails: Decodable { var reasoning_tokens: Int? }
-    }
-    // swiftlint:enable identifier_name
 }

@@ -37,6 +37,8 @@ public struct Call: Sendable {
     public var startedAt: ContinuousClock.Instant
     /// Logger carrying the request id.
     public var logger: Logger
+    /// `model` and `stream` as the body states them, read before validation for logs and metrics.
+    public let peek: RequestPeek
 
     /// Creates a call for a request just received.
     public init(id: String, endpoint: Endpoint, body: [UInt8], presentedKey: String?, logger: Logger) {
@@ -47,12 +49,28 @@ public struct Call: Sendable {
         self.receivedAt = Date()
         self.startedAt = .now
         self.logger = logger
+        self.peek = RequestPeek(body)
     }
 
     /// The public model asked for, once the body is decoded.
     public var requestedModel: String? { self.chat?.model ?? self.embeddings?.model }
     /// Whether the client asked for a stream.
     public var isStreaming: Bool { self.chat?.isStreaming ?? false }
+}
+
+/// The `model` and `stream` members of a body, read without decoding it (it may be malformed).
+public struct RequestPeek: Sendable {
+    /// The `model` string, if the body has one.
+    public var model: String?
+    /// Whether `stream` is `true`.
+    public var isStreaming = false
+
+    /// Reads `model` and `stream` from `body`; anything unreadable is left unset.
+    public init(_ body: [UInt8]) {
+        guard let (members, _) = try? JSONObjectScanner.members(of: body) else { return }
+        if let range = members["model"]?.value { self.model = JSONText.decodeString(body[range]) }
+        if let range = members["stream"]?.value { self.isStreaming = body[range].elementsEqual("true".utf8) }
+    }
 }
 
 /// The authenticated client behind a call.

@@ -15,7 +15,7 @@ public struct AccountingStage: Stage {
 
     /// Passes the call on and records the outcome.
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
-        let model = RequestPeek(call.body).model ?? "unknown"
+        let model = call.peek.model ?? "unknown"
         do {
             let reply = try await next(call)
             return reply.onFinish { receipt in

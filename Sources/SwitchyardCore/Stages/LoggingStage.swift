@@ -21,7 +21,7 @@ public struct LoggingStage: Stage {
 
     /// Passes the call on, then logs the reply when it finishes, or the error at once.
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
-        let peek = RequestPeek(call.body)
+        let peek = call.peek
         do {
             let reply = try await next(call)
             let isStreaming: Bool
@@ -77,20 +77,6 @@ public struct LoggingStage: Stage {
             )
             throw error
         }
-    }
-}
-
-/// The `model` and `stream` members of a body, read without decoding it (they may be malformed).
-struct RequestPeek {
-    var model: String?
-    var isStreaming = false
-
-    init(_ body: [UInt8]) {
-        guard let (members, _) = try? JSONObjectScanner.members(of: body) else { return }
-        if let range = members["model"]?.value {
-            self.model = try? JSONDecoderFactory.decoder.decode(String.self, from: Data(body[range]))
-        }
-        if let range = members["stream"]?.value { self.isStreaming = body[range].elementsEqual("true".utf8) }
     }
 }
 

@@ -2,30 +2,50 @@
 
 import AsyncHTTPClient
 import NIOCore
+import NIOPosix
 import SwitchyardCore
 
 /// Makes one upstream HTTP attempt and classifies its failure; shared by every HTTP adapter.
-public struct HTTPTransport: Sendable {
-    /// The client; one per gateway, so connections are pooled across requests.
-    public let client: HTTPClient
+///
+/// It keeps one connection pool per event loop and sends each request from the pool of the loop
+/// it runs on, so the client connection and the server connection it answers share a thread:
+/// no request waits for another thread to wake up.
+public final class HTTPTransport: Sendable {
+    private let clients: [ObjectIdentifier: HTTPClient]
+    private let fallbackClient: HTTPClient
     /// Largest upstream body read into memory.
-    public var maxResponseBytes = 32 << 20
+    public let maxResponseBytes = 32 << 20
 
-    /// Creates a transport over `client`.
-    public init(client: HTTPClient) { self.client = client }
-
-    /// A client tuned for a gateway: pooled keep-alive connections, no redirects, bounded timeouts.
-    public static func makeClient(connectTimeout: Duration, idleTimeout: Duration) -> HTTPClient {
+    /// Creates a transport with pooled keep-alive connections, no redirects and bounded timeouts.
+    public init(connectTimeout: Duration, idleTimeout: Duration) {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .nanoseconds(connectTimeout.nanosecondsClamped), read: .nanoseconds(idleTimeout.nanosecondsClamped)),
+            timeout: .init(
+                connect: .nanoseconds(connectTimeout.nanosecondsClamped), read: .nanoseconds(idleTimeout.nanosecondsClamped)
+            ),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         )
         configuration.decompression = .disabled
         // A refused connection should fail this attempt now, so the dispatcher can fall back,
         // instead of AsyncHTTPClient retrying it until the request's deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        var clients: [ObjectIdentifier: HTTPClient] = [:]
+        for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+            clients[ObjectIdentifier(loop)] = HTTPClient(eventLoopGroupProvider: .shared(loop), configuration: configuration)
+        }
+        self.clients = clients
+        self.fallbackClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Closes every pooled connection.
+    public func shutdown() async throws {
+        for client in self.clients.values { try await client.shutdown() }
+        try await self.fallbackClient.shutdown()
+    }
+
+    /// The client whose connections live on the current event loop, if the caller runs on one.
+    private var client: HTTPClient {
+        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { self.clients[ObjectIdentifier($0)] } ?? self.fallbackClient
     }
 
     /// Sends `request`; returns the body (or its stream) on 2xx, else throws the error `parseError` makes.

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import SwitchyardCore
 
 /// `POST /v1/chat/completions` and `POST /v1/embeddings`: read the body, run the pipeline, send the reply.
@@ -57,7 +58,7 @@ struct CompletionRoutes<Context: RequestContext> {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await EventLoopTimer.sleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }
@@ -81,5 +82,22 @@ struct CompletionRoutes<Context: RequestContext> {
             return authorization
         }
         return headers[.xAPIKey]
+    }
+}
+
+/// Sleeps on an event loop timer rather than a Dispatch timer.
+///
+/// Every request arms one of these for its body deadline; NIO's timer heap costs nothing until it
+/// fires, where a Dispatch timer wakes other threads to arm and to cancel it.
+enum EventLoopTimer {
+    static func sleep(for duration: Duration) async throws {
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
+        let (seconds, attoseconds) = duration.components
+        let scheduled = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {}
+        try await withTaskCancellationHandler {
+            try await scheduled.futureResult.get()
+        } onCancel: {
+            scheduled.cancel()
+        }
     }
 }
