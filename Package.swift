@@ -12,7 +12,6 @@ let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
-let nioFoundationCompat = Target.Dependency.product(name: "NIOFoundationCompat", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
@@ -40,7 +39,7 @@ let package = Package(
     targets: [
         .target(
             name: "SwitchyardCore",
-            dependencies: [nioCore, nioFoundationCompat, httpTypes, logging, metrics, yams],
+            dependencies: [nioCore, httpTypes, logging, metrics, yams],
             resources: [.copy("Catalog/catalog.json")]
         ),
         .target(name: "SwitchyardProviders", dependencies: ["SwitchyardCore", nioCore, nioPosix, httpTypes, logging, asyncHTTPClient]),
@@ -54,13 +53,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "SwitchyardCLI",
-            dependencies: ["SwitchyardCore", "SwitchyardServer", argumentParser, logging, nioPosix, nioCore]
+            dependencies: ["SwitchyardCore", "SwitchyardServer", argumentParser, logging, metrics, prometheus, nioPosix, nioCore]
         ),
         .target(
             name: "SwitchyardTesting",
             dependencies: ["SwitchyardCore", "SwitchyardServer", nioCore, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging, nioHTTP1]
         ),
-        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore]),
+        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore, logging]),
         .testTarget(
             name: "SwitchyardServerTests",
             dependencies: [

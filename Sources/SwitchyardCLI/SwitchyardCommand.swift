@@ -89,7 +89,9 @@ struct Models: AsyncParsableCommand {
         do {
             var configuration = try loadConfiguration(path: self.config)
             configuration.store = .memory
-            table = try Gateway(configuration: configuration, logger: Logger(label: "switchyard")).models
+            let gateway = try Gateway(configuration: configuration, logger: Logger(label: "switchyard"))
+            table = gateway.models
+            try await gateway.shutdown()
         } catch {
             throw fail(error)
         }

@@ -62,7 +62,7 @@ public struct GatewayError: Error, Sendable, Equatable {
     public static func bodyTooLarge(limit: Int) -> GatewayError {
         GatewayError(
             status: .contentTooLarge,
-            message: "Request body is larger than the gateway's limit of \(limit) bytes (`limits.max_body_bytes`).",
+            message: "Request body is larger than the gateway's limit of \(limit) bytes (`server.max_body_bytes`).",
             type: "invalid_request_error",
             code: "request_too_large"
         )

@@ -32,7 +32,9 @@ public struct OpenAICompatibleAdapter: Sendable {
         var body = try JSONObjectEditor(request.body)
         if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
         if request.isStreaming && !request.includesUsage {
-            var options = try JSONObjectEditor(Array(body.value("stream_options") ?? Array("{}".utf8)[...]))
+            // `stream_options` may be absent or null; anything but an object is replaced.
+            let existing = body.value("stream_options").flatMap { $0.first == UInt8(ascii: "{") ? Array($0) : nil }
+            var options = try JSONObjectEditor(existing ?? Array("{}".utf8))
             try options.set("include_usage", json: Array("true".utf8))
             try body.set("stream_options", json: options.bytes)
         }

@@ -2,7 +2,7 @@
 
 /// SwitchyardProviders holds one adapter per provider dialect and the HTTP transport they share.
 ///
-/// It is the only module that imports AsyncHTTPClient. Adapters translate requests and
+/// It is the only production module that imports AsyncHTTPClient. Adapters translate requests and
 /// responses as pure functions; the transport makes one attempt per call. Retries and fallback
 /// live in SwitchyardCore's `Dispatcher`, never here.
 public enum SwitchyardProvidersModule {}

@@ -56,10 +56,13 @@ public struct Gateway: Sendable {
             try catalog.importLiteLLM(json: data)
         }
 
-        let timeouts = Timeouts.defaults
-        let maxConnect = configuration.models.values.compactMap(\.timeouts.connect).max() ?? timeouts.connect ?? .seconds(5)
-        let maxIdle = configuration.models.values.compactMap(\.timeouts.idle).max() ?? timeouts.idle ?? .seconds(60)
-        let transport = HTTPTransport(connectTimeout: maxConnect, idleTimeout: maxIdle)
+        // One client serves every route, so it takes the longest configured values. Its read timeout
+        // also runs while waiting for the response head, so it must not undercut `first_token`.
+        let configured = configuration.models.values.flatMap { [$0.timeouts] + $0.routes.compactMap(\.timeouts) }
+        let connectTimeout = configured.compactMap(\.connect).max() ?? Timeouts.defaults.connect ?? .seconds(5)
+        let readTimeout = ([Timeouts.defaults] + configured).flatMap { [$0.idle, $0.firstToken] }.compactMap { $0 }.max()
+            ?? .seconds(60)
+        let transport = HTTPTransport(connectTimeout: connectTimeout, idleTimeout: readTimeout)
         var providers: [String: any Provider] = [:]
         for (name, provider) in configuration.providers {
             providers[name] = try ProviderRegistry.makeProvider(name: name, configuration: provider, transport: transport)
@@ -88,7 +91,10 @@ public struct Gateway: Sendable {
         let pipeline = Pipeline.standard(
             GatewayServices(
                 authenticator: authenticator, requestLog: requestLog, storesBodies: configuration.requestLog.storesBodies,
-                metrics: GatewayMetrics(factory: PrometheusMetricsFactory(registry: registry)), dispatcher: dispatcher
+                metrics: GatewayMetrics(
+                    factory: PrometheusMetricsFactory(registry: registry), isServed: { models.resolve($0) != nil }
+                ),
+                dispatcher: dispatcher
             )
         )
 

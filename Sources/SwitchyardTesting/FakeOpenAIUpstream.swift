@@ -29,8 +29,10 @@ public final class FakeOpenAIUpstream: Sendable {
     public struct RecordedCall: Sendable {
         /// The `model` of the body.
         public var model: String
-        /// The body as JSON.
+        /// The body's top-level members, each value rendered as text.
         public var body: [String: any Sendable]
+        /// The body exactly as received.
+        public var rawBody: String
         /// The `Authorization` header.
         public var authorization: String?
         /// The path called.
@@ -75,7 +77,12 @@ public final class FakeOpenAIUpstream: Sendable {
         let model = object["model"] as? String ?? ""
         let sendable = object.mapValues { "\($0)" as any Sendable }
         self.recorded.withLock {
-            $0.append(RecordedCall(model: model, body: sendable, authorization: request.headers[.authorization], path: path))
+            $0.append(
+                RecordedCall(
+                    model: model, body: sendable, rawBody: String(buffer: body), authorization: request.headers[.authorization],
+                    path: path
+                )
+            )
         }
         return (model, object)
     }

@@ -108,11 +108,15 @@ struct OperationsTests {
             #expect(try await TestGateway.send(port: port, path: "/v1/models/nope", method: .GET).status == 404)
 
             _ = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "gpt-4o-mini"))
+            _ = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "made-up-model-name"))
             #expect(try await TestGateway.send(port: port, path: "/health", method: .GET).status == 200)
             #expect(try await TestGateway.send(port: port, path: "/ready", method: .GET).status == 200)
             let metrics = try await TestGateway.send(port: port, path: "/metrics", method: .GET)
             #expect(metrics.body.contains(#"switchyard_requests_total{endpoint="chat.completions",model="gpt-4o-mini",provider="openai",status="200"} 1"#))
             #expect(metrics.body.contains("switchyard_tokens_total"))
+            // Unknown model names never become label values.
+            #expect(!metrics.body.contains("made-up-model-name"))
+            #expect(metrics.body.contains(#"switchyard_requests_total{endpoint="chat.completions",model="unknown",provider="none",status="404"} 1"#))
         }
     }
 

@@ -98,24 +98,42 @@ struct ProxyTests {
         }
     }
 
+    @Test("A null `stream_options` is replaced, not a failure")
+    func replacesNullStreamOptions() async throws {
+        let upstream = FakeOpenAIUpstream()
+        try await TestGateway.run(upstream: upstream, configure: { port in
+            TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "ok")]))
+        }) { _, port in
+            let response = try await TestGateway.send(
+                port: port, body: TestGateway.chatBody(model: "m", stream: true, extra: #","stream_options":null"#)
+            )
+            #expect(response.status == 200)
+            #expect(response.body.hasSuffix("data: [DONE]\n\n"))
+            #expect(upstream.calls.first?.rawBody.contains(#""stream_options":{"include_usage":true}"#) == true)
+        }
+    }
+
     @Test("A client that disconnects mid-stream cancels the upstream call")
     func disconnectCancelsUpstream() async throws {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(upstream: upstream, configure: { port in
             TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "hang-stream")]))
         }) { _, port in
-            let reader = Task {
-                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
-                request.method = .POST
-                request.body = .bytes(ByteBuffer(string: TestGateway.chatBody(model: "m", stream: true)))
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-                for try await _ in response.body {}
+            let (firstChunk, firstChunkSeen) = AsyncStream<Void>.makeStream()
+            let started = await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                    request.method = .POST
+                    request.body = .bytes(ByteBuffer(string: TestGateway.chatBody(model: "m", stream: true)))
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                    for try await _ in response.body { firstChunkSeen.yield() }
+                }
+                // Hang up once the stream is flowing: cancelling the reader closes its connection.
+                var chunks = firstChunk.makeAsyncIterator()
+                _ = await chunks.next()
+                group.cancelAll()
+                return ContinuousClock.now
             }
-            // Wait until the upstream has been called, then hang up.
-            while upstream.calls.isEmpty { await Task.yield() }
-            try await Task.sleep(for: .milliseconds(100))
-            reader.cancel()
-            let started = ContinuousClock.now
             var iterator = upstream.cancellations.makeAsyncIterator()
             _ = await iterator.next()
             #expect(ContinuousClock.now - started < .seconds(5))

@@ -32,7 +32,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_PRICES = Path("/work/shared/data/litellm-model-prices.json")
+# The shared data folder sits beside the repository; pass --prices to use another copy.
+DEFAULT_PRICES = Path(__file__).resolve().parents[3] / "shared" / "data" / "litellm-model-prices.json"
 DEFAULT_OUT = REPO / "Sources" / "SwitchyardCore" / "Catalog" / "catalog.json"
 
 OWNERS = {"openai", "anthropic", "google", "mistral", "deepseek", "meta", "xai", "amazon"}

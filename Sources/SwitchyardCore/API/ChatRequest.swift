@@ -50,7 +50,7 @@ public struct ChatRequest: Sendable {
         for (index, message) in messages.enumerated() {
             guard ["system", "developer", "user", "assistant", "tool", "function"].contains(message.role) else {
                 throw .invalidRequest(
-                    "`messages[\(index)].role` must be one of system, developer, user, assistant, tool; got `\(message.role)`.",
+                    "`messages[\(index)].role` must be one of system, developer, user, assistant, tool, function; got `\(message.role)`.",
                     param: "messages[\(index)].role"
                 )
             }

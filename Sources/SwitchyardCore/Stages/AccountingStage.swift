@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import CoreMetrics
+import Synchronization
 
 /// Counts requests, latency, tokens and cost per model, route and status.
 ///
@@ -15,13 +16,16 @@ public struct AccountingStage: Stage {
 
     /// Passes the call on and records the outcome.
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
-        let model = call.peek.model ?? "unknown"
         do {
             let reply = try await next(call)
+            let model = call.peek.model ?? "unknown"
             return reply.onFinish { receipt in
                 self.metrics.record(call: call, model: model, receipt: receipt)
             }
         } catch {
+            // Only names the gateway serves become label values: a client must not be able to
+            // create a new time series per made-up model name.
+            let model = call.peek.model.flatMap { self.metrics.isServed($0) ? $0 : nil } ?? "unknown"
             self.metrics.recordFailure(
                 call: call, model: model, status: GatewayError.from(error).status.code,
                 latency: ContinuousClock.now - call.startedAt
@@ -32,46 +36,88 @@ public struct AccountingStage: Stage {
 }
 
 /// The gateway's own metrics, created on an explicit factory so each app instance has its own registry.
+///
+/// Metric handles are created once per label set and reused: creating one asks the registry,
+/// under its lock, for every metric of every request otherwise.
 public struct GatewayMetrics: Sendable {
-    private let factory: any MetricsFactory
+    private let handles: MetricHandles
+    /// Whether a model name is one the gateway serves, and so a safe label value.
+    let isServed: @Sendable (String) -> Bool
 
-    /// Creates metrics on `factory`.
-    public init(factory: any MetricsFactory) { self.factory = factory }
+    /// Creates metrics on `factory`; `isServed` tells served model names from made-up ones.
+    public init(factory: any MetricsFactory, isServed: @escaping @Sendable (String) -> Bool) {
+        self.handles = MetricHandles(factory: factory)
+        self.isServed = isServed
+    }
 
     func record(call: Call, model: String, receipt: Receipt) {
         let route = [("model", model), ("provider", receipt.provider)]
-        Counter(
-            label: "switchyard_requests_total",
-            dimensions: [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(receipt.status)")],
-            factory: self.factory
-        ).increment()
-        Timer(label: "switchyard_request_duration_seconds", dimensions: route, factory: self.factory)
-            .recordNanoseconds(receipt.latency.nanoseconds)
+        self.handles.counter("switchyard_requests_total", [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(receipt.status)")])
+            .increment()
+        self.handles.timer("switchyard_request_duration_seconds", route).recordNanoseconds(receipt.latency.nanoseconds)
         if let ttft = receipt.timeToFirstToken {
-            Timer(label: "switchyard_time_to_first_token_seconds", dimensions: route, factory: self.factory)
-                .recordNanoseconds(ttft.nanoseconds)
+            self.handles.timer("switchyard_time_to_first_token_seconds", route).recordNanoseconds(ttft.nanoseconds)
         }
         if let usage = receipt.usage {
             for (type, count) in [("input", usage.inputTokens), ("cached_input", usage.cachedInputTokens), ("output", usage.outputTokens)]
             where count > 0 {
-                Counter(label: "switchyard_tokens_total", dimensions: route + [("type", type)], factory: self.factory)
-                    .increment(by: count)
+                self.handles.counter("switchyard_tokens_total", route + [("type", type)]).increment(by: count)
             }
         }
         if let cost = receipt.cost, cost > 0 {
-            FloatingPointCounter(label: "switchyard_cost_usd_total", dimensions: route, factory: self.factory)
-                .increment(by: cost)
+            self.handles.floatingCounter("switchyard_cost_usd_total", route).increment(by: cost)
         }
     }
 
     func recordFailure(call: Call, model: String, status: Int, latency: Duration) {
-        Counter(
-            label: "switchyard_requests_total",
-            dimensions: [("endpoint", call.endpoint.rawValue), ("model", model), ("provider", "none"), ("status", "\(status)")],
-            factory: self.factory
-        ).increment()
-        Timer(label: "switchyard_request_duration_seconds", dimensions: [("model", model), ("provider", "none")], factory: self.factory)
-            .recordNanoseconds(latency.nanoseconds)
+        let route = [("model", model), ("provider", "none")]
+        self.handles.counter("switchyard_requests_total", [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(status)")])
+            .increment()
+        self.handles.timer("switchyard_request_duration_seconds", route).recordNanoseconds(latency.nanoseconds)
+    }
+}
+
+/// Metric handles by label and dimensions.
+final class MetricHandles: Sendable {
+    private struct Key: Hashable {
+        var label: String
+        var dimensions: [String]
+
+        init(_ label: String, _ dimensions: [(String, String)]) {
+            self.label = label
+            self.dimensions = dimensions.flatMap { [$0.0, $0.1] }
+        }
+    }
+
+    private let factory: any MetricsFactory
+    private let counters = Mutex<[Key: Counter]>([:])
+    private let floatingCounters = Mutex<[Key: FloatingPointCounter]>([:])
+    private let timers = Mutex<[Key: Timer]>([:])
+
+    init(factory: any MetricsFactory) { self.factory = factory }
+
+    func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = Key(label, dimensions)
+        if let handle = self.counters.withLock({ $0[key] }) { return handle }
+        let handle = Counter(label: label, dimensions: dimensions, factory: self.factory)
+        self.counters.withLock { $0[key] = handle }
+        return handle
+    }
+
+    func floatingCounter(_ label: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
+        let key = Key(label, dimensions)
+        if let handle = self.floatingCounters.withLock({ $0[key] }) { return handle }
+        let handle = FloatingPointCounter(label: label, dimensions: dimensions, factory: self.factory)
+        self.floatingCounters.withLock { $0[key] = handle }
+        return handle
+    }
+
+    func timer(_ label: String, _ dimensions: [(String, String)]) -> Timer {
+        let key = Key(label, dimensions)
+        if let handle = self.timers.withLock({ $0[key] }) { return handle }
+        let handle = Timer(label: label, dimensions: dimensions, factory: self.factory)
+        self.timers.withLock { $0[key] = handle }
+        return handle
     }
 }
 

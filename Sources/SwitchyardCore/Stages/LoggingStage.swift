@@ -37,6 +37,7 @@ public struct LoggingStage: Stage {
                         "gw.tokens.output": "\(receipt.usage?.outputTokens ?? 0)",
                         "gw.attempts": "\(receipt.attempts.count)",
                         "gw.latency_ms": "\(receipt.latency.milliseconds)",
+                        "gw.error": "\(receipt.error ?? "")",
                     ]
                 )
                 self.sink.enqueue(

@@ -123,6 +123,8 @@ public struct ChatStream: AsyncSequence, Sendable {
                 let elapsed = ContinuousClock.now - self.settings.startedAt
                 self.outcome.update { $0.timeToFirstToken = elapsed }
             }
+            // An event without data (a bare `event:` line) carries nothing an OpenAI client reads.
+            guard !event.data.isEmpty else { return }
             if event.data.elementsEqual("[DONE]".utf8) {
                 self.sawDone = true
                 output.writeString("data: [DONE]\n\n")
@@ -135,6 +137,9 @@ public struct ChatStream: AsyncSequence, Sendable {
             } else if data.containsSubsequence(Self.errorKey) {
                 let message = String(decoding: data.prefix(500), as: UTF8.self)
                 self.outcome.update { $0.error = "upstream error event: \(message)" }
+            }
+            if let name = event.name {
+                output.writeString("event: \(name)\n")
             }
             output.writeString("data: ")
             output.writeBytes(data)

@@ -18,7 +18,11 @@ extension GatewayError {
         switch httpError.status {
         case .contentTooLarge: .bodyTooLarge(limit: maxBodyBytes)
         case .notFound: .notFound("No such endpoint. The gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.")
-        case .methodNotAllowed: .invalidRequest("This endpoint does not accept the \(httpError.status) method.")
+        case .methodNotAllowed:
+            GatewayError(
+                status: .methodNotAllowed, message: "This endpoint does not accept this HTTP method.",
+                type: "invalid_request_error", code: "method_not_allowed"
+            )
         default:
             GatewayError(
                 status: httpError.status, message: httpError.body ?? httpError.status.reasonPhrase,

@@ -26,13 +26,20 @@ enum ReplyResponse {
             headers[.switchyardLatency] = "\(Int(latency.milliseconds.rounded()))"
             if let cost { headers[.switchyardCost] = reply.cacheStatus == .hit ? "0" : CostFormat.plainDecimal(cost) }
             let body = ResponseBody(contentLength: buffer.readableBytes) { writer in
-                try await writer.write(buffer)
-                try await writer.finish(nil)
+                var failure: String?
+                do {
+                    try await writer.write(buffer)
+                    try await writer.finish(nil)
+                } catch {
+                    // The client left before the body was written; the upstream call was made and is accounted.
+                    failure = "the client disconnected before the response was written"
+                }
                 reply.finish(
                     Receipt(
                         provider: reply.provider, model: reply.model, attempts: reply.attempts, cacheStatus: reply.cacheStatus,
                         status: 200, usage: usage, cost: cost, timeToFirstToken: nil,
-                        latency: ContinuousClock.now - call.startedAt, error: nil, responseBody: Array(buffer.readableBytesView)
+                        latency: ContinuousClock.now - call.startedAt, error: failure,
+                        responseBody: Array(buffer.readableBytesView)
                     )
                 )
             }

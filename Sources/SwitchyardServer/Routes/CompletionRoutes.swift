@@ -22,9 +22,15 @@ struct CompletionRoutes<Context: RequestContext> {
         }
     }
 
-    private func handle(_ request: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
+    private func handle(_ inbound: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
         let id = RequestID.make()
-        let (body, request) = try await self.collectBody(request)
+        let body: ByteBuffer
+        let request: Request
+        do {
+            (body, request) = try await self.collectBody(inbound)
+        } catch {
+            return GatewayError.from(error).response(requestID: id)
+        }
         var logger = context.logger
         logger[metadataKey: "gw.request_id"] = "\(id)"
         let call = Call(

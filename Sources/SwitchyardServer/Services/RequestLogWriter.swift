@@ -29,12 +29,18 @@ public final class RequestLogWriter: RequestLogSink, Service {
         (self.wakeUps, self.wakeUp) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// Most rows held in memory while the store is unavailable; beyond it the oldest are dropped.
+    public static let maxPending = 100_000
+
     /// Queues `record`; wakes the writer early when a batch is full.
     public func enqueue(_ record: RequestLogRecord) {
-        let count = self.pending.withLock { pending in
+        let (count, dropped) = self.pending.withLock { pending -> (Int, Bool) in
             pending.append(record)
-            return pending.count
+            guard pending.count > Self.maxPending else { return (pending.count, false) }
+            pending.removeFirst()
+            return (pending.count, true)
         }
+        if dropped { self.logger.warning("request log queue full, dropping the oldest row") }
         if count >= self.batchSize { self.wakeUp.yield() }
     }
 
@@ -72,7 +78,9 @@ public final class RequestLogWriter: RequestLogSink, Service {
                 do {
                     try await self.store.append(batch)
                 } catch {
+                    // Keep the rows for the next flush: a store that is briefly unavailable loses nothing.
                     self.logger.error("request log write failed", metadata: ["gw.error": "\(error)", "gw.rows": "\(batch.count)"])
+                    self.pending.withLock { $0.insert(contentsOf: batch, at: 0) }
                     return
                 }
             }
