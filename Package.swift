@@ -42,7 +42,10 @@ let package = Package(
             dependencies: [nioCore, httpTypes, logging, metrics, yams],
             resources: [.copy("Catalog/catalog.json")]
         ),
-        .target(name: "SwitchyardProviders", dependencies: ["SwitchyardCore", nioCore, nioPosix, httpTypes, logging, asyncHTTPClient]),
+        .target(
+            name: "SwitchyardProviders",
+            dependencies: ["SwitchyardCore", nioCore, nioPosix, httpTypes, logging, asyncHTTPClient]
+        ),
         .target(name: "SwitchyardStorage", dependencies: ["SwitchyardCore", logging, grdb]),
         .target(
             name: "SwitchyardServer",
@@ -53,11 +56,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "SwitchyardCLI",
-            dependencies: ["SwitchyardCore", "SwitchyardServer", argumentParser, logging, metrics, prometheus, nioPosix, nioCore]
+            dependencies: [
+                "SwitchyardCore", "SwitchyardServer", argumentParser, logging, metrics, prometheus, nioPosix, nioCore,
+            ]
         ),
         .target(
             name: "SwitchyardTesting",
-            dependencies: ["SwitchyardCore", "SwitchyardServer", nioCore, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging, nioHTTP1]
+            dependencies: [
+                "SwitchyardCore", "SwitchyardServer", nioCore, httpTypes, hummingbird, hummingbirdTesting,
+                asyncHTTPClient, logging, nioHTTP1,
+            ]
         ),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore, logging]),
         .testTarget(

@@ -71,7 +71,8 @@ struct Serve: AsyncParsableCommand {
                 "gw.providers": "\(configuration.providers.keys.sorted().joined(separator: ","))",
                 "gw.models": "\(gateway.models.publicNames.count)",
                 "gw.nio_executor": "\(installedNIOExecutor)",
-                "gw.auth": "\(configuration.masterKey == nil && configuration.keys.isEmpty ? "off (loopback only)" : "on")",
+                "gw.auth":
+                    "\(configuration.masterKey == nil && configuration.keys.isEmpty ? "off (loopback only)" : "on")",
             ]
         )
         try await gateway.run()
@@ -101,7 +102,8 @@ struct Models: AsyncParsableCommand {
 
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Validate a config file and print what it serves."
+        commandName: "check-config",
+        abstract: "Validate a config file and print what it serves."
     )
 
     @Argument(help: "The config file to check.")
@@ -109,7 +111,10 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            var configuration = try GatewayConfiguration.load(path: self.file, environment: ProcessInfo.processInfo.environment)
+            var configuration = try GatewayConfiguration.load(
+                path: self.file,
+                environment: ProcessInfo.processInfo.environment
+            )
             configuration.store = .memory
             let gateway = try Gateway(configuration: configuration, logger: Logger(label: "switchyard"))
             try await gateway.shutdown()
@@ -126,7 +131,12 @@ struct CheckConfig: AsyncParsableCommand {
 /// Renders the model table for `switchyard models`.
 enum ModelTablePrinter {
     static func render(_ table: ModelTable) -> String {
-        var rows: [[String]] = [["MODEL", "PROVIDER", "UPSTREAM MODEL", "CONTEXT", "MAX OUT", "IN $/1M", "CACHED $/1M", "OUT $/1M", "CAPABILITIES"]]
+        var rows: [[String]] = [
+            [
+                "MODEL", "PROVIDER", "UPSTREAM MODEL", "CONTEXT", "MAX OUT", "IN $/1M", "CACHED $/1M", "OUT $/1M",
+                "CAPABILITIES",
+            ]
+        ]
         for name in table.publicNames {
             guard let model = table.resolve(name) else { continue }
             for (index, route) in model.routes.enumerated() {

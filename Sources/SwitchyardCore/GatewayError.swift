@@ -105,8 +105,11 @@ public struct GatewayError: Error, Sendable, Equatable {
             }
             var error: Body
         }
-        let envelope = Envelope(error: .init(message: self.message, type: self.type, param: self.param, code: self.code))
-        return (try? Array(JSONDecoderFactory.encoder.encode(envelope))) ?? Array(#"{"error":{"message":"error"}}"#.utf8)
+        let envelope = Envelope(
+            error: .init(message: self.message, type: self.type, param: self.param, code: self.code)
+        )
+        return (try? Array(JSONDecoderFactory.encoder.encode(envelope)))
+            ?? Array(#"{"error":{"message":"error"}}"#.utf8)
     }
 }
 
@@ -116,8 +119,10 @@ extension GatewayError {
         if let error = error as? GatewayError { return error }
         if error is CancellationError {
             return GatewayError(
-                status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The client closed the request.",
-                type: "invalid_request_error", code: "client_closed_request"
+                status: .init(code: 499, reasonPhrase: "Client Closed Request"),
+                message: "The client closed the request.",
+                type: "invalid_request_error",
+                code: "client_closed_request"
             )
         }
         if let error = error as? ProviderError {

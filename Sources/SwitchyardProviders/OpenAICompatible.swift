@@ -42,7 +42,8 @@ public struct OpenAICompatibleAdapter: Sendable {
     }
 
     /// The upstream request for embeddings.
-    public func makeEmbeddingsRequest(_ request: EmbeddingsRequest, upstreamModel: String) throws -> UpstreamHTTPRequest {
+    public func makeEmbeddingsRequest(_ request: EmbeddingsRequest, upstreamModel: String) throws -> UpstreamHTTPRequest
+    {
         var body = try JSONObjectEditor(request.body)
         if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
         return UpstreamHTTPRequest(url: self.baseURL + "/embeddings", headers: self.headers(), body: body.bytes)
@@ -57,7 +58,9 @@ public struct OpenAICompatibleAdapter: Sendable {
         let decoded = try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
         let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
         return ProviderError(
-            kind: ProviderError.kind(forStatus: status), status: status, message: message,
+            kind: ProviderError.kind(forStatus: status),
+            status: status,
+            message: message,
             retryAfter: Self.retryAfter(headers)
         )
     }
@@ -121,7 +124,8 @@ public struct OpenAICompatibleProvider: Provider {
     }
 
     /// Forwards a chat completion.
-    public func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+    public func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
+    {
         let upstream = try self.adapter.makeChatRequest(request, upstreamModel: route.upstreamModel)
         return try await self.transport.send(upstream, streaming: request.isStreaming, context: context) {
             self.adapter.parseError(status: $0, headers: $1, body: $2)
@@ -129,7 +133,11 @@ public struct OpenAICompatibleProvider: Provider {
     }
 
     /// Forwards an embeddings call.
-    public func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws
+    public func embeddings(
+        _ request: EmbeddingsRequest,
+        on route: Route,
+        context: UpstreamContext
+    ) async throws
         -> UpstreamResponse
     {
         let upstream = try self.adapter.makeEmbeddingsRequest(request, upstreamModel: route.upstreamModel)

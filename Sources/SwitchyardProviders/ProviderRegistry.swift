@@ -6,14 +6,20 @@ import SwitchyardCore
 public enum ProviderRegistry {
     /// The provider for one `providers` entry.
     public static func makeProvider(
-        name: String, configuration: ProviderConfiguration, transport: HTTPTransport
+        name: String,
+        configuration: ProviderConfiguration,
+        transport: HTTPTransport
     ) throws -> any Provider {
         switch configuration.type {
         case "openai":
             let baseURL = configuration.baseURL ?? KnownProvider.named(name)?.baseURL ?? "https://api.openai.com/v1"
             return OpenAICompatibleProvider(
                 name: name,
-                adapter: OpenAICompatibleAdapter(baseURL: baseURL, apiKey: configuration.apiKey, extraHeaders: configuration.headers),
+                adapter: OpenAICompatibleAdapter(
+                    baseURL: baseURL,
+                    apiKey: configuration.apiKey,
+                    extraHeaders: configuration.headers
+                ),
                 transport: transport
             )
         case "simulator":

@@ -23,7 +23,8 @@ public struct SimulatorProvider: Provider {
     }
 
     /// Answers a chat completion after the configured delays.
-    public func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+    public func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
+    {
         let failure = self.drawFailure()
         try await self.failBeforeAnswer(failure, context: context)
         let reply = SimulatedReply(request: request, model: route.upstreamModel)
@@ -31,14 +32,17 @@ public struct SimulatorProvider: Provider {
             return .stream(
                 ByteStream(
                     SimulatedEventStream(
-                        events: reply.streamEvents(), ttft: self.settings.ttft,
+                        events: reply.streamEvents(),
+                        ttft: self.settings.ttft,
                         interval: .seconds(1 / self.settings.tokensPerSecond),
                         breaksAfter: failure == .brokenStream ? reply.outputTokenCount / 2 + 1 : nil
                     )
                 )
             )
         }
-        try await Task.sleep(for: self.settings.ttft + .seconds(Double(reply.outputTokenCount) / self.settings.tokensPerSecond))
+        try await Task.sleep(
+            for: self.settings.ttft + .seconds(Double(reply.outputTokenCount) / self.settings.tokensPerSecond)
+        )
         if failure == .brokenStream {
             throw ProviderError(kind: .connection, message: "simulated connection reset before the body was complete")
         }
@@ -46,12 +50,20 @@ public struct SimulatorProvider: Provider {
     }
 
     /// Answers an embeddings call with deterministic unit vectors.
-    public func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws
+    public func embeddings(
+        _ request: EmbeddingsRequest,
+        on route: Route,
+        context: UpstreamContext
+    ) async throws
         -> UpstreamResponse
     {
         try await self.failBeforeAnswer(self.drawFailure(), context: context)
         let dimensions = request.dimensions ?? route.catalogModel?.dimensions ?? 1536
-        return .complete(ByteBuffer(bytes: SimulatedEmbeddings(request: request, model: route.upstreamModel, dimensions: dimensions).json()))
+        return .complete(
+            ByteBuffer(
+                bytes: SimulatedEmbeddings(request: request, model: route.upstreamModel, dimensions: dimensions).json()
+            )
+        )
     }
 
     private func drawFailure() -> SimulatorSettings.Failure? {
@@ -64,7 +76,12 @@ public struct SimulatorProvider: Provider {
     private func failBeforeAnswer(_ failure: SimulatorSettings.Failure?, context: UpstreamContext) async throws {
         switch failure {
         case .rateLimit:
-            throw ProviderError(kind: .rateLimited, status: 429, message: "simulated rate limit", retryAfter: .seconds(1))
+            throw ProviderError(
+                kind: .rateLimited,
+                status: 429,
+                message: "simulated rate limit",
+                retryAfter: .seconds(1)
+            )
         case .serverError:
             throw ProviderError(kind: .server, status: 500, message: "simulated server error")
         case .timeout:
@@ -137,7 +154,11 @@ struct SimulatedReply {
             var generator = SeededGenerator(seed: seed &+ UInt64(index))
             let count = min(limit, 12 + Int(generator.next() % 36))
             let words = (0..<max(1, count)).map { _ in vocabulary[Int(generator.next() % UInt64(vocabulary.count))] }
-            return Choice(words: words, toolCall: forcedTool, isJSON: request.responseFormat == "json_object" || request.responseFormat == "json_schema")
+            return Choice(
+                words: words,
+                toolCall: forcedTool,
+                isJSON: request.responseFormat == "json_object" || request.responseFormat == "json_schema"
+            )
         }
     }
 
@@ -147,16 +168,26 @@ struct SimulatedReply {
     }
 
     private var usage: [String: Int] {
-        ["prompt_tokens": self.promptTokens, "completion_tokens": self.outputTokenCount, "total_tokens": self.promptTokens + self.outputTokenCount]
+        [
+            "prompt_tokens": self.promptTokens, "completion_tokens": self.outputTokenCount,
+            "total_tokens": self.promptTokens + self.outputTokenCount,
+        ]
     }
 
     func completionJSON() -> [UInt8] {
         let choices: [[String: Any]] = self.choices.enumerated().map { index, choice in
-            var message: [String: Any] = ["role": "assistant", "content": choice.toolCall == nil ? choice.content : NSNull()]
+            var message: [String: Any] = [
+                "role": "assistant", "content": choice.toolCall == nil ? choice.content : NSNull(),
+            ]
             if let tool = choice.toolCall {
-                message["tool_calls"] = [["id": "call_sim\(index)", "type": "function", "function": ["name": tool, "arguments": "{}"]]]
+                message["tool_calls"] = [
+                    ["id": "call_sim\(index)", "type": "function", "function": ["name": tool, "arguments": "{}"]]
+                ]
             }
-            return ["index": index, "message": message, "logprobs": NSNull(), "finish_reason": choice.toolCall == nil ? "stop" : "tool_calls"]
+            return [
+                "index": index, "message": message, "logprobs": NSNull(),
+                "finish_reason": choice.toolCall == nil ? "stop" : "tool_calls",
+            ]
         }
         return json([
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
@@ -178,17 +209,32 @@ struct SimulatedReply {
         }
         var events: [ByteBuffer] = []
         for (index, choice) in self.choices.enumerated() {
-            events.append(chunk([["index": index, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]]))
+            events.append(
+                chunk([["index": index, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]])
+            )
             if let tool = choice.toolCall {
-                let call: [String: Any] = ["index": 0, "id": "call_sim\(index)", "type": "function", "function": ["name": tool, "arguments": "{}"]]
+                let call: [String: Any] = [
+                    "index": 0, "id": "call_sim\(index)", "type": "function",
+                    "function": ["name": tool, "arguments": "{}"],
+                ]
                 events.append(chunk([["index": index, "delta": ["tool_calls": [call]], "finish_reason": NSNull()]]))
             } else {
-                let pieces = choice.isJSON ? [choice.content] : choice.words.enumerated().map { $0.offset == 0 ? $0.element : " " + $0.element }
+                let pieces =
+                    choice.isJSON
+                    ? [choice.content]
+                    : choice.words.enumerated().map { $0.offset == 0 ? $0.element : " " + $0.element }
                 for piece in pieces {
                     events.append(chunk([["index": index, "delta": ["content": piece], "finish_reason": NSNull()]]))
                 }
             }
-            events.append(chunk([["index": index, "delta": [String: Any](), "finish_reason": choice.toolCall == nil ? "stop" : "tool_calls"]]))
+            events.append(
+                chunk([
+                    [
+                        "index": index, "delta": [String: Any](),
+                        "finish_reason": choice.toolCall == nil ? "stop" : "tool_calls",
+                    ]
+                ])
+            )
         }
         events.append(chunk([], usage: self.usage))
         events.append(ByteBuffer(string: "data: [DONE]\n\n"))
@@ -215,7 +261,8 @@ struct SimulatedEmbeddings {
         }
         let tokens = max(1, (self.request.characterCount + 3) / 4)
         return SwitchyardProviders.json([
-            "object": "list", "data": data, "model": self.model, "usage": ["prompt_tokens": tokens, "total_tokens": tokens],
+            "object": "list", "data": data, "model": self.model,
+            "usage": ["prompt_tokens": tokens, "total_tokens": tokens],
         ])
     }
 }

@@ -44,8 +44,11 @@ public struct Gateway: Sendable {
     ///   - pause: how the dispatcher waits between retries (tests pass a no-op).
     ///   - logger: the server logger.
     public init(
-        configuration: GatewayConfiguration, catalog: Catalog? = nil, registry: PrometheusCollectorRegistry? = nil,
-        pause: (@Sendable (Duration) async throws -> Void)? = nil, logger: Logger
+        configuration: GatewayConfiguration,
+        catalog: Catalog? = nil,
+        registry: PrometheusCollectorRegistry? = nil,
+        pause: (@Sendable (Duration) async throws -> Void)? = nil,
+        logger: Logger
     ) throws {
         try Self.checkListenAddress(configuration)
         var catalog = try catalog ?? Catalog.bundled()
@@ -60,12 +63,17 @@ public struct Gateway: Sendable {
         // also runs while waiting for the response head, so it must not undercut `first_token`.
         let configured = configuration.models.values.flatMap { [$0.timeouts] + $0.routes.compactMap(\.timeouts) }
         let connectTimeout = configured.compactMap(\.connect).max() ?? Timeouts.defaults.connect ?? .seconds(5)
-        let readTimeout = ([Timeouts.defaults] + configured).flatMap { [$0.idle, $0.firstToken] }.compactMap { $0 }.max()
+        let readTimeout =
+            ([Timeouts.defaults] + configured).flatMap { [$0.idle, $0.firstToken] }.compactMap { $0 }.max()
             ?? .seconds(60)
         let transport = HTTPTransport(connectTimeout: connectTimeout, idleTimeout: readTimeout)
         var providers: [String: any Provider] = [:]
         for (name, provider) in configuration.providers {
-            providers[name] = try ProviderRegistry.makeProvider(name: name, configuration: provider, transport: transport)
+            providers[name] = try ProviderRegistry.makeProvider(
+                name: name,
+                configuration: provider,
+                transport: transport
+            )
         }
         let models = try ModelTable(configuration: configuration, catalog: catalog, providers: providers)
 
@@ -80,7 +88,9 @@ public struct Gateway: Sendable {
             }
         }
         let requestLog = RequestLogWriter(
-            store: store, batchSize: configuration.requestLog.batchSize, flushInterval: configuration.requestLog.flushInterval,
+            store: store,
+            batchSize: configuration.requestLog.batchSize,
+            flushInterval: configuration.requestLog.flushInterval,
             logger: logger
         )
         let registry = registry ?? PrometheusCollectorRegistry()
@@ -90,9 +100,12 @@ public struct Gateway: Sendable {
             ?? Dispatcher(models: models, retries: configuration.retries)
         let pipeline = Pipeline.standard(
             GatewayServices(
-                authenticator: authenticator, requestLog: requestLog, storesBodies: configuration.requestLog.storesBodies,
+                authenticator: authenticator,
+                requestLog: requestLog,
+                storesBodies: configuration.requestLog.storesBodies,
                 metrics: GatewayMetrics(
-                    factory: PrometheusMetricsFactory(registry: registry), isServed: { models.resolve($0) != nil }
+                    factory: PrometheusMetricsFactory(registry: registry),
+                    isServed: { models.resolve($0) != nil }
                 ),
                 dispatcher: dispatcher
             )

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// The request log in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
 public final class MemoryRequestLogStore: RequestLogStore {
@@ -25,7 +25,8 @@ public final class MemoryRequestLogStore: RequestLogStore {
     public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
         self.rows.withLock { rows in
             rows.filter { row in
-                (query.model == nil || row.model == query.model) && (query.keyName == nil || row.keyName == query.keyName)
+                (query.model == nil || row.model == query.model)
+                    && (query.keyName == nil || row.keyName == query.keyName)
                     && (query.since.map { row.startedAt >= $0 } ?? true)
             }
             .sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }

@@ -98,7 +98,9 @@ public final class SQLiteRequestLogStore: RequestLogStore {
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [query.limit]
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT ?", arguments: arguments
+                db,
+                sql: "SELECT * FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT ?",
+                arguments: arguments
             )
             return rows.map(Self.record)
         }
@@ -111,13 +113,27 @@ public final class SQLiteRequestLogStore: RequestLogStore {
 
     private static func record(_ row: Row) -> RequestLogRecord {
         RequestLogRecord(
-            id: row["id"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
-            finishedAt: Date(timeIntervalSince1970: row["finished_at"]), keyName: row["key_name"], endpoint: row["endpoint"],
-            model: row["model"], provider: row["provider"], upstreamModel: row["upstream_model"], status: row["status"],
-            isStreaming: row["stream"], attempts: row["attempts"], inputTokens: row["input_tokens"],
-            cachedInputTokens: row["cached_input_tokens"], outputTokens: row["output_tokens"], costUSD: row["cost_usd"],
-            latencyMs: row["latency_ms"], timeToFirstTokenMs: row["ttft_ms"], cacheStatus: row["cache"], error: row["error"],
-            requestBody: row["request_body"], responseBody: row["response_body"]
+            id: row["id"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            finishedAt: Date(timeIntervalSince1970: row["finished_at"]),
+            keyName: row["key_name"],
+            endpoint: row["endpoint"],
+            model: row["model"],
+            provider: row["provider"],
+            upstreamModel: row["upstream_model"],
+            status: row["status"],
+            isStreaming: row["stream"],
+            attempts: row["attempts"],
+            inputTokens: row["input_tokens"],
+            cachedInputTokens: row["cached_input_tokens"],
+            outputTokens: row["output_tokens"],
+            costUSD: row["cost_usd"],
+            latencyMs: row["latency_ms"],
+            timeToFirstTokenMs: row["ttft_ms"],
+            cacheStatus: row["cache"],
+            error: row["error"],
+            requestBody: row["request_body"],
+            responseBody: row["response_body"]
         )
     }
 }

@@ -2,8 +2,8 @@
 
 import Foundation
 import HTTPTypes
-import Logging
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 
@@ -68,7 +68,11 @@ public final class FakeOpenAIUpstream: Sendable {
         router.post("/v1/embeddings") { request, context in try await self.embeddings(request, context: context) }
         var logger = Logger(label: "fake-upstream")
         logger.logLevel = .warning
-        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            logger: logger
+        )
     }
 
     private func record(_ request: inout Request, path: String) async throws -> (String, [String: Any]) {
@@ -79,7 +83,10 @@ public final class FakeOpenAIUpstream: Sendable {
         self.recorded.withLock {
             $0.append(
                 RecordedCall(
-                    model: model, body: sendable, rawBody: String(buffer: body), authorization: request.headers[.authorization],
+                    model: model,
+                    body: sendable,
+                    rawBody: String(buffer: body),
+                    authorization: request.headers[.authorization],
                     path: path
                 )
             )
@@ -110,7 +117,11 @@ public final class FakeOpenAIUpstream: Sendable {
         case "unauthorized":
             return Self.error(status: .unauthorized, message: "Incorrect API key provided")
         case "bad-json":
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "<html>oops")))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "<html>oops"))
+            )
         default:
             break
         }
@@ -121,7 +132,8 @@ public final class FakeOpenAIUpstream: Sendable {
         let cancelled = self.cancellationContinuation
         let inbound = request
         return Response(
-            status: .ok, headers: [.contentType: "text/event-stream"],
+            status: .ok,
+            headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: events[0]))
                 switch model {
@@ -172,7 +184,11 @@ public final class FakeOpenAIUpstream: Sendable {
     }
 
     private static func json(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
     }
 
     private static func error(status: HTTPResponse.Status, message: String, headers: HTTPFields = [:]) -> Response {

@@ -26,7 +26,11 @@ public enum TestGateway {
         configuration.port = 0
         configuration.store = .memory
         configuration.providers = [
-            "up": ProviderConfiguration(type: "openai", baseURL: "http://127.0.0.1:\(upstreamPort)/v1", apiKey: "sk-upstream-secret"),
+            "up": ProviderConfiguration(
+                type: "openai",
+                baseURL: "http://127.0.0.1:\(upstreamPort)/v1",
+                apiKey: "sk-upstream-secret"
+            ),
             "down": ProviderConfiguration(type: "openai", baseURL: "http://127.0.0.1:9/v1", apiKey: "sk-down"),
         ]
         configuration.models = models
@@ -59,7 +63,10 @@ public enum TestGateway {
 
     /// Sends a request to the gateway and collects the whole response.
     public static func send(
-        port: Int, path: String = "/v1/chat/completions", method: HTTPMethod = .POST, body: String? = nil,
+        port: Int,
+        path: String = "/v1/chat/completions",
+        method: HTTPMethod = .POST,
+        body: String? = nil,
         headers: [(String, String)] = []
     ) async throws -> (status: Int, headers: [String: String], body: String) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")

@@ -11,7 +11,9 @@ struct CatalogTests {
         let catalog = try Catalog.bundled()
         #expect(catalog.models.count >= 40)
         let makers = Set(catalog.models.map(\.ownedBy))
-        #expect(makers.isSuperset(of: ["openai", "anthropic", "google", "mistral", "deepseek", "meta", "xai", "amazon"]))
+        #expect(
+            makers.isSuperset(of: ["openai", "anthropic", "google", "mistral", "deepseek", "meta", "xai", "amazon"])
+        )
         #expect(Set(catalog.models.map(\.id)).count == catalog.models.count)
         for model in catalog.models {
             #expect(!model.routes.isEmpty, "\(model.id) has no route")
@@ -31,10 +33,21 @@ struct CatalogTests {
         #expect(model.contextWindow == 128_000 && model.maxOutputTokens == 16_384)
         #expect(model.pricing == Pricing(input: 0.15, cachedInput: 0.075, output: 0.60))
         #expect(model.modalities == Modalities(input: ["text", "image"], output: ["text"]))
-        #expect(model.capabilities == Capabilities(
-            streaming: true, tools: true, parallelToolCalls: true, vision: true, jsonMode: true, jsonSchema: true,
-            promptCaching: true, reasoning: false, batch: true, fineTuning: true
-        ))
+        #expect(
+            model.capabilities
+                == Capabilities(
+                    streaming: true,
+                    tools: true,
+                    parallelToolCalls: true,
+                    vision: true,
+                    jsonMode: true,
+                    jsonSchema: true,
+                    promptCaching: true,
+                    reasoning: false,
+                    batch: true,
+                    fineTuning: true
+                )
+        )
         #expect(model.supportedParameters.contains("stream_options") && model.supportedParameters.count == 18)
         #expect(model.routes == [CatalogRoute(provider: "openai", model: "gpt-4o-mini")])
     }
@@ -55,7 +68,11 @@ struct CatalogTests {
         #expect(mini.pricing == Pricing(input: 0.1, output: 0.4))
         #expect(mini.contextWindow == 100_000 && mini.maxOutputTokens == 8000)
         let added = try #require(catalog.model("groq/my-finetune"))
-        #expect(added.routes == [CatalogRoute(provider: "groq", model: "my-finetune", pricing: Pricing(input: 0.2, output: 0.2))])
+        #expect(
+            added.routes == [
+                CatalogRoute(provider: "groq", model: "my-finetune", pricing: Pricing(input: 0.2, output: 0.2))
+            ]
+        )
         #expect(added.capabilities.tools)
         #expect(catalog.model("dall-e-3") == nil)
     }

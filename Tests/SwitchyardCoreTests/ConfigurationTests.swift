@@ -26,7 +26,10 @@ struct ConfigurationTests {
                 timeouts: {connect: 2s, first_token: 20s, idle: 30s, total: 10m}
                 fallbacks: [gpt-4o]
             """
-        let configuration = try GatewayConfiguration.load(yaml: yaml, environment: ["MASTER": "sk-m", "OPENAI_API_KEY": "sk-o"])
+        let configuration = try GatewayConfiguration.load(
+            yaml: yaml,
+            environment: ["MASTER": "sk-m", "OPENAI_API_KEY": "sk-o"]
+        )
         #expect(configuration.host == "0.0.0.0" && configuration.port == 8080)
         #expect(configuration.masterKey == "sk-m")
         #expect(configuration.store == .sqlite(path: "data/gw.db"))
@@ -35,26 +38,41 @@ struct ConfigurationTests {
         let model = try #require(configuration.models["gpt-4o-mini"])
         #expect(model.routes[1].pricing == Pricing(input: 0.10, cachedInput: 0.05, output: 0.40))
         #expect(model.routes[1].capabilities == CapabilityOverrides(["tools": false]))
-        #expect(model.timeouts == Timeouts(connect: .seconds(2), firstToken: .seconds(20), idle: .seconds(30), total: .seconds(600)))
+        #expect(
+            model.timeouts
+                == Timeouts(connect: .seconds(2), firstToken: .seconds(20), idle: .seconds(30), total: .seconds(600))
+        )
         #expect(model.fallbacks == ["gpt-4o"])
     }
 
-    @Test("Rejects mistakes with the key path and the fix", arguments: [
-        ("listen: 127.0.0.1:4000\nlisten_port: 3", "unknown key `listen_port`"),
-        ("providers:\n  a: {type: openai, apikey: x}", "unknown key `providers.a.apikey`"),
-        ("providers:\n  a: {type: cohere}", "`providers.a.type`"),
-        ("providers:\n  a: {type: openai, ttft: 1s}", "`providers.a.ttft` applies to `type: simulator` only"),
-        ("models:\n  m:\n    routes: [{provider: nowhere, model: x}]", "`models.m.routes[0].provider` is `nowhere`"),
-        ("models:\n  m:\n    routes: [{provider: p, model: x, capabilities: {teleport: true}}]\nproviders: {p: {type: simulator}}", "unknown capability `teleport`"),
-        ("models:\n  m:\n    timeouts: {total: soon}\n    routes: [{provider: p, model: x}]\nproviders: {p: {type: simulator}}", "`models.m.timeouts.total` must be a duration"),
-        ("listen: localhost", "`listen` must be HOST:PORT"),
-        ("store: postgres://u@h/db", "PostgreSQL is not supported"),
-        ("cache: {mode: semantic}", "no response cache yet"),
-        ("keys:\n  - {name: a, key: k, budget: {usd: 5}}", "`keys[0].budget`"),
-        ("master_key: [1, 2", "not valid YAML"),
-        ("- a\n- b", "must be a mapping"),
-        ("providers:\n  a: {type: openai, api_key: \"${UNCLOSED\"}", "unclosed `${`"),
-    ])
+    @Test(
+        "Rejects mistakes with the key path and the fix",
+        arguments: [
+            ("listen: 127.0.0.1:4000\nlisten_port: 3", "unknown key `listen_port`"),
+            ("providers:\n  a: {type: openai, apikey: x}", "unknown key `providers.a.apikey`"),
+            ("providers:\n  a: {type: cohere}", "`providers.a.type`"),
+            ("providers:\n  a: {type: openai, ttft: 1s}", "`providers.a.ttft` applies to `type: simulator` only"),
+            (
+                "models:\n  m:\n    routes: [{provider: nowhere, model: x}]",
+                "`models.m.routes[0].provider` is `nowhere`"
+            ),
+            (
+                "models:\n  m:\n    routes: [{provider: p, model: x, capabilities: {teleport: true}}]\nproviders: {p: {type: simulator}}",
+                "unknown capability `teleport`"
+            ),
+            (
+                "models:\n  m:\n    timeouts: {total: soon}\n    routes: [{provider: p, model: x}]\nproviders: {p: {type: simulator}}",
+                "`models.m.timeouts.total` must be a duration"
+            ),
+            ("listen: localhost", "`listen` must be HOST:PORT"),
+            ("store: postgres://u@h/db", "PostgreSQL is not supported"),
+            ("cache: {mode: semantic}", "no response cache yet"),
+            ("keys:\n  - {name: a, key: k, budget: {usd: 5}}", "`keys[0].budget`"),
+            ("master_key: [1, 2", "not valid YAML"),
+            ("- a\n- b", "must be a mapping"),
+            ("providers:\n  a: {type: openai, api_key: \"${UNCLOSED\"}", "unclosed `${`"),
+        ]
+    )
     func rejectsMistakes(_ yaml: String, _ fragment: String) {
         #expect {
             _ = try GatewayConfiguration.load(yaml: yaml, environment: [:])
@@ -69,7 +87,9 @@ struct ConfigurationTests {
         #expect(bare.host == "127.0.0.1" && bare.port == 4000)
         #expect(bare.store == .sqlite(path: "switchyard.db"))
         #expect(Array(bare.providers.keys) == ["simulator"])
-        let keyed = GatewayConfiguration.embeddedDefault(environment: ["GROQ_API_KEY": "gsk", "SWITCHYARD_MASTER_KEY": "sk"])
+        let keyed = GatewayConfiguration.embeddedDefault(environment: [
+            "GROQ_API_KEY": "gsk", "SWITCHYARD_MASTER_KEY": "sk",
+        ])
         #expect(keyed.providers["groq"]?.baseURL == "https://api.groq.com/openai/v1")
         #expect(keyed.providers["groq"]?.apiKey == "gsk")
         #expect(keyed.masterKey == "sk")

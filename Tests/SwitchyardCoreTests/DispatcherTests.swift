@@ -26,7 +26,11 @@ final class ScriptedProvider: Provider {
         return .complete(ByteBuffer(string: try next.get()))
     }
 
-    func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+    func embeddings(
+        _ request: EmbeddingsRequest,
+        on route: Route,
+        context: UpstreamContext
+    ) async throws -> UpstreamResponse {
         throw ProviderError(kind: .invalidRequest, message: "no embeddings")
     }
 }
@@ -44,25 +48,44 @@ struct DispatcherTests {
     func dispatcher(_ providers: [ScriptedProvider], attempts: Int = 2, waits: WaitLog? = nil) throws -> Dispatcher {
         var configuration = GatewayConfiguration()
         for provider in providers { configuration.providers[provider.name] = ProviderConfiguration(type: "openai") }
-        configuration.models["m"] = ModelConfiguration(routes: providers.map { RouteConfiguration(provider: $0.name, model: "x") })
+        configuration.models["m"] = ModelConfiguration(
+            routes: providers.map { RouteConfiguration(provider: $0.name, model: "x") }
+        )
         let table = try ModelTable(
-            configuration: configuration, catalog: Catalog(models: []),
+            configuration: configuration,
+            catalog: Catalog(models: []),
             providers: Dictionary(uniqueKeysWithValues: providers.map { ($0.name, $0 as any Provider) })
         )
-        return Dispatcher(models: table, retries: RetryConfiguration(attempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(2))) { wait in
+        return Dispatcher(
+            models: table,
+            retries: RetryConfiguration(attempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(2))
+        ) { wait in
             waits?.record(wait)
         }
     }
 
     func call(_ body: String = #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#) throws -> Call {
-        var call = Call(id: "req_test", endpoint: .chatCompletions, body: Array(body.utf8), presentedKey: nil, logger: Logger(label: "test"))
+        var call = Call(
+            id: "req_test",
+            endpoint: .chatCompletions,
+            body: Array(body.utf8),
+            presentedKey: nil,
+            logger: Logger(label: "test")
+        )
         call.chat = try ChatRequest(body: call.body)
         return call
     }
 
     @Test("Retries a retryable failure with growing backoff, then falls back, counting every attempt")
     func retriesThenFallsBack() async throws {
-        let first = ScriptedProvider("a", [.failure(.init(kind: .server, status: 503, message: "busy")), .failure(.init(kind: .connection, message: "reset")), .failure(.init(kind: .server, status: 500, message: "x"))])
+        let first = ScriptedProvider(
+            "a",
+            [
+                .failure(.init(kind: .server, status: 503, message: "busy")),
+                .failure(.init(kind: .connection, message: "reset")),
+                .failure(.init(kind: .server, status: 500, message: "x")),
+            ]
+        )
         let second = ScriptedProvider("b", [.success(Self.ok)])
         let waits = WaitLog()
         let reply = try await dispatcher([first, second], attempts: 3, waits: waits).dispatch(try call())
@@ -79,13 +102,22 @@ struct DispatcherTests {
 
     @Test("Honours a short Retry-After and skips waiting for a long one")
     func honoursRetryAfter() async throws {
-        let short = ScriptedProvider("a", [.failure(.init(kind: .rateLimited, status: 429, message: "slow down", retryAfter: .seconds(1))), .success(Self.ok)])
+        let short = ScriptedProvider(
+            "a",
+            [
+                .failure(.init(kind: .rateLimited, status: 429, message: "slow down", retryAfter: .seconds(1))),
+                .success(Self.ok),
+            ]
+        )
         let waits = WaitLog()
         _ = try await dispatcher([short], waits: waits).dispatch(try call())
         #expect(waits.all == [.seconds(1)])
         #expect(short.calls == 2)
 
-        let long = ScriptedProvider("a", [.failure(.init(kind: .rateLimited, status: 429, message: "later", retryAfter: .seconds(60)))])
+        let long = ScriptedProvider(
+            "a",
+            [.failure(.init(kind: .rateLimited, status: 429, message: "later", retryAfter: .seconds(60)))]
+        )
         let next = ScriptedProvider("b", [.success(Self.ok)])
         let noWaits = WaitLog()
         let reply = try await dispatcher([long, next], waits: noWaits).dispatch(try call())
@@ -95,7 +127,10 @@ struct DispatcherTests {
 
     @Test("Answers 504 when every attempt timed out, 502 otherwise")
     func reportsExhaustion() async throws {
-        let slow = ScriptedProvider("a", Array(repeating: .failure(.init(kind: .timeout, message: "no answer")), count: 2))
+        let slow = ScriptedProvider(
+            "a",
+            Array(repeating: .failure(.init(kind: .timeout, message: "no answer")), count: 2)
+        )
         await #expect {
             _ = try await dispatcher([slow]).dispatch(try call())
         } throws: { ($0 as? GatewayError)?.status == .gatewayTimeout }
@@ -114,11 +149,20 @@ struct DispatcherTests {
     func pricesReplies() async throws {
         var configuration = GatewayConfiguration()
         configuration.providers["a"] = ProviderConfiguration(type: "openai")
-        configuration.models["m"] = ModelConfiguration(routes: [RouteConfiguration(provider: "a", model: "x", pricing: Pricing(input: 1, output: 1))])
+        configuration.models["m"] = ModelConfiguration(routes: [
+            RouteConfiguration(provider: "a", model: "x", pricing: Pricing(input: 1, output: 1))
+        ])
         let provider = ScriptedProvider("a", [.success(Self.ok)])
-        let table = try ModelTable(configuration: configuration, catalog: Catalog(models: []), providers: ["a": provider])
+        let table = try ModelTable(
+            configuration: configuration,
+            catalog: Catalog(models: []),
+            providers: ["a": provider]
+        )
         let reply = try await Dispatcher(models: table, retries: RetryConfiguration()).dispatch(try call())
-        guard case .complete(let body, let usage, let cost) = reply.body else { Issue.record("expected a complete body"); return }
+        guard case .complete(let body, let usage, let cost) = reply.body else {
+            Issue.record("expected a complete body")
+            return
+        }
         #expect(usage == TokenUsage(inputTokens: 2, outputTokens: 3))
         #expect(cost == 5.0 / 1_000_000)
         #expect(String(buffer: body).contains(#""cost":0.000005"#))
@@ -131,7 +175,9 @@ struct ModelTableTests {
         let catalog = try Catalog.bundled()
         var configuration = GatewayConfiguration.embeddedDefault(environment: ["GROQ_API_KEY": "k"])
         configuration.store = .memory
-        let providers: [String: any Provider] = ["groq": ScriptedProvider("groq", []), "simulator": ScriptedProvider("simulator", [])]
+        let providers: [String: any Provider] = [
+            "groq": ScriptedProvider("groq", []), "simulator": ScriptedProvider("simulator", []),
+        ]
         let table = try ModelTable(configuration: configuration, catalog: catalog, providers: providers)
         let llama = try #require(table.resolve("llama-3.3-70b"))
         #expect(llama.routes.map(\.provider.name) == ["groq", "simulator"])
@@ -146,7 +192,10 @@ struct ModelTableTests {
     @Test("Routes refuse requests beyond their capabilities and limits")
     func refusesBeyondLimits() {
         let route = Route(
-            provider: ScriptedProvider("a", []), upstreamModel: "x", contextWindow: 1000, maxOutputTokens: 100,
+            provider: ScriptedProvider("a", []),
+            upstreamModel: "x",
+            contextWindow: 1000,
+            maxOutputTokens: 100,
             capabilities: Capabilities(streaming: true)
         )
         #expect(route.refusal(for: RouteRequirements(streaming: true)) == nil)
@@ -162,11 +211,18 @@ struct ChatStreamTests {
     static let usageEvent = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}\n\n"
 
     func relay(_ chunks: [String], clientWantsUsage: Bool) async throws -> (String, ChatStream.Outcome.Values) {
-        let upstream = ByteStream(AsyncStream<ByteBuffer> { continuation in
-            for chunk in chunks { continuation.yield(ByteBuffer(string: chunk)) }
-            continuation.finish()
-        })
-        let stream = ChatStream(upstream: upstream, clientWantsUsage: clientWantsUsage, pricing: Pricing(input: 1, output: 2), startedAt: .now)
+        let upstream = ByteStream(
+            AsyncStream<ByteBuffer> { continuation in
+                for chunk in chunks { continuation.yield(ByteBuffer(string: chunk)) }
+                continuation.finish()
+            }
+        )
+        let stream = ChatStream(
+            upstream: upstream,
+            clientWantsUsage: clientWantsUsage,
+            pricing: Pricing(input: 1, output: 2),
+            startedAt: .now
+        )
         var output = ""
         for try await chunk in stream { output += String(buffer: chunk) }
         return (output, stream.outcome.values)
@@ -174,7 +230,13 @@ struct ChatStreamTests {
 
     @Test("Strips the usage chunk the client did not ask for, keeping its numbers for accounting")
     func stripsUsage() async throws {
-        let (output, outcome) = try await relay(["data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\nda", "ta: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n"], clientWantsUsage: false)
+        let (output, outcome) = try await relay(
+            [
+                "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\nda",
+                "ta: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n",
+            ],
+            clientWantsUsage: false
+        )
         #expect(output == "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n")
         #expect(outcome.usage == TokenUsage(inputTokens: 4, outputTokens: 6))
         #expect(outcome.cost == 16.0 / 1_000_000)
@@ -189,10 +251,12 @@ struct ChatStreamTests {
 
     @Test("A stream that ends without [DONE] throws after relaying what arrived")
     func detectsTruncation() async throws {
-        let upstream = ByteStream(AsyncStream<ByteBuffer> { continuation in
-            continuation.yield(ByteBuffer(string: "data: {\"choices\":[]}\n\n"))
-            continuation.finish()
-        })
+        let upstream = ByteStream(
+            AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(ByteBuffer(string: "data: {\"choices\":[]}\n\n"))
+                continuation.finish()
+            }
+        )
         let stream = ChatStream(upstream: upstream, clientWantsUsage: false, pricing: nil, startedAt: .now)
         var iterator = stream.makeAsyncIterator()
         #expect(try await iterator.next() != nil)

@@ -8,7 +8,8 @@ import Testing
 struct JSONEditingTests {
     @Test("Finds top-level members and skips nested objects, arrays and escaped strings")
     func scansTopLevelMembers() throws {
-        let text = #"{ "model" : "gpt-4o", "messages":[{"content":"a \"quoted\" } brace"}], "n":2, "stream":true, "x":null }"#
+        let text =
+            #"{ "model" : "gpt-4o", "messages":[{"content":"a \"quoted\" } brace"}], "n":2, "stream":true, "x":null }"#
         let bytes = Array(text.utf8)
         let (members, end) = try JSONObjectScanner.members(of: bytes)
         #expect(Set(members.keys) == ["model", "messages", "n", "stream", "x"])
@@ -46,8 +47,14 @@ struct JSONEditingTests {
 
     @Test("Adds the cost to a response's usage and reads cached tokens")
     func annotatesUsage() throws {
-        let body = Array(#"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":400}}}"#.utf8)
-        let result = try UsageAnnotator.annotate(body: body, pricing: Pricing(input: 0.15, cachedInput: 0.075, output: 0.60))
+        let body = Array(
+            #"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":400}}}"#
+                .utf8
+        )
+        let result = try UsageAnnotator.annotate(
+            body: body,
+            pricing: Pricing(input: 0.15, cachedInput: 0.075, output: 0.60)
+        )
         #expect(result.usage == TokenUsage(inputTokens: 1000, cachedInputTokens: 400, outputTokens: 500))
         // 600 × 0.15 + 400 × 0.075 + 500 × 0.60 = 420 micro-dollars.
         #expect(result.cost.map { abs($0 - 0.00042) < 1e-15 } == true)
@@ -59,9 +66,12 @@ struct JSONEditingTests {
 }
 
 struct CostTests {
-    @Test("Formats costs in plain decimal notation", arguments: [
-        (0.0000435, "0.0000435"), (0, "0"), (1.5, "1.5"), (0.00000001, "0.00000001"), (12.0, "12"), (1e-12, "0"),
-    ])
+    @Test(
+        "Formats costs in plain decimal notation",
+        arguments: [
+            (0.0000435, "0.0000435"), (0, "0"), (1.5, "1.5"), (0.00000001, "0.00000001"), (12.0, "12"), (1e-12, "0"),
+        ]
+    )
     func formatsPlainDecimal(_ value: Double, _ expected: String) {
         #expect(CostFormat.plainDecimal(value) == expected)
     }
@@ -77,7 +87,8 @@ struct CostTests {
 struct SSETests {
     @Test("Splits events however the bytes are chunked, CRLF and comments included")
     func decodesAcrossChunks() {
-        let stream = "data: {\"a\":1}\n\n: keep-alive\n\nevent: message_delta\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: [DONE]\n\n"
+        let stream =
+            "data: {\"a\":1}\n\n: keep-alive\n\nevent: message_delta\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: [DONE]\n\n"
         var whole = SSEDecoder()
         let expected = whole.feed(Array(stream.utf8))
         #expect(expected.map { String(decoding: $0.data, as: UTF8.self) } == [#"{"a":1}"#, "{\"b\":\n2}", "[DONE]"])
@@ -87,7 +98,8 @@ struct SSETests {
             var events: [ServerSentEvent] = []
             var index = stream.utf8.startIndex
             while index < stream.utf8.endIndex {
-                let end = stream.utf8.index(index, offsetBy: size, limitedBy: stream.utf8.endIndex) ?? stream.utf8.endIndex
+                let end =
+                    stream.utf8.index(index, offsetBy: size, limitedBy: stream.utf8.endIndex) ?? stream.utf8.endIndex
                 events += decoder.feed(Array(stream.utf8[index..<end]))
                 index = end
             }

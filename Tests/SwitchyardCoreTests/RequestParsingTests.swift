@@ -20,23 +20,37 @@ struct RequestParsingTests {
         #expect(request.maxOutputTokens == 99 && request.maxOutputTokensParameter == "max_completion_tokens")
         #expect(request.choiceCount == 2)
         #expect(request.toolNames == ["f"] && request.toolChoice == "f")
-        #expect(request.requirements == RouteRequirements(
-            streaming: true, tools: true, vision: true, jsonSchema: true, estimatedPromptTokens: 3, maxOutputTokens: 99
-        ))
+        #expect(
+            request.requirements
+                == RouteRequirements(
+                    streaming: true,
+                    tools: true,
+                    vision: true,
+                    jsonSchema: true,
+                    estimatedPromptTokens: 3,
+                    maxOutputTokens: 99
+                )
+        )
         #expect(request.lastUserText == "what")
     }
 
-    @Test("Names the faulty field", arguments: [
-        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"ten"}"#, "max_tokens"),
-        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "stream"),
-        (#"{"model":"m","messages":[{"role":"user"}],"tools":[{"type":"function","function":{}}]}"#, "tools[0].function.name"),
-        (#"{"model":"m","messages":[{"content":"hi"}]}"#, "messages[0].role"),
-        (#"{"model":7,"messages":[]}"#, "model"),
-        (#"{"messages":[{"role":"user","content":"hi"}]}"#, "model"),
-        (#"{"model":"m","messages":[]}"#, "messages"),
-        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":0}"#, "n"),
-        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":3}"#, "temperature"),
-    ])
+    @Test(
+        "Names the faulty field",
+        arguments: [
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"ten"}"#, "max_tokens"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "stream"),
+            (
+                #"{"model":"m","messages":[{"role":"user"}],"tools":[{"type":"function","function":{}}]}"#,
+                "tools[0].function.name"
+            ),
+            (#"{"model":"m","messages":[{"content":"hi"}]}"#, "messages[0].role"),
+            (#"{"model":7,"messages":[]}"#, "model"),
+            (#"{"messages":[{"role":"user","content":"hi"}]}"#, "model"),
+            (#"{"model":"m","messages":[]}"#, "messages"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":0}"#, "n"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":3}"#, "temperature"),
+        ]
+    )
     func namesField(_ body: String, _ field: String) {
         #expect {
             _ = try parse(body)

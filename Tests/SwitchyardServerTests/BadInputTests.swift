@@ -18,16 +18,70 @@ struct BadInputTests {
     }
 
     static let cases: [Case] = [
-        Case(description: "malformed JSON", body: #"{"model": "m", "messages": ["#, status: 400, param: nil, messageFragment: "not valid JSON"),
+        Case(
+            description: "malformed JSON",
+            body: #"{"model": "m", "messages": ["#,
+            status: 400,
+            param: nil,
+            messageFragment: "not valid JSON"
+        ),
         Case(description: "empty body", body: "", status: 400, param: nil, messageFragment: "empty"),
-        Case(description: "missing messages", body: #"{"model":"m"}"#, status: 400, param: "messages", messageFragment: "`messages` is required"),
-        Case(description: "wrong type", body: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#, status: 400, param: "temperature", messageFragment: "wrong type"),
-        Case(description: "wrong nested type", body: #"{"model":"m","messages":[{"role":"user","content":42}]}"#, status: 400, param: "messages[0].content", messageFragment: "messages[0].content"),
-        Case(description: "unknown role", body: #"{"model":"m","messages":[{"role":"robot","content":"hi"}]}"#, status: 400, param: "messages[0].role", messageFragment: "robot"),
-        Case(description: "unknown model", body: TestGateway.chatBody(model: "no-such-model"), status: 404, param: "model", messageFragment: "no-such-model"),
-        Case(description: "unknown response_format type", body: TestGateway.chatBody(model: "m", extra: #","response_format":{"type":"yaml"}"#), status: 400, param: "response_format.type", messageFragment: "yaml"),
-        Case(description: "unreachable upstream", body: TestGateway.chatBody(model: "unreachable"), status: 502, param: nil, messageFragment: "down/ok"),
-        Case(description: "upstream invalid JSON", body: TestGateway.chatBody(model: "garbage"), status: 502, param: nil, messageFragment: "not a JSON object"),
+        Case(
+            description: "missing messages",
+            body: #"{"model":"m"}"#,
+            status: 400,
+            param: "messages",
+            messageFragment: "`messages` is required"
+        ),
+        Case(
+            description: "wrong type",
+            body: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#,
+            status: 400,
+            param: "temperature",
+            messageFragment: "wrong type"
+        ),
+        Case(
+            description: "wrong nested type",
+            body: #"{"model":"m","messages":[{"role":"user","content":42}]}"#,
+            status: 400,
+            param: "messages[0].content",
+            messageFragment: "messages[0].content"
+        ),
+        Case(
+            description: "unknown role",
+            body: #"{"model":"m","messages":[{"role":"robot","content":"hi"}]}"#,
+            status: 400,
+            param: "messages[0].role",
+            messageFragment: "robot"
+        ),
+        Case(
+            description: "unknown model",
+            body: TestGateway.chatBody(model: "no-such-model"),
+            status: 404,
+            param: "model",
+            messageFragment: "no-such-model"
+        ),
+        Case(
+            description: "unknown response_format type",
+            body: TestGateway.chatBody(model: "m", extra: #","response_format":{"type":"yaml"}"#),
+            status: 400,
+            param: "response_format.type",
+            messageFragment: "yaml"
+        ),
+        Case(
+            description: "unreachable upstream",
+            body: TestGateway.chatBody(model: "unreachable"),
+            status: 502,
+            param: nil,
+            messageFragment: "down/ok"
+        ),
+        Case(
+            description: "upstream invalid JSON",
+            body: TestGateway.chatBody(model: "garbage"),
+            status: 502,
+            param: nil,
+            messageFragment: "not a JSON object"
+        ),
     ]
 
     static func configuration(_ port: Int) -> GatewayConfiguration {
@@ -69,7 +123,10 @@ struct BadInputTests {
             configuration.server.maxBodyBytes = 2048
             return configuration
         }) { _, port in
-            let big = TestGateway.chatBody(model: "m", extra: #","user":""# + String(repeating: "x", count: 4096) + #"""#)
+            let big = TestGateway.chatBody(
+                model: "m",
+                extra: #","user":""# + String(repeating: "x", count: 4096) + #"""#
+            )
             let response = try await TestGateway.send(port: port, body: big)
             #expect(response.status == 413)
             #expect(try ErrorBody(response.body).message.contains("2048"))
@@ -80,7 +137,10 @@ struct BadInputTests {
     @Test("An upstream that closes mid-stream ends the stream with an error event, never a hang")
     func reportsBrokenStream() async throws {
         try await TestGateway.run(configure: Self.configuration) { gateway, port in
-            let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "broken", stream: true))
+            let response = try await TestGateway.send(
+                port: port,
+                body: TestGateway.chatBody(model: "broken", stream: true)
+            )
             #expect(response.status == 200)
             let events = response.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
             #expect(events.first?.contains(#""content":"Hel""#) == true)

@@ -11,7 +11,8 @@ import Testing
 struct OperationsTests {
     static func configuration(_ port: Int) -> GatewayConfiguration {
         var configuration = TestGateway.configuration(
-            upstreamPort: port, models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "ok")])]
+            upstreamPort: port,
+            models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "ok")])]
         )
         configuration.masterKey = "sk-master"
         configuration.keys = [
@@ -29,11 +30,21 @@ struct OperationsTests {
             let missing = try await TestGateway.send(port: port, body: body)
             #expect(missing.status == 401)
             #expect(try ErrorBody(missing.body).type == "authentication_error")
-            #expect(try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer wrong")]).status == 401)
-            #expect(try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-master")]).status == 200)
-            #expect(try await TestGateway.send(port: port, body: body, headers: [("x-api-key", "sk-team-a")]).status == 200)
+            #expect(
+                try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer wrong")]).status
+                    == 401
+            )
+            #expect(
+                try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-master")])
+                    .status == 200
+            )
+            #expect(
+                try await TestGateway.send(port: port, body: body, headers: [("x-api-key", "sk-team-a")]).status == 200
+            )
             let forbidden = try await TestGateway.send(
-                port: port, body: TestGateway.chatBody(model: "up/ok"), headers: [("authorization", "Bearer sk-team-a")]
+                port: port,
+                body: TestGateway.chatBody(model: "up/ok"),
+                headers: [("authorization", "Bearer sk-team-a")]
             )
             #expect(forbidden.status == 403)
             #expect(try await TestGateway.send(port: port, path: "/v1/models", method: .GET).status == 401)
@@ -50,7 +61,10 @@ struct OperationsTests {
             _ = try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-private")])
 
             let logs = try await TestGateway.send(
-                port: port, path: "/admin/logs?key=team-a&limit=10", method: .GET, headers: [("authorization", "Bearer sk-master")]
+                port: port,
+                path: "/admin/logs?key=team-a&limit=10",
+                method: .GET,
+                headers: [("authorization", "Bearer sk-master")]
             )
             #expect(logs.status == 200)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(logs.body.utf8)) as? [String: Any])
@@ -74,11 +88,17 @@ struct OperationsTests {
             #expect(privateRows.first?.responseBody == nil)
 
             let denied = try await TestGateway.send(
-                port: port, path: "/admin/logs", method: .GET, headers: [("authorization", "Bearer sk-team-a")]
+                port: port,
+                path: "/admin/logs",
+                method: .GET,
+                headers: [("authorization", "Bearer sk-team-a")]
             )
             #expect(denied.status == 401)
             let badLimit = try await TestGateway.send(
-                port: port, path: "/admin/logs?limit=0", method: .GET, headers: [("authorization", "Bearer sk-master")]
+                port: port,
+                path: "/admin/logs?limit=0",
+                method: .GET,
+                headers: [("authorization", "Bearer sk-master")]
             )
             #expect(badLimit.status == 400)
         }
@@ -112,11 +132,19 @@ struct OperationsTests {
             #expect(try await TestGateway.send(port: port, path: "/health", method: .GET).status == 200)
             #expect(try await TestGateway.send(port: port, path: "/ready", method: .GET).status == 200)
             let metrics = try await TestGateway.send(port: port, path: "/metrics", method: .GET)
-            #expect(metrics.body.contains(#"switchyard_requests_total{endpoint="chat.completions",model="gpt-4o-mini",provider="openai",status="200"} 1"#))
+            #expect(
+                metrics.body.contains(
+                    #"switchyard_requests_total{endpoint="chat.completions",model="gpt-4o-mini",provider="openai",status="200"} 1"#
+                )
+            )
             #expect(metrics.body.contains("switchyard_tokens_total"))
             // Unknown model names never become label values.
             #expect(!metrics.body.contains("made-up-model-name"))
-            #expect(metrics.body.contains(#"switchyard_requests_total{endpoint="chat.completions",model="unknown",provider="none",status="404"} 1"#))
+            #expect(
+                metrics.body.contains(
+                    #"switchyard_requests_total{endpoint="chat.completions",model="unknown",provider="none",status="404"} 1"#
+                )
+            )
         }
     }
 
@@ -125,7 +153,9 @@ struct OperationsTests {
         var configuration = GatewayConfiguration()
         configuration.host = "0.0.0.0"
         configuration.store = .memory
-        #expect(throws: ConfigurationError.self) { try Gateway(configuration: configuration, logger: TestGateway.logger) }
+        #expect(throws: ConfigurationError.self) {
+            try Gateway(configuration: configuration, logger: TestGateway.logger)
+        }
         configuration.masterKey = "sk-master"
         let gateway = try Gateway(configuration: configuration, logger: TestGateway.logger)
         #expect(gateway.configuration.host == "0.0.0.0")

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import SwitchyardCore
 import SwitchyardServer
 import SwitchyardTesting
@@ -18,11 +20,18 @@ struct ProxyTests {
     @Test("Proxies a chat completion, rewriting only the model, with per-call headers and cost")
     func proxiesNonStreaming() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "ok", pricing: Self.priced)]))
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: Self.models([.init(provider: "up", model: "ok", pricing: Self.priced)])
+                )
+            }
+        ) { _, port in
             let response = try await TestGateway.send(
-                port: port, body: TestGateway.chatBody(model: "m", extra: #","temperature":0.3"#),
+                port: port,
+                body: TestGateway.chatBody(model: "m", extra: #","temperature":0.3"#),
                 headers: [("authorization", "Bearer client-key-must-not-leak")]
             )
             #expect(response.status == 200)
@@ -50,9 +59,15 @@ struct ProxyTests {
     @Test("Streams chunk by chunk: the first event arrives while the upstream still holds the rest")
     func streamsWithoutBuffering() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "gated-stream")]))
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: Self.models([.init(provider: "up", model: "gated-stream")])
+                )
+            }
+        ) { _, port in
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
             request.body = .bytes(ByteBuffer(string: TestGateway.chatBody(model: "m", stream: true)))
@@ -61,7 +76,9 @@ struct ProxyTests {
             #expect(response.headers.first(name: "content-type") == "text/event-stream")
             var iterator = response.body.makeAsyncIterator()
             var received = ""
-            while !received.contains("\n\n"), let chunk = try await iterator.next() { received += String(buffer: chunk) }
+            while !received.contains("\n\n"), let chunk = try await iterator.next() {
+                received += String(buffer: chunk)
+            }
             #expect(received.contains(#""content":"Hel""#))
             #expect(!received.contains("[DONE]"))
             upstream.openGate()
@@ -77,10 +94,18 @@ struct ProxyTests {
     @Test("A client that asks for usage gets it in the last chunk with the cost")
     func streamsUsageWithCost() async throws {
         try await TestGateway.run(configure: { port in
-            TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "ok", pricing: Self.priced)]))
+            TestGateway.configuration(
+                upstreamPort: port,
+                models: Self.models([.init(provider: "up", model: "ok", pricing: Self.priced)])
+            )
         }) { gateway, port in
             let response = try await TestGateway.send(
-                port: port, body: TestGateway.chatBody(model: "m", stream: true, extra: #","stream_options":{"include_usage":true}"#)
+                port: port,
+                body: TestGateway.chatBody(
+                    model: "m",
+                    stream: true,
+                    extra: #","stream_options":{"include_usage":true}"#
+                )
             )
             let events = response.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
             #expect(events.last == "data: [DONE]")
@@ -101,11 +126,15 @@ struct ProxyTests {
     @Test("A null `stream_options` is replaced, not a failure")
     func replacesNullStreamOptions() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "ok")]))
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "ok")]))
+            }
+        ) { _, port in
             let response = try await TestGateway.send(
-                port: port, body: TestGateway.chatBody(model: "m", stream: true, extra: #","stream_options":null"#)
+                port: port,
+                body: TestGateway.chatBody(model: "m", stream: true, extra: #","stream_options":null"#)
             )
             #expect(response.status == 200)
             #expect(response.body.hasSuffix("data: [DONE]\n\n"))
@@ -116,9 +145,15 @@ struct ProxyTests {
     @Test("A client that disconnects mid-stream cancels the upstream call")
     func disconnectCancelsUpstream() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(upstreamPort: port, models: Self.models([.init(provider: "up", model: "hang-stream")]))
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: Self.models([.init(provider: "up", model: "hang-stream")])
+                )
+            }
+        ) { _, port in
             let (firstChunk, firstChunkSeen) = AsyncStream<Void>.makeStream()
             let started = await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -143,12 +178,21 @@ struct ProxyTests {
     @Test("Embeddings are proxied with the upstream model and priced")
     func proxiesEmbeddings() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            var configuration = TestGateway.configuration(upstreamPort: port, models: [:])
-            configuration.models["emb"] = ModelConfiguration(routes: [.init(provider: "up", model: "embed", pricing: Pricing(input: 0.02, output: 0))])
-            return configuration
-        }) { _, port in
-            let response = try await TestGateway.send(port: port, path: "/v1/embeddings", body: #"{"model":"emb","input":"hi"}"#)
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                var configuration = TestGateway.configuration(upstreamPort: port, models: [:])
+                configuration.models["emb"] = ModelConfiguration(routes: [
+                    .init(provider: "up", model: "embed", pricing: Pricing(input: 0.02, output: 0))
+                ])
+                return configuration
+            }
+        ) { _, port in
+            let response = try await TestGateway.send(
+                port: port,
+                path: "/v1/embeddings",
+                body: #"{"model":"emb","input":"hi"}"#
+            )
             #expect(response.status == 200)
             #expect(response.body.contains(#""embedding":[0.6,0.8]"#))
             #expect(response.headers["x-switchyard-cost-usd"] == "0.00000006")
@@ -159,9 +203,12 @@ struct ProxyTests {
     @Test("`provider/model` pins a configured provider without a models entry")
     func pinsProvider() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(upstreamPort: port, models: [:])
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(upstreamPort: port, models: [:])
+            }
+        ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "up/ok"))
             #expect(response.status == 200)
             #expect(response.headers["x-switchyard-model"] == "ok")
@@ -169,6 +216,3 @@ struct ProxyTests {
         }
     }
 }
-
-import AsyncHTTPClient
-import NIOCore

@@ -12,12 +12,19 @@ struct RoutingTests {
     @Test("Retries a 5xx route, then falls back to the next route")
     func fallsBackAfterRetries() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(
-                upstreamPort: port,
-                models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "server-error"), .init(provider: "up", model: "ok")])]
-            )
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: [
+                        "m": ModelConfiguration(routes: [
+                            .init(provider: "up", model: "server-error"), .init(provider: "up", model: "ok"),
+                        ])
+                    ]
+                )
+            }
+        ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m"))
             #expect(response.status == 200)
             #expect(response.headers["x-switchyard-attempts"] == "3")
@@ -29,12 +36,19 @@ struct RoutingTests {
     @Test("Retries a rate-limited route honouring Retry-After, and reports 502 naming each route when all fail")
     func reportsEveryFailedRoute() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(
-                upstreamPort: port,
-                models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "rate-limited"), .init(provider: "down", model: "ok")])]
-            )
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: [
+                        "m": ModelConfiguration(routes: [
+                            .init(provider: "up", model: "rate-limited"), .init(provider: "down", model: "ok"),
+                        ])
+                    ]
+                )
+            }
+        ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m"))
             #expect(response.status == 502)
             let error = try ErrorBody(response.body)
@@ -49,15 +63,22 @@ struct RoutingTests {
     @Test("An upstream 401 is not retried but falls back; a 400 goes back to the client without fallback")
     func classifiesClientErrors() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(
-                upstreamPort: port,
-                models: [
-                    "auth": ModelConfiguration(routes: [.init(provider: "up", model: "unauthorized"), .init(provider: "up", model: "ok")]),
-                    "bad": ModelConfiguration(routes: [.init(provider: "up", model: "bad-request"), .init(provider: "up", model: "ok")]),
-                ]
-            )
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: [
+                        "auth": ModelConfiguration(routes: [
+                            .init(provider: "up", model: "unauthorized"), .init(provider: "up", model: "ok"),
+                        ]),
+                        "bad": ModelConfiguration(routes: [
+                            .init(provider: "up", model: "bad-request"), .init(provider: "up", model: "ok"),
+                        ]),
+                    ]
+                )
+            }
+        ) { _, port in
             let fallback = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "auth"))
             #expect(fallback.status == 200)
             #expect(upstream.calledModels == ["unauthorized", "ok"])
@@ -72,15 +93,21 @@ struct RoutingTests {
     @Test("Falls back to the models listed under `fallbacks` after every route failed")
     func usesFallbackModels() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(
-                upstreamPort: port,
-                models: [
-                    "primary": ModelConfiguration(routes: [.init(provider: "up", model: "server-error")], fallbacks: ["backup"]),
-                    "backup": ModelConfiguration(routes: [.init(provider: "up", model: "ok")]),
-                ]
-            )
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: [
+                        "primary": ModelConfiguration(
+                            routes: [.init(provider: "up", model: "server-error")],
+                            fallbacks: ["backup"]
+                        ),
+                        "backup": ModelConfiguration(routes: [.init(provider: "up", model: "ok")]),
+                    ]
+                )
+            }
+        ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "primary"))
             #expect(response.status == 200)
             #expect(upstream.calledModels == ["server-error", "server-error", "ok"])
@@ -91,23 +118,35 @@ struct RoutingTests {
     func skipsRoutesWithoutTools() async throws {
         let upstream = FakeOpenAIUpstream()
         let tools = #","tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]"#
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            TestGateway.configuration(
-                upstreamPort: port,
-                models: [
-                    "m": ModelConfiguration(routes: [
-                        .init(provider: "up", model: "server-error", capabilities: CapabilityOverrides(["tools": false])),
-                        .init(provider: "up", model: "ok"),
-                    ]),
-                    "plain": ModelConfiguration(routes: [.init(provider: "up", model: "ok", capabilities: CapabilityOverrides(["tools": false]))]),
-                ]
-            )
-        }) { _, port in
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                TestGateway.configuration(
+                    upstreamPort: port,
+                    models: [
+                        "m": ModelConfiguration(routes: [
+                            .init(
+                                provider: "up",
+                                model: "server-error",
+                                capabilities: CapabilityOverrides(["tools": false])
+                            ),
+                            .init(provider: "up", model: "ok"),
+                        ]),
+                        "plain": ModelConfiguration(routes: [
+                            .init(provider: "up", model: "ok", capabilities: CapabilityOverrides(["tools": false]))
+                        ]),
+                    ]
+                )
+            }
+        ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m", extra: tools))
             #expect(response.status == 200)
             #expect(upstream.calledModels == ["ok"])
 
-            let refused = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "plain", extra: tools))
+            let refused = try await TestGateway.send(
+                port: port,
+                body: TestGateway.chatBody(model: "plain", extra: tools)
+            )
             #expect(refused.status == 400)
             let error = try ErrorBody(refused.body)
             #expect(error.param == "tools")
@@ -119,19 +158,30 @@ struct RoutingTests {
     @Test("An image part never goes to a text-only route, and max_tokens above every route's limit is a 400 naming it")
     func enforcesVisionAndMaxOutput() async throws {
         let upstream = FakeOpenAIUpstream()
-        try await TestGateway.run(upstream: upstream, configure: { port in
-            var configuration = TestGateway.configuration(upstreamPort: port, models: [:])
-            var small = RouteConfiguration(provider: "up", model: "ok", capabilities: CapabilityOverrides(["vision": false]))
-            small.maxOutputTokens = 4096
-            configuration.models["m"] = ModelConfiguration(routes: [small])
-            return configuration
-        }) { _, port in
-            let image = #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}"#
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                var configuration = TestGateway.configuration(upstreamPort: port, models: [:])
+                var small = RouteConfiguration(
+                    provider: "up",
+                    model: "ok",
+                    capabilities: CapabilityOverrides(["vision": false])
+                )
+                small.maxOutputTokens = 4096
+                configuration.models["m"] = ModelConfiguration(routes: [small])
+                return configuration
+            }
+        ) { _, port in
+            let image =
+                #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}"#
             let vision = try await TestGateway.send(port: port, body: image)
             #expect(vision.status == 400)
             #expect(try ErrorBody(vision.body).message.contains("image input"))
 
-            let tooMany = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m", extra: #","max_tokens":100000"#))
+            let tooMany = try await TestGateway.send(
+                port: port,
+                body: TestGateway.chatBody(model: "m", extra: #","max_tokens":100000"#)
+            )
             #expect(tooMany.status == 400)
             let error = try ErrorBody(tooMany.body)
             #expect(error.param == "max_tokens")

@@ -300,7 +300,9 @@ extension ChatRequest {
         }
 
         var hasImage: Bool {
-            if case .parts(let parts) = self { return parts.contains { $0.type == "image_url" || $0.type == "input_image" } }
+            if case .parts(let parts) = self {
+                return parts.contains { $0.type == "image_url" || $0.type == "input_image" }
+            }
             return false
         }
     }

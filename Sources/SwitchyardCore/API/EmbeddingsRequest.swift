@@ -19,7 +19,10 @@ public struct EmbeddingsRequest: Sendable {
     public init(body: [UInt8]) throws(GatewayError) {
         let wire: Wire = try decodeRequestBody(Wire.self, from: body)
         guard let model = wire.model, !model.isEmpty else {
-            throw .invalidRequest("`model` is required: name an embedding model such as `text-embedding-3-small`.", param: "model")
+            throw .invalidRequest(
+                "`model` is required: name an embedding model such as `text-embedding-3-small`.",
+                param: "model"
+            )
         }
         guard let input = wire.input else {
             throw .invalidRequest("`input` is required: a string or an array of strings.", param: "input")

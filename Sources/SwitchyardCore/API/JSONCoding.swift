@@ -53,7 +53,9 @@ public struct JSONObjectEditor {
 public enum JSONText {
     /// The value of a JSON string literal, or `nil` if `literal` is not one.
     public static func decodeString(_ literal: ArraySlice<UInt8>) -> String? {
-        guard literal.count >= 2, literal.first == UInt8(ascii: "\""), literal.last == UInt8(ascii: "\"") else { return nil }
+        guard literal.count >= 2, literal.first == UInt8(ascii: "\""), literal.last == UInt8(ascii: "\"") else {
+            return nil
+        }
         let inner = literal.dropFirst().dropLast()
         if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
         // Escapes are rare in the values read this way; the standard decoder handles every form.

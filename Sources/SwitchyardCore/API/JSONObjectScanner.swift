@@ -30,8 +30,11 @@ public enum JSONObjectScanner {
     /// Returns the top-level members of the object in `bytes`, keyed by their (unescaped) name.
     ///
     /// The object's closing brace position is returned as `end`.
-    public static func members(of bytes: some RandomAccessCollection<UInt8>) throws -> (members: [String: Member], end: Int) {
-        try bytes.withContiguousStorageIfAvailable { try scan($0) } ?? Array(bytes).withUnsafeBufferPointer { try scan($0) }
+    public static func members(
+        of bytes: some RandomAccessCollection<UInt8>
+    ) throws -> (members: [String: Member], end: Int) {
+        try bytes.withContiguousStorageIfAvailable { try scan($0) }
+            ?? Array(bytes).withUnsafeBufferPointer { try scan($0) }
     }
 
     private static func scan(_ b: UnsafeBufferPointer<UInt8>) throws -> (members: [String: Member], end: Int) {

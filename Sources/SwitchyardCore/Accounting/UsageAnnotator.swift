@@ -17,7 +17,10 @@ public enum UsageAnnotator {
     }
 
     /// Annotates a complete JSON response body; bodies without usage are returned unchanged.
-    public static func annotate(body: [UInt8], pricing: Pricing?) throws -> (body: [UInt8], usage: TokenUsage?, cost: Double?) {
+    public static func annotate(
+        body: [UInt8],
+        pricing: Pricing?
+    ) throws -> (body: [UInt8], usage: TokenUsage?, cost: Double?) {
         var editor = try JSONObjectEditor(body)
         guard let (usage, cost) = try annotate(&editor, pricing: pricing) else { return (body, nil, nil) }
         return (editor.bytes, usage, cost)

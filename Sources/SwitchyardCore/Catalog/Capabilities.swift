@@ -36,15 +36,30 @@ public struct Capabilities: Sendable, Equatable, Codable {
 
     /// Every capability on: what the gateway assumes of a model it has no facts about.
     public static let all = Capabilities(
-        streaming: true, tools: true, parallelToolCalls: true, vision: true, jsonMode: true, jsonSchema: true,
-        promptCaching: true, reasoning: true, batch: true, fineTuning: true
+        streaming: true,
+        tools: true,
+        parallelToolCalls: true,
+        vision: true,
+        jsonMode: true,
+        jsonSchema: true,
+        promptCaching: true,
+        reasoning: true,
+        batch: true,
+        fineTuning: true
     )
 
     /// Creates a capability set.
     public init(
-        streaming: Bool = false, tools: Bool = false, parallelToolCalls: Bool = false, vision: Bool = false,
-        jsonMode: Bool = false, jsonSchema: Bool = false, promptCaching: Bool = false, reasoning: Bool = false,
-        batch: Bool = false, fineTuning: Bool = false
+        streaming: Bool = false,
+        tools: Bool = false,
+        parallelToolCalls: Bool = false,
+        vision: Bool = false,
+        jsonMode: Bool = false,
+        jsonSchema: Bool = false,
+        promptCaching: Bool = false,
+        reasoning: Bool = false,
+        batch: Bool = false,
+        fineTuning: Bool = false
     ) {
         self.streaming = streaming
         self.tools = tools
@@ -90,8 +105,10 @@ public struct CapabilityOverrides: Sendable, Equatable, Codable {
         for key in container.allKeys {
             guard known.contains(key.stringValue) else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: key, in: container,
-                    debugDescription: "unknown capability `\(key.stringValue)`; known: \(known.sorted().joined(separator: ", "))"
+                    forKey: key,
+                    in: container,
+                    debugDescription:
+                        "unknown capability `\(key.stringValue)`; known: \(known.sorted().joined(separator: ", "))"
                 )
             }
             flags[key.stringValue] = try container.decode(Bool.self, forKey: key)

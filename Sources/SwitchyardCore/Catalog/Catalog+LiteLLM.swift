@@ -49,10 +49,14 @@ extension Catalog {
                         ? Modalities(input: ["text"], output: ["embedding"])
                         : Modalities(input: vision ? ["text", "image"] : ["text"], output: ["text"]),
                     capabilities: Capabilities(
-                        streaming: mode == "chat", tools: flag("supports_function_calling"),
-                        parallelToolCalls: flag("supports_parallel_function_calling"), vision: vision,
-                        jsonMode: flag("supports_response_schema"), jsonSchema: flag("supports_response_schema"),
-                        promptCaching: flag("supports_prompt_caching"), reasoning: flag("supports_reasoning")
+                        streaming: mode == "chat",
+                        tools: flag("supports_function_calling"),
+                        parallelToolCalls: flag("supports_parallel_function_calling"),
+                        vision: vision,
+                        jsonMode: flag("supports_response_schema"),
+                        jsonSchema: flag("supports_response_schema"),
+                        promptCaching: flag("supports_prompt_caching"),
+                        reasoning: flag("supports_reasoning")
                     ),
                     routes: [CatalogRoute(provider: provider, model: upstreamModel, pricing: pricing)]
                 )
@@ -74,9 +78,15 @@ extension Catalog {
     /// Per-1M prices from LiteLLM's per-token costs.
     static func pricing(_ entry: [String: Any]) -> Pricing? {
         func perMillion(_ key: String) -> Double? {
-            (entry[key] as? Double ?? (entry[key] as? Int).map(Double.init)).map { ($0 * 1_000_000 * 1e6).rounded() / 1e6 }
+            (entry[key] as? Double ?? (entry[key] as? Int).map(Double.init)).map {
+                ($0 * 1_000_000 * 1e6).rounded() / 1e6
+            }
         }
         guard let input = perMillion("input_cost_per_token") else { return nil }
-        return Pricing(input: input, cachedInput: perMillion("cache_read_input_token_cost"), output: perMillion("output_cost_per_token") ?? 0)
+        return Pricing(
+            input: input,
+            cachedInput: perMillion("cache_read_input_token_cost"),
+            output: perMillion("output_cost_per_token") ?? 0
+        )
     }
 }

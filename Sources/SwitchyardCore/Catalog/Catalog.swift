@@ -108,11 +108,21 @@ public struct CatalogModel: Sendable, Codable, Equatable {
 
     /// Creates a catalog model.
     public init(
-        id: String, name: String? = nil, ownedBy: String, kind: Kind = .chat, snapshot: String? = nil,
-        released: String? = nil, knowledgeCutoff: String? = nil, contextWindow: Int? = nil,
-        maxOutputTokens: Int? = nil, pricing: Pricing? = nil, modalities: Modalities = .text,
-        capabilities: Capabilities = Capabilities(streaming: true), supportedParameters: [String] = [],
-        dimensions: Int? = nil, routes: [CatalogRoute]
+        id: String,
+        name: String? = nil,
+        ownedBy: String,
+        kind: Kind = .chat,
+        snapshot: String? = nil,
+        released: String? = nil,
+        knowledgeCutoff: String? = nil,
+        contextWindow: Int? = nil,
+        maxOutputTokens: Int? = nil,
+        pricing: Pricing? = nil,
+        modalities: Modalities = .text,
+        capabilities: Capabilities = Capabilities(streaming: true),
+        supportedParameters: [String] = [],
+        dimensions: Int? = nil,
+        routes: [CatalogRoute]
     ) {
         self.id = id
         self.name = name
@@ -145,7 +155,8 @@ public struct CatalogModel: Sendable, Codable, Equatable {
         self.maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
         self.pricing = try c.decodeIfPresent(Pricing.self, forKey: .pricing)
         self.modalities = try c.decodeIfPresent(Modalities.self, forKey: .modalities) ?? .text
-        self.capabilities = try c.decodeIfPresent(Capabilities.self, forKey: .capabilities) ?? Capabilities(streaming: true)
+        self.capabilities =
+            try c.decodeIfPresent(Capabilities.self, forKey: .capabilities) ?? Capabilities(streaming: true)
         self.supportedParameters = try c.decodeIfPresent([String].self, forKey: .supportedParameters) ?? []
         self.dimensions = try c.decodeIfPresent(Int.self, forKey: .dimensions)
         self.routes = try c.decodeIfPresent([CatalogRoute].self, forKey: .routes) ?? []

@@ -31,7 +31,8 @@ extension Decoder {
     public func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_ known: Key.Type) throws {
         let names = Set(Key.allCases.map(\.stringValue))
         let container = try self.container(keyedBy: AnyCodingKey.self)
-        for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !names.contains(key.stringValue) {
+        for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue })
+        where !names.contains(key.stringValue) {
             throw ConfigurationError(
                 "unknown key `\(configPath(self.codingPath, key.stringValue))`; allowed here: \(names.sorted().joined(separator: ", "))"
             )

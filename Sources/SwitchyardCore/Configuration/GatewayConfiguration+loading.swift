@@ -25,7 +25,9 @@ extension GatewayConfiguration {
         }
         guard let node else { return GatewayConfiguration() }
         guard case .mapping = node else {
-            throw ConfigurationError("the config file must be a mapping of keys such as `listen`, `providers`, `models`")
+            throw ConfigurationError(
+                "the config file must be a mapping of keys such as `listen`, `providers`, `models`"
+            )
         }
         let interpolated = try interpolate(node, environment: environment, path: "")
         let configuration: GatewayConfiguration
@@ -72,7 +74,14 @@ extension GatewayConfiguration {
             return .scalar(scalar)
         case .mapping(let mapping):
             let pairs = try mapping.map { key, value in
-                (key, try interpolate(value, environment: environment, path: path.isEmpty ? key.string ?? "" : path + "." + (key.string ?? "")))
+                (
+                    key,
+                    try interpolate(
+                        value,
+                        environment: environment,
+                        path: path.isEmpty ? key.string ?? "" : path + "." + (key.string ?? "")
+                    )
+                )
             }
             return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style))
         case .sequence(let sequence):

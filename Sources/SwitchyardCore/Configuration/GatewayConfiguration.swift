@@ -57,7 +57,9 @@ public struct GatewayConfiguration: Sendable, Decodable {
             (self.host, self.port) = try Self.parseListen(listen)
         }
         if let key = try c.decodeIfPresent(String.self, forKey: .masterKey), !key.isEmpty { self.masterKey = key }
-        if let store = try c.decodeIfPresent(String.self, forKey: .store) { self.store = try StoreLocation(parsing: store) }
+        if let store = try c.decodeIfPresent(String.self, forKey: .store) {
+            self.store = try StoreLocation(parsing: store)
+        }
         self.providers = try c.decodeIfPresent([String: ProviderConfiguration].self, forKey: .providers) ?? [:]
         self.models = try c.decodeIfPresent([String: ModelConfiguration].self, forKey: .models) ?? [:]
         self.catalog = try c.decodeIfPresent(CatalogConfiguration.self, forKey: .catalog) ?? .init()
@@ -168,19 +170,24 @@ public struct ProviderConfiguration: Sendable, Decodable, Equatable {
         }
         self.baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
         if let url = self.baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-            throw ConfigurationError("`\(configPath(decoder.codingPath, "base_url"))` must start with http:// or https://")
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "base_url"))` must start with http:// or https://"
+            )
         }
         self.apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
         self.headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
         let simulatorKeys: [CodingKeys] = [.ttft, .tokensPerSecond, .failureRate, .failures]
         if self.type != "simulator", let key = simulatorKeys.first(where: { c.contains($0) }) {
-            throw ConfigurationError("`\(configPath(decoder.codingPath, key.rawValue))` applies to `type: simulator` only")
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, key.rawValue))` applies to `type: simulator` only"
+            )
         }
         self.simulator.ttft = try c.decodeIfPresent(ConfigDuration.self, forKey: .ttft)?.duration ?? self.simulator.ttft
         self.simulator.tokensPerSecond =
             try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond) ?? self.simulator.tokensPerSecond
         self.simulator.failureRate = try c.decodeIfPresent(Double.self, forKey: .failureRate) ?? 0
-        self.simulator.failures = try c.decodeIfPresent([SimulatorSettings.Failure].self, forKey: .failures)
+        self.simulator.failures =
+            try c.decodeIfPresent([SimulatorSettings.Failure].self, forKey: .failures)
             ?? SimulatorSettings.Failure.allCases
         guard (0...1).contains(self.simulator.failureRate) else {
             throw ConfigurationError("`\(configPath(decoder.codingPath, "failure_rate"))` must be between 0 and 1")
@@ -203,8 +210,12 @@ public struct SimulatorSettings: Sendable, Equatable {
     public var failures: [Failure] = Failure.allCases
 
     /// Creates settings.
-    public init(ttft: Duration = .milliseconds(100), tokensPerSecond: Double = 200, failureRate: Double = 0,
-                failures: [Failure] = Failure.allCases) {
+    public init(
+        ttft: Duration = .milliseconds(100),
+        tokensPerSecond: Double = 200,
+        failureRate: Double = 0,
+        failures: [Failure] = Failure.allCases
+    ) {
         self.ttft = ttft
         self.tokensPerSecond = tokensPerSecond
         self.failureRate = failureRate
@@ -369,7 +380,10 @@ public struct Timeouts: Sendable, Decodable, Equatable {
 
     /// The gateway's defaults.
     public static let defaults = Timeouts(
-        connect: .seconds(5), firstToken: .seconds(60), idle: .seconds(60), total: .seconds(600)
+        connect: .seconds(5),
+        firstToken: .seconds(60),
+        idle: .seconds(60),
+        total: .seconds(600)
     )
 }
 
@@ -389,7 +403,10 @@ public struct CatalogConfiguration: Sendable, Decodable, Equatable {
     /// Decodes the section, rejecting unknown keys.
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
-        self.importPath = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .importPath)
+        self.importPath = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(
+            String.self,
+            forKey: .importPath
+        )
     }
 }
 
@@ -456,7 +473,9 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
         self.name = try c.decode(String.self, forKey: .name)
         self.key = try c.decode(String.self, forKey: .key)
         guard !self.key.isEmpty else {
-            throw ConfigurationError("`\(configPath(decoder.codingPath, "key"))` is empty (is its environment variable set?)")
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "key"))` is empty (is its environment variable set?)"
+            )
         }
         self.models = try c.decodeIfPresent([String].self, forKey: .models)
         self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
@@ -492,8 +511,10 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? self.maxBodyBytes
-        self.bodyTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .bodyTimeout)?.duration ?? self.bodyTimeout
-        self.idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout)?.duration ?? self.idleTimeout
+        self.bodyTimeout =
+            try c.decodeIfPresent(ConfigDuration.self, forKey: .bodyTimeout)?.duration ?? self.bodyTimeout
+        self.idleTimeout =
+            try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout)?.duration ?? self.idleTimeout
     }
 }
 
@@ -569,7 +590,8 @@ public struct RequestLogConfiguration: Sendable, Decodable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.storesBodies = try c.decodeIfPresent(Bool.self, forKey: .storesBodies) ?? true
         self.batchSize = max(1, try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 256)
-        self.flushInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .flushInterval)?.duration
+        self.flushInterval =
+            try c.decodeIfPresent(ConfigDuration.self, forKey: .flushInterval)?.duration
             ?? self.flushInterval
     }
 }

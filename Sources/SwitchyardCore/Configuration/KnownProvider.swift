@@ -18,11 +18,36 @@ public struct KnownProvider: Sendable, Equatable {
 
     /// Every provider the gateway knows by name, in the order the embedded default tries them.
     public static let all: [KnownProvider] = [
-        KnownProvider(name: "openai", type: "openai", baseURL: "https://api.openai.com/v1", keyVariable: "OPENAI_API_KEY"),
-        KnownProvider(name: "groq", type: "openai", baseURL: "https://api.groq.com/openai/v1", keyVariable: "GROQ_API_KEY"),
-        KnownProvider(name: "together", type: "openai", baseURL: "https://api.together.xyz/v1", keyVariable: "TOGETHER_API_KEY"),
-        KnownProvider(name: "mistral", type: "openai", baseURL: "https://api.mistral.ai/v1", keyVariable: "MISTRAL_API_KEY"),
-        KnownProvider(name: "deepseek", type: "openai", baseURL: "https://api.deepseek.com/v1", keyVariable: "DEEPSEEK_API_KEY"),
+        KnownProvider(
+            name: "openai",
+            type: "openai",
+            baseURL: "https://api.openai.com/v1",
+            keyVariable: "OPENAI_API_KEY"
+        ),
+        KnownProvider(
+            name: "groq",
+            type: "openai",
+            baseURL: "https://api.groq.com/openai/v1",
+            keyVariable: "GROQ_API_KEY"
+        ),
+        KnownProvider(
+            name: "together",
+            type: "openai",
+            baseURL: "https://api.together.xyz/v1",
+            keyVariable: "TOGETHER_API_KEY"
+        ),
+        KnownProvider(
+            name: "mistral",
+            type: "openai",
+            baseURL: "https://api.mistral.ai/v1",
+            keyVariable: "MISTRAL_API_KEY"
+        ),
+        KnownProvider(
+            name: "deepseek",
+            type: "openai",
+            baseURL: "https://api.deepseek.com/v1",
+            keyVariable: "DEEPSEEK_API_KEY"
+        ),
         KnownProvider(name: "xai", type: "openai", baseURL: "https://api.x.ai/v1", keyVariable: "XAI_API_KEY"),
     ]
 
@@ -41,7 +66,11 @@ extension GatewayConfiguration {
         var configuration = GatewayConfiguration()
         for known in KnownProvider.all {
             guard let key = environment[known.keyVariable], !key.isEmpty else { continue }
-            configuration.providers[known.name] = ProviderConfiguration(type: known.type, baseURL: known.baseURL, apiKey: key)
+            configuration.providers[known.name] = ProviderConfiguration(
+                type: known.type,
+                baseURL: known.baseURL,
+                apiKey: key
+            )
         }
         configuration.providers["simulator"] = ProviderConfiguration(type: "simulator")
         if let key = environment["SWITCHYARD_MASTER_KEY"], !key.isEmpty { configuration.masterKey = key }

@@ -15,7 +15,10 @@ public struct GatewayServices: Sendable {
 
     /// Creates the services.
     public init(
-        authenticator: Authenticator, requestLog: any RequestLogSink, storesBodies: Bool, metrics: GatewayMetrics,
+        authenticator: Authenticator,
+        requestLog: any RequestLogSink,
+        storesBodies: Bool,
+        metrics: GatewayMetrics,
         dispatcher: Dispatcher
     ) {
         self.authenticator = authenticator

@@ -34,7 +34,11 @@ public struct Reply: Sendable {
 
     /// Creates a reply.
     public init(
-        provider: String, model: String, attempts: [Attempt], cacheStatus: CacheStatus = .bypass, body: Body,
+        provider: String,
+        model: String,
+        attempts: [Attempt],
+        cacheStatus: CacheStatus = .bypass,
+        body: Body,
         zeroDataRetention: Bool = false
     ) {
         self.provider = provider
@@ -116,8 +120,16 @@ public struct Receipt: Sendable {
 
     /// Creates a receipt.
     public init(
-        provider: String, model: String, attempts: [Attempt], cacheStatus: CacheStatus, status: Int,
-        usage: TokenUsage?, cost: Double?, timeToFirstToken: Duration?, latency: Duration, error: String?,
+        provider: String,
+        model: String,
+        attempts: [Attempt],
+        cacheStatus: CacheStatus,
+        status: Int,
+        usage: TokenUsage?,
+        cost: Double?,
+        timeToFirstToken: Duration?,
+        latency: Duration,
+        error: String?,
         responseBody: [UInt8]?
     ) {
         self.provider = provider

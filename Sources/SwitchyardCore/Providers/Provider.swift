@@ -26,7 +26,11 @@ public protocol Provider: Sendable {
     /// Makes one chat completion attempt; throws ``ProviderError`` on failure.
     func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
     /// Makes one embeddings attempt; throws ``ProviderError`` on failure.
-    func embeddings(_ request: EmbeddingsRequest, on route: Route, context: UpstreamContext) async throws
+    func embeddings(
+        _ request: EmbeddingsRequest,
+        on route: Route,
+        context: UpstreamContext
+    ) async throws
         -> UpstreamResponse
 }
 

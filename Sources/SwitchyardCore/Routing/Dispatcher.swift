@@ -26,7 +26,8 @@ public struct Dispatcher: Sendable {
 
     /// Creates a dispatcher.
     public init(
-        models: ModelTable, retries: RetryConfiguration,
+        models: ModelTable,
+        retries: RetryConfiguration,
         pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.models = models
@@ -38,13 +39,20 @@ public struct Dispatcher: Sendable {
     public func dispatch(_ call: Call) async throws -> Reply {
         if let request = call.chat {
             return try await self.run(call, modelName: request.model, kind: .chat, requirements: request.requirements) {
-                route, context in
+                route,
+                context in
                 try await route.provider.chat(request, on: route, context: context)
             }
         }
         if let request = call.embeddings {
-            return try await self.run(call, modelName: request.model, kind: .embedding, requirements: RouteRequirements()) {
-                route, context in
+            return try await self.run(
+                call,
+                modelName: request.model,
+                kind: .embedding,
+                requirements: RouteRequirements()
+            ) {
+                route,
+                context in
                 try await route.provider.embeddings(request, on: route, context: context)
             }
         }
@@ -52,7 +60,10 @@ public struct Dispatcher: Sendable {
     }
 
     private func run(
-        _ call: Call, modelName: String, kind: CatalogModel.Kind, requirements: RouteRequirements,
+        _ call: Call,
+        modelName: String,
+        kind: CatalogModel.Kind,
+        requirements: RouteRequirements,
         attempt: (Route, UpstreamContext) async throws -> UpstreamResponse
     ) async throws -> Reply {
         let candidates = try self.candidates(for: modelName, kind: kind, caller: call.caller ?? .anonymous)
@@ -74,7 +85,10 @@ public struct Dispatcher: Sendable {
                     let body = try Self.makeBody(response, route: route, call: call)
                     attempts.append(Attempt(route: route.label))
                     return Reply(
-                        provider: route.provider.name, model: route.upstreamModel, attempts: attempts, body: body,
+                        provider: route.provider.name,
+                        model: route.upstreamModel,
+                        attempts: attempts,
+                        body: body,
                         zeroDataRetention: route.zeroDataRetention
                     )
                 } catch let error as ProviderError {
@@ -86,11 +100,15 @@ public struct Dispatcher: Sendable {
                     )
                     if error.kind == .invalidRequest {
                         throw GatewayError(
-                            status: .init(code: error.status ?? 400), message: "\(route.label) rejected the request: \(error.message)",
-                            type: "invalid_request_error", code: "upstream_rejected_request"
+                            status: .init(code: error.status ?? 400),
+                            message: "\(route.label) rejected the request: \(error.message)",
+                            type: "invalid_request_error",
+                            code: "upstream_rejected_request"
                         )
                     }
-                    guard error.isRetryable, number < self.retries.attempts, ContinuousClock.now < deadline else { break }
+                    guard error.isRetryable, number < self.retries.attempts, ContinuousClock.now < deadline else {
+                        break
+                    }
                     let wait: Duration
                     if let retryAfter = error.retryAfter {
                         // A long Retry-After is better spent on the next route than waiting here.
@@ -114,7 +132,8 @@ public struct Dispatcher: Sendable {
             throw GatewayError.notFound(
                 "The model `\(modelName)` does not exist on this gateway. GET /v1/models lists the models it serves; "
                     + "`provider/model` names a model on a configured provider.",
-                param: "model", code: "model_not_found"
+                param: "model",
+                code: "model_not_found"
             )
         }
         guard caller.mayUse(model.publicName) else {
@@ -124,7 +143,8 @@ public struct Dispatcher: Sendable {
             let hint = kind == .embedding ? "an embedding model such as `text-embedding-3-small`" : "a chat model"
             throw GatewayError.invalidRequest(
                 "`\(modelName)` is \(modelKind == .embedding ? "an embedding" : "a chat") model; this endpoint needs \(hint).",
-                param: "model", code: "model_not_supported"
+                param: "model",
+                code: "model_not_supported"
             )
         }
         var routes = model.routes
@@ -132,7 +152,8 @@ public struct Dispatcher: Sendable {
         var queue = model.fallbacks
         while !queue.isEmpty {
             let name = queue.removeFirst()
-            guard seen.insert(name).inserted, let fallback = self.models.resolve(name), fallback.kind ?? kind == kind else { continue }
+            guard seen.insert(name).inserted, let fallback = self.models.resolve(name), fallback.kind ?? kind == kind
+            else { continue }
             routes += fallback.routes
             queue += fallback.fallbacks
         }
@@ -140,7 +161,12 @@ public struct Dispatcher: Sendable {
     }
 
     /// The routes that can serve `requirements`; throws a 400 naming the limit when none can.
-    static func eligible(_ routes: [Route], for requirements: RouteRequirements, model: String, call: Call) throws -> [Route] {
+    static func eligible(
+        _ routes: [Route],
+        for requirements: RouteRequirements,
+        model: String,
+        call: Call
+    ) throws -> [Route] {
         var eligible: [Route] = []
         var refusals: [(Route, RouteRefusal)] = []
         for route in routes {
@@ -152,30 +178,42 @@ public struct Dispatcher: Sendable {
         }
         if !eligible.isEmpty {
             for (route, refusal) in refusals {
-                call.logger.debug("route skipped", metadata: ["gw.route": "\(route.label)", "gw.reason": "\(refusal.reason)"])
+                call.logger.debug(
+                    "route skipped",
+                    metadata: ["gw.route": "\(route.label)", "gw.reason": "\(refusal.reason)"]
+                )
             }
             return eligible
         }
         guard let (_, first) = refusals.first else {
-            throw GatewayError.notFound("The model `\(model)` has no routes configured.", param: "model", code: "model_not_found")
+            throw GatewayError.notFound(
+                "The model `\(model)` has no routes configured.",
+                param: "model",
+                code: "model_not_found"
+            )
         }
         switch first.kind {
         case .maxOutput:
             let parameter = call.chat?.maxOutputTokensParameter ?? "max_tokens"
-            let limit = refusals.compactMap { if case .maxOutput(let limit) = $0.1.kind { limit } else { nil } }.max() ?? 0
+            let limit =
+                refusals.compactMap { if case .maxOutput(let limit) = $0.1.kind { limit } else { nil } }.max() ?? 0
             throw GatewayError.invalidRequest(
                 "`\(parameter)` is \(requirements.maxOutputTokens ?? 0), but `\(model)` allows at most \(limit) output tokens.",
-                param: parameter, code: "max_tokens_exceeded"
+                param: parameter,
+                code: "max_tokens_exceeded"
             )
         case .contextWindow(let window):
             throw GatewayError.invalidRequest(
                 "The prompt (about \(requirements.estimatedPromptTokens) tokens) is longer than the context window of `\(model)` (\(window) tokens).",
-                param: "messages", code: "context_length_exceeded"
+                param: "messages",
+                code: "context_length_exceeded"
             )
         case .capability:
             let reasons = refusals.map { "\($0.0.label): \($0.1.reason)" }.joined(separator: "; ")
             throw GatewayError.invalidRequest(
-                "No route of `\(model)` can serve this request (\(reasons)).", param: first.param, code: "capability_not_supported"
+                "No route of `\(model)` can serve this request (\(reasons)).",
+                param: first.param,
+                code: "capability_not_supported"
             )
         }
     }
@@ -184,15 +222,25 @@ public struct Dispatcher: Sendable {
     private static func makeBody(_ response: UpstreamResponse, route: Route, call: Call) throws -> Reply.Body {
         switch response {
         case .complete(let buffer):
-            guard let annotated = try? UsageAnnotator.annotate(body: Array(buffer.readableBytesView), pricing: route.pricing)
+            guard
+                let annotated = try? UsageAnnotator.annotate(
+                    body: Array(buffer.readableBytesView),
+                    pricing: route.pricing
+                )
             else {
-                throw ProviderError(kind: .invalidResponse, status: 200, message: "the response body is not a JSON object")
+                throw ProviderError(
+                    kind: .invalidResponse,
+                    status: 200,
+                    message: "the response body is not a JSON object"
+                )
             }
             return .complete(ByteBuffer(bytes: annotated.body), usage: annotated.usage, cost: annotated.cost)
         case .stream(let stream):
             return .stream(
                 ChatStream(
-                    upstream: stream, clientWantsUsage: call.chat?.includesUsage ?? false, pricing: route.pricing,
+                    upstream: stream,
+                    clientWantsUsage: call.chat?.includesUsage ?? false,
+                    pricing: route.pricing,
                     startedAt: call.startedAt
                 )
             )
@@ -202,7 +250,8 @@ public struct Dispatcher: Sendable {
     private static func exhausted(modelName: String, attempts: [Attempt], failures: [ProviderError]) -> GatewayError {
         let summary = attempts.map { "\($0.route): \($0.failure ?? "ok")" }.joined(separator: "; ")
         let routeCount = Set(attempts.map(\.route)).count
-        let message = "All \(routeCount) route(s) for `\(modelName)` failed after \(attempts.count) attempt(s): \(summary)"
+        let message =
+            "All \(routeCount) route(s) for `\(modelName)` failed after \(attempts.count) attempt(s): \(summary)"
         if !failures.isEmpty, failures.allSatisfy({ $0.kind == .timeout }) {
             return .upstreamTimeout(message)
         }

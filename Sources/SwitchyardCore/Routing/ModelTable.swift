@@ -29,15 +29,29 @@ public struct ModelTable: Sendable {
         for model in catalog.models {
             var routes: [Route] = []
             for catalogRoute in model.routes {
-                guard let provider = providers[catalogRoute.provider], self.providerTypes[catalogRoute.provider] != "simulator"
+                guard let provider = providers[catalogRoute.provider],
+                    self.providerTypes[catalogRoute.provider] != "simulator"
                 else { continue }
                 routes.append(
-                    Self.makeRoute(provider, upstreamModel: catalogRoute.model, model: model, catalogRoute: catalogRoute)
+                    Self.makeRoute(
+                        provider,
+                        upstreamModel: catalogRoute.model,
+                        model: model,
+                        catalogRoute: catalogRoute
+                    )
                 )
             }
             for name in simulators {
                 guard let provider = providers[name] else { continue }
-                routes.append(Self.makeRoute(provider, upstreamModel: model.id, model: model, catalogRoute: nil, isSimulator: true))
+                routes.append(
+                    Self.makeRoute(
+                        provider,
+                        upstreamModel: model.id,
+                        model: model,
+                        catalogRoute: nil,
+                        isSimulator: true
+                    )
+                )
             }
             guard !routes.isEmpty else { continue }
             self.add(ResolvedModel(publicName: model.id, kind: model.kind, routes: routes, fallbacks: []))
@@ -50,10 +64,14 @@ public struct ModelTable: Sendable {
                     throw ConfigurationError("`models.\(name).routes[\(index)].provider` names an unknown provider")
                 }
                 let isSimulator = self.providerTypes[routeConfiguration.provider] == "simulator"
-                let facts = self.facts(provider: routeConfiguration.provider, upstreamModel: routeConfiguration.model)
+                let facts =
+                    self.facts(provider: routeConfiguration.provider, upstreamModel: routeConfiguration.model)
                     ?? catalog.model(name).map { ($0, nil) }
                 var route = Self.makeRoute(
-                    provider, upstreamModel: routeConfiguration.model, model: facts?.0, catalogRoute: facts?.1,
+                    provider,
+                    upstreamModel: routeConfiguration.model,
+                    model: facts?.0,
+                    catalogRoute: facts?.1,
                     isSimulator: isSimulator
                 )
                 route.apply(routeConfiguration)
@@ -62,7 +80,9 @@ public struct ModelTable: Sendable {
                 routes.append(route)
             }
             let kind = routes.first?.catalogModel?.kind
-            self.add(ResolvedModel(publicName: name, kind: kind, routes: routes, fallbacks: modelConfiguration.fallbacks))
+            self.add(
+                ResolvedModel(publicName: name, kind: kind, routes: routes, fallbacks: modelConfiguration.fallbacks)
+            )
         }
 
         for (name, modelConfiguration) in configuration.models {
@@ -84,7 +104,11 @@ public struct ModelTable: Sendable {
         let isSimulator = self.providerTypes[providerName] == "simulator"
         let facts = self.facts(provider: providerName, upstreamModel: upstreamModel)
         let route = Self.makeRoute(
-            provider, upstreamModel: upstreamModel, model: facts?.0, catalogRoute: facts?.1, isSimulator: isSimulator
+            provider,
+            upstreamModel: upstreamModel,
+            model: facts?.0,
+            catalogRoute: facts?.1,
+            isSimulator: isSimulator
         )
         return ResolvedModel(publicName: name, kind: facts?.0.kind, routes: [route], fallbacks: [])
     }
@@ -110,7 +134,10 @@ public struct ModelTable: Sendable {
     /// Prices come only from a catalog route (or the simulator, which bills like the model's
     /// primary route so demos show real costs): a reseller's price is not the maker's.
     static func makeRoute(
-        _ provider: any Provider, upstreamModel: String, model: CatalogModel?, catalogRoute: CatalogRoute?,
+        _ provider: any Provider,
+        upstreamModel: String,
+        model: CatalogModel?,
+        catalogRoute: CatalogRoute?,
         isSimulator: Bool = false
     ) -> Route {
         guard let model else {

@@ -25,9 +25,15 @@ public struct Route: Sendable {
 
     /// Creates a route.
     public init(
-        provider: any Provider, upstreamModel: String, contextWindow: Int? = nil, maxOutputTokens: Int? = nil,
-        pricing: Pricing? = nil, capabilities: Capabilities = .all, timeouts: Timeouts = .defaults,
-        zeroDataRetention: Bool = false, catalogModel: CatalogModel? = nil
+        provider: any Provider,
+        upstreamModel: String,
+        contextWindow: Int? = nil,
+        maxOutputTokens: Int? = nil,
+        pricing: Pricing? = nil,
+        capabilities: Capabilities = .all,
+        timeouts: Timeouts = .defaults,
+        zeroDataRetention: Bool = false,
+        catalogModel: CatalogModel? = nil
     ) {
         self.provider = provider
         self.upstreamModel = upstreamModel
@@ -52,7 +58,11 @@ public struct Route: Sendable {
             return RouteRefusal(reason: "max output is \(limit) tokens", param: nil, kind: .maxOutput(limit: limit))
         }
         if let window = self.contextWindow, requirements.estimatedPromptTokens > window {
-            return RouteRefusal(reason: "context window is \(window) tokens", param: "messages", kind: .contextWindow(window))
+            return RouteRefusal(
+                reason: "context window is \(window) tokens",
+                param: "messages",
+                kind: .contextWindow(window)
+            )
         }
         return nil
     }

@@ -27,7 +27,9 @@ public struct AccountingStage: Stage {
             // create a new time series per made-up model name.
             let model = call.peek.model.flatMap { self.metrics.isServed($0) ? $0 : nil } ?? "unknown"
             self.metrics.recordFailure(
-                call: call, model: model, status: GatewayError.from(error).status.code,
+                call: call,
+                model: model,
+                status: GatewayError.from(error).status.code,
                 latency: ContinuousClock.now - call.startedAt
             )
             throw error
@@ -52,14 +54,19 @@ public struct GatewayMetrics: Sendable {
 
     func record(call: Call, model: String, receipt: Receipt) {
         let route = [("model", model), ("provider", receipt.provider)]
-        self.handles.counter("switchyard_requests_total", [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(receipt.status)")])
-            .increment()
+        self.handles.counter(
+            "switchyard_requests_total",
+            [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(receipt.status)")]
+        )
+        .increment()
         self.handles.timer("switchyard_request_duration_seconds", route).recordNanoseconds(receipt.latency.nanoseconds)
         if let ttft = receipt.timeToFirstToken {
             self.handles.timer("switchyard_time_to_first_token_seconds", route).recordNanoseconds(ttft.nanoseconds)
         }
         if let usage = receipt.usage {
-            for (type, count) in [("input", usage.inputTokens), ("cached_input", usage.cachedInputTokens), ("output", usage.outputTokens)]
+            for (type, count) in [
+                ("input", usage.inputTokens), ("cached_input", usage.cachedInputTokens), ("output", usage.outputTokens),
+            ]
             where count > 0 {
                 self.handles.counter("switchyard_tokens_total", route + [("type", type)]).increment(by: count)
             }
@@ -71,8 +78,11 @@ public struct GatewayMetrics: Sendable {
 
     func recordFailure(call: Call, model: String, status: Int, latency: Duration) {
         let route = [("model", model), ("provider", "none")]
-        self.handles.counter("switchyard_requests_total", [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(status)")])
-            .increment()
+        self.handles.counter(
+            "switchyard_requests_total",
+            [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(status)")]
+        )
+        .increment()
         self.handles.timer("switchyard_request_duration_seconds", route).recordNanoseconds(latency.nanoseconds)
     }
 }

@@ -30,7 +30,14 @@ public struct Authenticator: Sendable {
     public init(masterKey: String?, keys: [KeyConfiguration]) {
         self.masterKey = masterKey.map { Array($0.utf8) }
         self.keys = keys.map {
-            (Array($0.key.utf8), Caller(keyName: $0.name, allowedModels: $0.models.map(Set.init), zeroDataRetention: $0.zeroDataRetention))
+            (
+                Array($0.key.utf8),
+                Caller(
+                    keyName: $0.name,
+                    allowedModels: $0.models.map(Set.init),
+                    zeroDataRetention: $0.zeroDataRetention
+                )
+            )
         }
     }
 
@@ -41,7 +48,9 @@ public struct Authenticator: Sendable {
     public func authenticate(_ presented: String?) throws(GatewayError) -> Caller {
         guard self.isEnabled else { return .anonymous }
         guard let presented, !presented.isEmpty else {
-            throw .unauthorized("Missing API key: send `Authorization: Bearer <key>` with the master key or a gateway key.")
+            throw .unauthorized(
+                "Missing API key: send `Authorization: Bearer <key>` with the master key or a gateway key."
+            )
         }
         let bytes = Array(presented.utf8)
         if let master = self.masterKey, Self.constantTimeEquals(master, bytes) {

@@ -26,7 +26,8 @@ public struct LoggingStage: Stage {
             let reply = try await next(call)
             let isStreaming: Bool
             if case .stream = reply.body { isStreaming = true } else { isStreaming = false }
-            let keepsBodies = self.storesBodies && !(call.caller?.zeroDataRetention ?? false) && !reply.zeroDataRetention
+            let keepsBodies =
+                self.storesBodies && !(call.caller?.zeroDataRetention ?? false) && !reply.zeroDataRetention
             return reply.onFinish { receipt in
                 call.logger.info(
                     receipt.error == nil ? "request finished" : "request failed",
@@ -42,16 +43,28 @@ public struct LoggingStage: Stage {
                 )
                 self.sink.enqueue(
                     RequestLogRecord(
-                        id: call.id, startedAt: call.receivedAt, finishedAt: Date(), keyName: call.caller?.keyName,
-                        endpoint: call.endpoint.rawValue, model: peek.model, provider: receipt.provider,
-                        upstreamModel: receipt.model, status: receipt.status, isStreaming: isStreaming,
-                        attempts: receipt.attempts.count, inputTokens: receipt.usage?.inputTokens,
-                        cachedInputTokens: receipt.usage?.cachedInputTokens, outputTokens: receipt.usage?.outputTokens,
-                        costUSD: receipt.cost, latencyMs: receipt.latency.milliseconds,
-                        timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds, cacheStatus: receipt.cacheStatus.rawValue,
+                        id: call.id,
+                        startedAt: call.receivedAt,
+                        finishedAt: Date(),
+                        keyName: call.caller?.keyName,
+                        endpoint: call.endpoint.rawValue,
+                        model: peek.model,
+                        provider: receipt.provider,
+                        upstreamModel: receipt.model,
+                        status: receipt.status,
+                        isStreaming: isStreaming,
+                        attempts: receipt.attempts.count,
+                        inputTokens: receipt.usage?.inputTokens,
+                        cachedInputTokens: receipt.usage?.cachedInputTokens,
+                        outputTokens: receipt.usage?.outputTokens,
+                        costUSD: receipt.cost,
+                        latencyMs: receipt.latency.milliseconds,
+                        timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
+                        cacheStatus: receipt.cacheStatus.rawValue,
                         error: receipt.error,
                         requestBody: keepsBodies ? String(decoding: call.body, as: UTF8.self) : nil,
-                        responseBody: keepsBodies ? receipt.responseBody.map { String(decoding: $0, as: UTF8.self) } : nil
+                        responseBody: keepsBodies
+                            ? receipt.responseBody.map { String(decoding: $0, as: UTF8.self) } : nil
                     )
                 )
             }
@@ -61,17 +74,32 @@ public struct LoggingStage: Stage {
             call.logger.info(
                 "request failed",
                 metadata: [
-                    "gw.model": "\(peek.model ?? "")", "gw.status": "\(failure.status.code)", "gw.error": "\(failure.message)",
+                    "gw.model": "\(peek.model ?? "")", "gw.status": "\(failure.status.code)",
+                    "gw.error": "\(failure.message)",
                 ]
             )
             let keepsBodies = self.storesBodies && !(call.caller?.zeroDataRetention ?? false)
             self.sink.enqueue(
                 RequestLogRecord(
-                    id: call.id, startedAt: call.receivedAt, finishedAt: Date(), keyName: call.caller?.keyName,
-                    endpoint: call.endpoint.rawValue, model: peek.model, provider: nil, upstreamModel: nil,
-                    status: failure.status.code, isStreaming: peek.isStreaming, attempts: 0, inputTokens: nil,
-                    cachedInputTokens: nil, outputTokens: nil, costUSD: nil, latencyMs: latency.milliseconds,
-                    timeToFirstTokenMs: nil, cacheStatus: CacheStatus.bypass.rawValue, error: failure.message,
+                    id: call.id,
+                    startedAt: call.receivedAt,
+                    finishedAt: Date(),
+                    keyName: call.caller?.keyName,
+                    endpoint: call.endpoint.rawValue,
+                    model: peek.model,
+                    provider: nil,
+                    upstreamModel: nil,
+                    status: failure.status.code,
+                    isStreaming: peek.isStreaming,
+                    attempts: 0,
+                    inputTokens: nil,
+                    cachedInputTokens: nil,
+                    outputTokens: nil,
+                    costUSD: nil,
+                    latencyMs: latency.milliseconds,
+                    timeToFirstTokenMs: nil,
+                    cacheStatus: CacheStatus.bypass.rawValue,
+                    error: failure.message,
                     requestBody: keepsBodies ? String(decoding: call.body, as: UTF8.self) : nil,
                     responseBody: keepsBodies ? String(decoding: failure.jsonBody, as: UTF8.self) : nil
                 )

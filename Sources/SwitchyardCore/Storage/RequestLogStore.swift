@@ -67,10 +67,27 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
 
     /// Creates a record.
     public init(
-        id: String, startedAt: Date, finishedAt: Date, keyName: String?, endpoint: String, model: String?,
-        provider: String?, upstreamModel: String?, status: Int, isStreaming: Bool, attempts: Int,
-        inputTokens: Int?, cachedInputTokens: Int?, outputTokens: Int?, costUSD: Double?, latencyMs: Double,
-        timeToFirstTokenMs: Double?, cacheStatus: String, error: String?, requestBody: String?, responseBody: String?
+        id: String,
+        startedAt: Date,
+        finishedAt: Date,
+        keyName: String?,
+        endpoint: String,
+        model: String?,
+        provider: String?,
+        upstreamModel: String?,
+        status: Int,
+        isStreaming: Bool,
+        attempts: Int,
+        inputTokens: Int?,
+        cachedInputTokens: Int?,
+        outputTokens: Int?,
+        costUSD: Double?,
+        latencyMs: Double,
+        timeToFirstTokenMs: Double?,
+        cacheStatus: String,
+        error: String?,
+        requestBody: String?,
+        responseBody: String?
     ) {
         self.id = id
         self.startedAt = startedAt

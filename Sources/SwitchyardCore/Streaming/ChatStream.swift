@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
-
 import NIOCore
 import Synchronization
 
@@ -36,12 +35,18 @@ public struct ChatStream: AsyncSequence, Sendable {
     ///   - startedAt: when the request arrived, for the time to first token.
     ///   - captureLimit: how many output bytes to keep for the request log.
     public init(
-        upstream: ByteStream, clientWantsUsage: Bool, pricing: Pricing?, startedAt: ContinuousClock.Instant,
+        upstream: ByteStream,
+        clientWantsUsage: Bool,
+        pricing: Pricing?,
+        startedAt: ContinuousClock.Instant,
         captureLimit: Int = 64 << 10
     ) {
         self.upstream = upstream
         self.settings = Settings(
-            clientWantsUsage: clientWantsUsage, pricing: pricing, startedAt: startedAt, captureLimit: captureLimit
+            clientWantsUsage: clientWantsUsage,
+            pricing: pricing,
+            startedAt: startedAt,
+            captureLimit: captureLimit
         )
         self.outcome = Outcome()
     }
@@ -96,7 +101,10 @@ public struct ChatStream: AsyncSequence, Sendable {
                 guard let chunk = try await self.upstream.next() else {
                     self.finished = true
                     guard self.sawDone else {
-                        throw ProviderError(kind: .connection, message: "the upstream closed the stream before it finished")
+                        throw ProviderError(
+                            kind: .connection,
+                            message: "the upstream closed the stream before it finished"
+                        )
                     }
                     return nil
                 }

@@ -21,7 +21,8 @@ public final class HTTPTransport: Sendable {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(
-                connect: .nanoseconds(connectTimeout.nanosecondsClamped), read: .nanoseconds(idleTimeout.nanosecondsClamped)
+                connect: .nanoseconds(connectTimeout.nanosecondsClamped),
+                read: .nanoseconds(idleTimeout.nanosecondsClamped)
             ),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         )
@@ -31,7 +32,10 @@ public final class HTTPTransport: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         var clients: [ObjectIdentifier: HTTPClient] = [:]
         for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
-            clients[ObjectIdentifier(loop)] = HTTPClient(eventLoopGroupProvider: .shared(loop), configuration: configuration)
+            clients[ObjectIdentifier(loop)] = HTTPClient(
+                eventLoopGroupProvider: .shared(loop),
+                configuration: configuration
+            )
         }
         self.clients = clients
         self.fallbackClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -45,12 +49,15 @@ public final class HTTPTransport: Sendable {
 
     /// The client whose connections live on the current event loop, if the caller runs on one.
     private var client: HTTPClient {
-        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { self.clients[ObjectIdentifier($0)] } ?? self.fallbackClient
+        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { self.clients[ObjectIdentifier($0)] }
+            ?? self.fallbackClient
     }
 
     /// Sends `request`; returns the body (or its stream) on 2xx, else throws the error `parseError` makes.
     public func send(
-        _ request: UpstreamHTTPRequest, streaming: Bool, context: UpstreamContext,
+        _ request: UpstreamHTTPRequest,
+        streaming: Bool,
+        context: UpstreamContext,
         parseError: @Sendable (Int, [(String, String)], [UInt8]) -> ProviderError
     ) async throws -> UpstreamResponse {
         var outbound = HTTPClientRequest(url: request.url)

@@ -10,22 +10,30 @@ extension GatewayError {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let requestID { headers[.switchyardRequestID] = requestID }
         if let seconds = self.retryAfterSeconds { headers[.retryAfter] = "\(seconds)" }
-        return Response(status: self.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: self.jsonBody)))
+        return Response(
+            status: self.status,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: self.jsonBody))
+        )
     }
 
     /// The gateway error for an error Hummingbird raised before our handlers ran.
     static func from(httpError: HTTPError, maxBodyBytes: Int) -> GatewayError {
         switch httpError.status {
         case .contentTooLarge: .bodyTooLarge(limit: maxBodyBytes)
-        case .notFound: .notFound("No such endpoint. The gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.")
+        case .notFound:
+            .notFound("No such endpoint. The gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.")
         case .methodNotAllowed:
             GatewayError(
-                status: .methodNotAllowed, message: "This endpoint does not accept this HTTP method.",
-                type: "invalid_request_error", code: "method_not_allowed"
+                status: .methodNotAllowed,
+                message: "This endpoint does not accept this HTTP method.",
+                type: "invalid_request_error",
+                code: "method_not_allowed"
             )
         default:
             GatewayError(
-                status: httpError.status, message: httpError.body ?? httpError.status.reasonPhrase,
+                status: httpError.status,
+                message: httpError.body ?? httpError.status.reasonPhrase,
                 type: httpError.status.code < 500 ? "invalid_request_error" : "server_error"
             )
         }
@@ -47,7 +55,11 @@ extension HTTPField.Name {
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBodyBytes: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as GatewayError {

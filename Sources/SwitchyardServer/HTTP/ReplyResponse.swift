@@ -36,9 +36,16 @@ enum ReplyResponse {
                 }
                 reply.finish(
                     Receipt(
-                        provider: reply.provider, model: reply.model, attempts: reply.attempts, cacheStatus: reply.cacheStatus,
-                        status: 200, usage: usage, cost: cost, timeToFirstToken: nil,
-                        latency: ContinuousClock.now - call.startedAt, error: failure,
+                        provider: reply.provider,
+                        model: reply.model,
+                        attempts: reply.attempts,
+                        cacheStatus: reply.cacheStatus,
+                        status: 200,
+                        usage: usage,
+                        cost: cost,
+                        timeToFirstToken: nil,
+                        latency: ContinuousClock.now - call.startedAt,
+                        error: failure,
                         responseBody: Array(buffer.readableBytesView)
                     )
                 )
@@ -70,9 +77,17 @@ enum ReplyResponse {
                 let outcome = stream.outcome.values
                 reply.finish(
                     Receipt(
-                        provider: reply.provider, model: reply.model, attempts: reply.attempts, cacheStatus: reply.cacheStatus,
-                        status: 200, usage: outcome.usage, cost: outcome.cost, timeToFirstToken: outcome.timeToFirstToken,
-                        latency: ContinuousClock.now - call.startedAt, error: outcome.error, responseBody: outcome.captured
+                        provider: reply.provider,
+                        model: reply.model,
+                        attempts: reply.attempts,
+                        cacheStatus: reply.cacheStatus,
+                        status: 200,
+                        usage: outcome.usage,
+                        cost: outcome.cost,
+                        timeToFirstToken: outcome.timeToFirstToken,
+                        latency: ContinuousClock.now - call.startedAt,
+                        error: outcome.error,
+                        responseBody: outcome.captured
                     )
                 )
             }

@@ -34,7 +34,10 @@ struct CompletionRoutes<Context: RequestContext> {
         var logger = context.logger
         logger[metadataKey: "gw.request_id"] = "\(id)"
         let call = Call(
-            id: id, endpoint: endpoint, body: Array(body.readableBytesView), presentedKey: Self.presentedKey(request.headers),
+            id: id,
+            endpoint: endpoint,
+            body: Array(body.readableBytesView),
+            presentedKey: Self.presentedKey(request.headers),
             logger: logger
         )
         do {
@@ -70,8 +73,10 @@ struct CompletionRoutes<Context: RequestContext> {
             defer { group.cancelAll() }
             guard let result = try await group.next(), let collected = result else {
                 throw GatewayError(
-                    status: .requestTimeout, message: "The request body did not arrive within \(timeout) (`server.body_timeout`).",
-                    type: "invalid_request_error", code: "request_timeout"
+                    status: .requestTimeout,
+                    message: "The request body did not arrive within \(timeout) (`server.body_timeout`).",
+                    type: "invalid_request_error",
+                    code: "request_timeout"
                 )
             }
             return collected

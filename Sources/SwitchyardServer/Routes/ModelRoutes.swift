@@ -20,10 +20,18 @@ struct ModelRoutes<Context: RequestContext> {
             _ = try self.authenticator.authenticate(CompletionRoutes<Context>.presentedKey(request.headers))
             let id = context.parameters.getCatchAll().joined(separator: "/")
             guard let model = self.models.resolve(id) else {
-                throw GatewayError.notFound("The model `\(id)` does not exist on this gateway.", param: "model", code: "model_not_found")
+                throw GatewayError.notFound(
+                    "The model `\(id)` does not exist on this gateway.",
+                    param: "model",
+                    code: "model_not_found"
+                )
             }
             let body = try JSONDecoderFactory.encoder.encode(ModelListing.Entry(model))
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
     }
 }
@@ -64,7 +72,8 @@ public enum ModelListing {
         var routes: [RouteEntry]
 
         enum CodingKeys: String, CodingKey {
-            case id, object, created, name, kind, snapshot, released, pricing, modalities, capabilities, dimensions, routes
+            case id, object, created, name, kind, snapshot, released, pricing, modalities, capabilities, dimensions,
+                routes
             case ownedBy = "owned_by"
             case knowledgeCutoff = "knowledge_cutoff"
             case contextWindow = "context_window"

@@ -22,13 +22,17 @@ struct OperationsRoutes<Context: RequestContext> {
                 return Self.json(#"{"status":"ready"}"#)
             } catch {
                 return GatewayError(
-                    status: .serviceUnavailable, message: "The store is not reachable.", type: "server_error", code: "store_unreachable"
+                    status: .serviceUnavailable,
+                    message: "The store is not reachable.",
+                    type: "server_error",
+                    code: "store_unreachable"
                 ).response()
             }
         }
         router.get("/metrics") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer()))
             )
         }
@@ -42,7 +46,11 @@ struct OperationsRoutes<Context: RequestContext> {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
             let body = try encoder.encode(LogList(data: records))
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
     }
 
@@ -54,7 +62,11 @@ struct OperationsRoutes<Context: RequestContext> {
     private func requireMaster(_ request: Request) throws {
         let key = CompletionRoutes<Context>.presentedKey(request.headers)
         guard self.authenticator.isMaster(key) else {
-            if key == nil { throw GatewayError.unauthorized("The admin API needs the master key: send `Authorization: Bearer <master key>`.") }
+            if key == nil {
+                throw GatewayError.unauthorized(
+                    "The admin API needs the master key: send `Authorization: Bearer <master key>`."
+                )
+            }
             throw GatewayError.unauthorized("The admin API accepts only the master key.")
         }
     }
@@ -76,7 +88,8 @@ struct OperationsRoutes<Context: RequestContext> {
                 query.since = date
             } else {
                 throw GatewayError.invalidRequest(
-                    "`since` must be an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds.", param: "since"
+                    "`since` must be an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds.",
+                    param: "since"
                 )
             }
         }
@@ -84,6 +97,10 @@ struct OperationsRoutes<Context: RequestContext> {
     }
 
     private static func json(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
     }
 }

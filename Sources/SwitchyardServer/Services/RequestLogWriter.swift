@@ -79,7 +79,10 @@ public final class RequestLogWriter: RequestLogSink, Service {
                     try await self.store.append(batch)
                 } catch {
                     // Keep the rows for the next flush: a store that is briefly unavailable loses nothing.
-                    self.logger.error("request log write failed", metadata: ["gw.error": "\(error)", "gw.rows": "\(batch.count)"])
+                    self.logger.error(
+                        "request log write failed",
+                        metadata: ["gw.error": "\(error)", "gw.rows": "\(batch.count)"]
+                    )
                     self.pending.withLock { $0.insert(contentsOf: batch, at: 0) }
                     return
                 }
