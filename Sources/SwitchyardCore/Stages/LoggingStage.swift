@@ -21,91 +21,78 @@ public struct LoggingStage: Stage {
 
     /// Passes the call on, then logs the reply when it finishes, or the error at once.
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
-        let peek = call.peek
+        let keepsBodies = self.storesBodies && !(call.caller?.zeroDataRetention ?? false)
         do {
             let reply = try await next(call)
             let isStreaming: Bool
             if case .stream = reply.body { isStreaming = true } else { isStreaming = false }
-            let keepsBodies =
-                self.storesBodies && !(call.caller?.zeroDataRetention ?? false) && !reply.zeroDataRetention
             return reply.onFinish { receipt in
-                call.logger.info(
-                    receipt.error == nil ? "request finished" : "request failed",
-                    metadata: [
-                        "gw.model": "\(peek.model ?? "")", "gw.provider": "\(receipt.provider)",
-                        "gw.upstream_model": "\(receipt.model)", "gw.status": "\(receipt.status)",
-                        "gw.tokens.input": "\(receipt.usage?.inputTokens ?? 0)",
-                        "gw.tokens.output": "\(receipt.usage?.outputTokens ?? 0)",
-                        "gw.attempts": "\(receipt.attempts.count)",
-                        "gw.latency_ms": "\(receipt.latency.milliseconds)",
-                        "gw.error": "\(receipt.error ?? "")",
-                    ]
-                )
-                self.sink.enqueue(
-                    RequestLogRecord(
-                        id: call.id,
-                        startedAt: call.receivedAt,
-                        finishedAt: Date(),
-                        keyName: call.caller?.keyName,
-                        endpoint: call.endpoint.rawValue,
-                        model: peek.model,
-                        provider: receipt.provider,
-                        upstreamModel: receipt.model,
-                        status: receipt.status,
-                        isStreaming: isStreaming,
-                        attempts: receipt.attempts.count,
-                        inputTokens: receipt.usage?.inputTokens,
-                        cachedInputTokens: receipt.usage?.cachedInputTokens,
-                        outputTokens: receipt.usage?.outputTokens,
-                        costUSD: receipt.cost,
-                        latencyMs: receipt.latency.milliseconds,
-                        timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
-                        cacheStatus: receipt.cacheStatus.rawValue,
-                        error: receipt.error,
-                        requestBody: keepsBodies ? String(decoding: call.body, as: UTF8.self) : nil,
-                        responseBody: keepsBodies
-                            ? receipt.responseBody.map { String(decoding: $0, as: UTF8.self) } : nil
-                    )
+                self.record(
+                    call,
+                    receipt,
+                    isStreaming: isStreaming,
+                    keepsBodies: keepsBodies && !reply.zeroDataRetention
                 )
             }
         } catch {
             let failure = GatewayError.from(error)
-            let latency = ContinuousClock.now - call.startedAt
-            call.logger.info(
-                "request failed",
-                metadata: [
-                    "gw.model": "\(peek.model ?? "")", "gw.status": "\(failure.status.code)",
-                    "gw.error": "\(failure.message)",
-                ]
+            let receipt = Receipt(
+                provider: "",
+                model: "",
+                attempts: [],
+                cacheStatus: .bypass,
+                status: failure.status.code,
+                usage: nil,
+                cost: nil,
+                timeToFirstToken: nil,
+                latency: ContinuousClock.now - call.startedAt,
+                error: failure.message,
+                responseBody: failure.jsonBody
             )
-            let keepsBodies = self.storesBodies && !(call.caller?.zeroDataRetention ?? false)
-            self.sink.enqueue(
-                RequestLogRecord(
-                    id: call.id,
-                    startedAt: call.receivedAt,
-                    finishedAt: Date(),
-                    keyName: call.caller?.keyName,
-                    endpoint: call.endpoint.rawValue,
-                    model: peek.model,
-                    provider: nil,
-                    upstreamModel: nil,
-                    status: failure.status.code,
-                    isStreaming: peek.isStreaming,
-                    attempts: 0,
-                    inputTokens: nil,
-                    cachedInputTokens: nil,
-                    outputTokens: nil,
-                    costUSD: nil,
-                    latencyMs: latency.milliseconds,
-                    timeToFirstTokenMs: nil,
-                    cacheStatus: CacheStatus.bypass.rawValue,
-                    error: failure.message,
-                    requestBody: keepsBodies ? String(decoding: call.body, as: UTF8.self) : nil,
-                    responseBody: keepsBodies ? String(decoding: failure.jsonBody, as: UTF8.self) : nil
-                )
-            )
+            self.record(call, receipt, isStreaming: call.peek.isStreaming, keepsBodies: keepsBodies)
             throw error
         }
+    }
+
+    /// Emits the request's info line and queues its request log row.
+    private func record(_ call: Call, _ receipt: Receipt, isStreaming: Bool, keepsBodies: Bool) {
+        call.logger.info(
+            receipt.error == nil ? "request finished" : "request failed",
+            metadata: [
+                "gw.model": "\(call.peek.model ?? "")", "gw.provider": "\(receipt.provider)",
+                "gw.upstream_model": "\(receipt.model)", "gw.status": "\(receipt.status)",
+                "gw.tokens.input": "\(receipt.usage?.inputTokens ?? 0)",
+                "gw.tokens.output": "\(receipt.usage?.outputTokens ?? 0)",
+                "gw.attempts": "\(receipt.attempts.count)",
+                "gw.latency_ms": "\(receipt.latency.milliseconds)",
+                "gw.error": "\(receipt.error ?? "")",
+            ]
+        )
+        self.sink.enqueue(
+            RequestLogRecord(
+                id: call.id,
+                startedAt: call.receivedAt,
+                finishedAt: Date(),
+                keyName: call.caller?.keyName,
+                endpoint: call.endpoint.rawValue,
+                model: call.peek.model,
+                provider: receipt.provider.isEmpty ? nil : receipt.provider,
+                upstreamModel: receipt.model.isEmpty ? nil : receipt.model,
+                status: receipt.status,
+                isStreaming: isStreaming,
+                attempts: receipt.attempts.count,
+                inputTokens: receipt.usage?.inputTokens,
+                cachedInputTokens: receipt.usage?.cachedInputTokens,
+                outputTokens: receipt.usage?.outputTokens,
+                costUSD: receipt.cost,
+                latencyMs: receipt.latency.milliseconds,
+                timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
+                cacheStatus: receipt.cacheStatus.rawValue,
+                error: receipt.error,
+                requestBody: keepsBodies ? String(decoding: call.body, as: UTF8.self) : nil,
+                responseBody: keepsBodies ? receipt.responseBody.map { String(decoding: $0, as: UTF8.self) } : nil
+            )
+        )
     }
 }
 
