@@ -40,9 +40,13 @@ public struct SimulatorProvider: Provider {
                 )
             )
         }
-        try await Task.sleep(
-            for: self.settings.ttft + .seconds(Double(reply.outputTokenCount) / self.settings.tokensPerSecond)
-        )
+        let generation = self.settings.ttft + .seconds(Double(reply.outputTokenCount) / self.settings.tokensPerSecond)
+        // Sub-millisecond pauses cost more in timer overhead than they simulate.
+        if generation >= .milliseconds(1) {
+            try await Task.sleep(for: generation)
+        } else {
+            try Task.checkCancellation()
+        }
         if failure == .brokenStream {
             throw ProviderError(kind: .connection, message: "simulated connection reset before the body was complete")
         }

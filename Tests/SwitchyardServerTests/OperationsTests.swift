@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
+import HTTPTypes
+import Hummingbird
 import SwitchyardCore
-import SwitchyardServer
 import SwitchyardTesting
 import Testing
+
+@testable import SwitchyardServer
 
 /// Keys, the request log, the admin API, models, health and metrics.
 @Suite(.timeLimit(.minutes(1)))
@@ -160,5 +163,17 @@ struct OperationsTests {
         let gateway = try Gateway(configuration: configuration, logger: TestGateway.logger)
         #expect(gateway.configuration.host == "0.0.0.0")
         try await gateway.shutdown()
+    }
+
+    @Test(
+        "Reads the key from a Bearer header in any case, or from x-api-key",
+        arguments: [
+            ("Bearer sk-1", "sk-1"), ("bearer sk-1", "sk-1"), ("BEARER  sk-1", "sk-1"), ("sk-1", "sk-1"),
+        ]
+    )
+    func readsPresentedKey(_ authorization: String, _ key: String) {
+        #expect(CompletionRoutes<BasicRequestContext>.presentedKey([.authorization: authorization]) == key)
+        #expect(CompletionRoutes<BasicRequestContext>.presentedKey([.xAPIKey: "sk-2"]) == "sk-2")
+        #expect(CompletionRoutes<BasicRequestContext>.presentedKey([:]) == nil)
     }
 }

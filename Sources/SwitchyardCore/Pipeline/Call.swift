@@ -105,17 +105,19 @@ public enum RequestID {
         var bytes = [UInt8](repeating: 0, count: 16)
         let millis = UInt64(Date().timeIntervalSince1970 * 1000)
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index))) }
+        // Two draws fill the random part: the system generator makes a system call per draw.
         var generator = SystemRandomNumberGenerator()
-        for index in 6..<16 { bytes[index] = generator.next() }
+        let random = (generator.next() as UInt64, generator.next() as UInt64)
+        for index in 6..<14 { bytes[index] = UInt8(truncatingIfNeeded: random.0 >> (8 * (index - 6))) }
+        for index in 14..<16 { bytes[index] = UInt8(truncatingIfNeeded: random.1 >> (8 * (index - 14))) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-        return "req_" + hex
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        self.count >= width ? self : String(repeating: "0", count: width - self.count) + self
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = Array("req_".utf8)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -96,7 +96,10 @@ public struct Dispatcher: Sendable {
                     failures.append(error)
                     call.logger.debug(
                         "upstream attempt failed",
-                        metadata: ["gw.route": "\(route.label)", "gw.attempt": "\(number)", "gw.error": "\(error)"]
+                        metadata: [
+                            "gw.request_id": "\(call.id)", "gw.route": "\(route.label)", "gw.attempt": "\(number)",
+                            "gw.error": "\(error)",
+                        ]
                     )
                     if error.kind == .invalidRequest {
                         throw GatewayError(
@@ -180,7 +183,9 @@ public struct Dispatcher: Sendable {
             for (route, refusal) in refusals {
                 call.logger.debug(
                     "route skipped",
-                    metadata: ["gw.route": "\(route.label)", "gw.reason": "\(refusal.reason)"]
+                    metadata: [
+                        "gw.request_id": "\(call.id)", "gw.route": "\(route.label)", "gw.reason": "\(refusal.reason)",
+                    ]
                 )
             }
             return eligible

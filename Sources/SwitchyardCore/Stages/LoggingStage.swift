@@ -59,7 +59,8 @@ public struct LoggingStage: Stage {
         call.logger.info(
             receipt.error == nil ? "request finished" : "request failed",
             metadata: [
-                "gw.model": "\(call.peek.model ?? "")", "gw.provider": "\(receipt.provider)",
+                "gw.request_id": "\(call.id)", "gw.model": "\(call.peek.model ?? "")",
+                "gw.provider": "\(receipt.provider)",
                 "gw.upstream_model": "\(receipt.model)", "gw.status": "\(receipt.status)",
                 "gw.tokens.input": "\(receipt.usage?.inputTokens ?? 0)",
                 "gw.tokens.output": "\(receipt.usage?.outputTokens ?? 0)",
