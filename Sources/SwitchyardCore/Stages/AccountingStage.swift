@@ -107,26 +107,30 @@ final class MetricHandles: Sendable {
     init(factory: any MetricsFactory) { self.factory = factory }
 
     func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
-        let key = Key(label, dimensions)
-        if let handle = self.counters.withLock({ $0[key] }) { return handle }
-        let handle = Counter(label: label, dimensions: dimensions, factory: self.factory)
-        self.counters.withLock { $0[key] = handle }
-        return handle
+        Self.handle(in: self.counters, label, dimensions) { Counter(label: $0, dimensions: $1, factory: self.factory) }
     }
 
     func floatingCounter(_ label: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
-        let key = Key(label, dimensions)
-        if let handle = self.floatingCounters.withLock({ $0[key] }) { return handle }
-        let handle = FloatingPointCounter(label: label, dimensions: dimensions, factory: self.factory)
-        self.floatingCounters.withLock { $0[key] = handle }
-        return handle
+        Self.handle(in: self.floatingCounters, label, dimensions) {
+            FloatingPointCounter(label: $0, dimensions: $1, factory: self.factory)
+        }
     }
 
     func timer(_ label: String, _ dimensions: [(String, String)]) -> Timer {
+        Self.handle(in: self.timers, label, dimensions) { Timer(label: $0, dimensions: $1, factory: self.factory) }
+    }
+
+    /// The cached handle for `label` and `dimensions`, made on first use.
+    private static func handle<Handle: Sendable>(
+        in cache: borrowing Mutex<[Key: Handle]>,
+        _ label: String,
+        _ dimensions: [(String, String)],
+        make: (String, [(String, String)]) -> Handle
+    ) -> Handle {
         let key = Key(label, dimensions)
-        if let handle = self.timers.withLock({ $0[key] }) { return handle }
-        let handle = Timer(label: label, dimensions: dimensions, factory: self.factory)
-        self.timers.withLock { $0[key] = handle }
+        if let handle = cache.withLock({ $0[key] }) { return handle }
+        let handle = make(label, dimensions)
+        cache.withLock { $0[key] = handle }
         return handle
     }
 }
