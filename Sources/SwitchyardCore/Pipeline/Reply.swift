@@ -2,7 +2,6 @@
 
 import Foundation
 import NIOCore
-import Synchronization
 
 /// The answer to a call: metadata known when the answer starts, and its body.
 ///

@@ -26,9 +26,6 @@ public struct SSEDecoder: Sendable {
     /// Creates a decoder with nothing buffered.
     public init() {}
 
-    /// Whether bytes of an unfinished event are buffered.
-    public var hasPartialEvent: Bool { self.pending.contains { $0 != 0x0A && $0 != 0x0D && $0 != 0x20 } }
-
     /// Appends `bytes` and returns the events they complete.
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [ServerSentEvent] {
         self.pending.append(contentsOf: bytes)
