@@ -123,7 +123,12 @@ struct OperationsTests {
             #expect(mini["context_window"] as? Int == 128_000)
             #expect(mini["max_output_tokens"] as? Int == 16_384)
             #expect((mini["pricing"] as? [String: Any])?["cached_input"] as? Double == 0.075)
-            #expect((mini["routes"] as? [[String: Any]])?.first?["provider"] as? String == "openai")
+            let route = try #require((mini["routes"] as? [[String: Any]])?.first)
+            #expect(route["provider"] as? String == "openai")
+            #expect(route["context_window"] as? Int == 128_000)
+            #expect((route["supported_parameters"] as? [String])?.contains("tools") == true)
+            #expect((route["modalities"] as? [String: [String]])?["input"] == ["text", "image"])
+            #expect(route["knowledge_cutoff"] as? String == "2023-10-01")
 
             let one = try await TestGateway.send(port: port, path: "/v1/models/openai/gpt-4o-mini", method: .GET)
             #expect(one.status == 200)

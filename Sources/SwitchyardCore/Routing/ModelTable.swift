@@ -152,7 +152,8 @@ public struct ModelTable: Sendable {
             maxOutputTokens: catalogRoute?.maxOutputTokens ?? model.maxOutputTokens,
             pricing: pricing,
             capabilities: capabilities,
-            catalogModel: model
+            catalogModel: model,
+            catalogRoute: catalogRoute
         )
     }
 }

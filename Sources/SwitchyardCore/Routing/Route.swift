@@ -22,6 +22,15 @@ public struct Route: Sendable {
     public var zeroDataRetention: Bool
     /// The catalog entry behind the route, if any.
     public var catalogModel: CatalogModel?
+    /// The catalog's entry for this provider's offer of the model, if any.
+    public var catalogRoute: CatalogRoute?
+
+    /// Input and output modalities on this route.
+    public var modalities: Modalities { self.catalogRoute?.modalities ?? self.catalogModel?.modalities ?? .text }
+    /// Chat Completions parameters this route accepts.
+    public var supportedParameters: [String] {
+        self.catalogRoute?.supportedParameters ?? self.catalogModel?.supportedParameters ?? []
+    }
 
     /// Creates a route.
     public init(
@@ -33,7 +42,8 @@ public struct Route: Sendable {
         capabilities: Capabilities = .all,
         timeouts: Timeouts = .defaults,
         zeroDataRetention: Bool = false,
-        catalogModel: CatalogModel? = nil
+        catalogModel: CatalogModel? = nil,
+        catalogRoute: CatalogRoute? = nil
     ) {
         self.provider = provider
         self.upstreamModel = upstreamModel
@@ -44,6 +54,7 @@ public struct Route: Sendable {
         self.timeouts = timeouts
         self.zeroDataRetention = zeroDataRetention
         self.catalogModel = catalogModel
+        self.catalogRoute = catalogRoute
     }
 
     /// `provider/model`, as logs and error messages name a route.

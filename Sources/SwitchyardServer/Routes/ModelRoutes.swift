@@ -96,9 +96,9 @@ public enum ModelListing {
             self.contextWindow = primary?.contextWindow
             self.maxOutputTokens = primary?.maxOutputTokens
             self.pricing = primary?.pricing
-            self.modalities = facts?.modalities ?? .text
+            self.modalities = primary?.modalities ?? .text
             self.capabilities = primary?.capabilities ?? .all
-            self.supportedParameters = facts?.supportedParameters ?? []
+            self.supportedParameters = primary?.supportedParameters ?? []
             self.dimensions = facts?.dimensions
             self.routes = model.routes.map(RouteEntry.init)
         }
@@ -119,12 +119,17 @@ public enum ModelListing {
         var contextWindow: Int?
         var maxOutputTokens: Int?
         var pricing: Pricing?
+        var modalities: Modalities
         var capabilities: Capabilities
+        var supportedParameters: [String]
+        var knowledgeCutoff: String?
 
         enum CodingKeys: String, CodingKey {
-            case provider, model, pricing, capabilities
+            case provider, model, pricing, modalities, capabilities
             case contextWindow = "context_window"
             case maxOutputTokens = "max_output_tokens"
+            case supportedParameters = "supported_parameters"
+            case knowledgeCutoff = "knowledge_cutoff"
         }
 
         init(_ route: Route) {
@@ -133,7 +138,10 @@ public enum ModelListing {
             self.contextWindow = route.contextWindow
             self.maxOutputTokens = route.maxOutputTokens
             self.pricing = route.pricing
+            self.modalities = route.modalities
             self.capabilities = route.capabilities
+            self.supportedParameters = route.supportedParameters
+            self.knowledgeCutoff = route.catalogModel?.knowledgeCutoff
         }
     }
 }
