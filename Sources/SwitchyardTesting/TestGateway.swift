@@ -61,6 +61,19 @@ public enum TestGateway {
         }
     }
 
+    /// Runs a gateway serving `models` over the providers of ``configuration(upstreamPort:models:)``.
+    public static func run(
+        upstream: FakeOpenAIUpstream = FakeOpenAIUpstream(),
+        models: [String: ModelConfiguration],
+        _ body: @escaping @Sendable (Gateway, Int) async throws -> Void
+    ) async throws {
+        try await self.run(
+            upstream: upstream,
+            configure: { self.configuration(upstreamPort: $0, models: models) },
+            body
+        )
+    }
+
     /// Sends a request to the gateway and collects the whole response.
     public static func send(
         port: Int,

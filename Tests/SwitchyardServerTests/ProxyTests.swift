@@ -22,12 +22,7 @@ struct ProxyTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: Self.models([.init(provider: "up", model: "ok", pricing: Self.priced)])
-                )
-            }
+            models: Self.models([.init(provider: "up", model: "ok", pricing: Self.priced)])
         ) { _, port in
             let response = try await TestGateway.send(
                 port: port,
@@ -61,12 +56,7 @@ struct ProxyTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: Self.models([.init(provider: "up", model: "gated-stream")])
-                )
-            }
+            models: Self.models([.init(provider: "up", model: "gated-stream")])
         ) { _, port in
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
             request.method = .POST
@@ -147,12 +137,7 @@ struct ProxyTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: Self.models([.init(provider: "up", model: "hang-stream")])
-                )
-            }
+            models: Self.models([.init(provider: "up", model: "hang-stream")])
         ) { _, port in
             let (firstChunk, firstChunkSeen) = AsyncStream<Void>.makeStream()
             let started = await withThrowingTaskGroup(of: Void.self) { group in

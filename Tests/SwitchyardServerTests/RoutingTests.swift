@@ -14,16 +14,11 @@ struct RoutingTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: [
-                        "m": ModelConfiguration(routes: [
-                            .init(provider: "up", model: "server-error"), .init(provider: "up", model: "ok"),
-                        ])
-                    ]
-                )
-            }
+            models: [
+                "m": ModelConfiguration(routes: [
+                    .init(provider: "up", model: "server-error"), .init(provider: "up", model: "ok"),
+                ])
+            ]
         ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m"))
             #expect(response.status == 200)
@@ -38,16 +33,11 @@ struct RoutingTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: [
-                        "m": ModelConfiguration(routes: [
-                            .init(provider: "up", model: "rate-limited"), .init(provider: "down", model: "ok"),
-                        ])
-                    ]
-                )
-            }
+            models: [
+                "m": ModelConfiguration(routes: [
+                    .init(provider: "up", model: "rate-limited"), .init(provider: "down", model: "ok"),
+                ])
+            ]
         ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m"))
             #expect(response.status == 502)
@@ -65,19 +55,14 @@ struct RoutingTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: [
-                        "auth": ModelConfiguration(routes: [
-                            .init(provider: "up", model: "unauthorized"), .init(provider: "up", model: "ok"),
-                        ]),
-                        "bad": ModelConfiguration(routes: [
-                            .init(provider: "up", model: "bad-request"), .init(provider: "up", model: "ok"),
-                        ]),
-                    ]
-                )
-            }
+            models: [
+                "auth": ModelConfiguration(routes: [
+                    .init(provider: "up", model: "unauthorized"), .init(provider: "up", model: "ok"),
+                ]),
+                "bad": ModelConfiguration(routes: [
+                    .init(provider: "up", model: "bad-request"), .init(provider: "up", model: "ok"),
+                ]),
+            ]
         ) { _, port in
             let fallback = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "auth"))
             #expect(fallback.status == 200)
@@ -95,18 +80,13 @@ struct RoutingTests {
         let upstream = FakeOpenAIUpstream()
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: [
-                        "primary": ModelConfiguration(
-                            routes: [.init(provider: "up", model: "server-error")],
-                            fallbacks: ["backup"]
-                        ),
-                        "backup": ModelConfiguration(routes: [.init(provider: "up", model: "ok")]),
-                    ]
-                )
-            }
+            models: [
+                "primary": ModelConfiguration(
+                    routes: [.init(provider: "up", model: "server-error")],
+                    fallbacks: ["backup"]
+                ),
+                "backup": ModelConfiguration(routes: [.init(provider: "up", model: "ok")]),
+            ]
         ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "primary"))
             #expect(response.status == 200)
@@ -120,24 +100,19 @@ struct RoutingTests {
         let tools = #","tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]"#
         try await TestGateway.run(
             upstream: upstream,
-            configure: { port in
-                TestGateway.configuration(
-                    upstreamPort: port,
-                    models: [
-                        "m": ModelConfiguration(routes: [
-                            .init(
-                                provider: "up",
-                                model: "server-error",
-                                capabilities: CapabilityOverrides(["tools": false])
-                            ),
-                            .init(provider: "up", model: "ok"),
-                        ]),
-                        "plain": ModelConfiguration(routes: [
-                            .init(provider: "up", model: "ok", capabilities: CapabilityOverrides(["tools": false]))
-                        ]),
-                    ]
-                )
-            }
+            models: [
+                "m": ModelConfiguration(routes: [
+                    .init(
+                        provider: "up",
+                        model: "server-error",
+                        capabilities: CapabilityOverrides(["tools": false])
+                    ),
+                    .init(provider: "up", model: "ok"),
+                ]),
+                "plain": ModelConfiguration(routes: [
+                    .init(provider: "up", model: "ok", capabilities: CapabilityOverrides(["tools": false]))
+                ]),
+            ]
         ) { _, port in
             let response = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m", extra: tools))
             #expect(response.status == 200)
