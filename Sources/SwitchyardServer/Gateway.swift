@@ -122,7 +122,7 @@ public struct Gateway: Sendable {
         let idle = configuration.server.idleTimeout
         self.application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idle.milliseconds * 1_000_000)))),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idle.nanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: [requestLog],
             logger: logger

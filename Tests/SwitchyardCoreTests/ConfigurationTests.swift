@@ -94,4 +94,12 @@ struct ConfigurationTests {
         #expect(keyed.providers["groq"]?.apiKey == "gsk")
         #expect(keyed.masterKey == "sk")
     }
+
+    @Test("Converts durations to nanoseconds, saturating instead of overflowing")
+    func convertsDurations() {
+        #expect(Duration.milliseconds(1500).nanoseconds == 1_500_000_000)
+        #expect(Duration.milliseconds(1500).milliseconds == 1500)
+        #expect(Duration.seconds(Int64.max).nanoseconds == .max)
+        #expect(ConfigDuration(parsing: "1000000000h")?.duration.nanoseconds == .max)
+    }
 }

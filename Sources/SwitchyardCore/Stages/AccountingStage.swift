@@ -134,11 +134,3 @@ final class MetricHandles: Sendable {
         return handle
     }
 }
-
-extension Duration {
-    /// Whole nanoseconds, as swift-metrics timers take them.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}

@@ -96,11 +96,3 @@ public struct LoggingStage: Stage {
         )
     }
 }
-
-extension Duration {
-    /// The duration in milliseconds, fractional.
-    public var milliseconds: Double {
-        let (seconds, attoseconds) = self.components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-}

@@ -21,8 +21,8 @@ public final class HTTPTransport: Sendable {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(
-                connect: .nanoseconds(connectTimeout.nanosecondsClamped),
-                read: .nanoseconds(idleTimeout.nanosecondsClamped)
+                connect: .nanoseconds(connectTimeout.nanoseconds),
+                read: .nanoseconds(idleTimeout.nanoseconds)
             ),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         )
@@ -68,7 +68,7 @@ public final class HTTPTransport: Sendable {
 
         let response: HTTPClientResponse
         do {
-            let timeout = TimeAmount.nanoseconds(max(0, context.firstTokenTimeout.nanosecondsClamped))
+            let timeout = TimeAmount.nanoseconds(max(0, context.firstTokenTimeout.nanoseconds))
             response = try await self.client.execute(outbound, deadline: .now() + timeout, logger: context.logger)
         } catch {
             throw Self.classify(error)
@@ -103,14 +103,5 @@ public final class HTTPTransport: Sendable {
             }
         }
         return ProviderError(kind: .connection, message: "\(error)")
-    }
-}
-
-extension Duration {
-    /// Nanoseconds, saturating instead of overflowing.
-    var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = self.components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product + attoseconds / 1_000_000_000
     }
 }

@@ -106,8 +106,7 @@ struct CompletionRoutes<Context: RequestContext> {
 enum EventLoopTimer {
     static func sleep(for duration: Duration) async throws {
         let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
-        let (seconds, attoseconds) = duration.components
-        let scheduled = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {}
+        let scheduled = loop.scheduleTask(in: .nanoseconds(duration.nanoseconds)) {}
         try await withTaskCancellationHandler {
             try await scheduled.futureResult.get()
         } onCancel: {
