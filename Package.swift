@@ -14,6 +14,7 @@ let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", packa
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 
 let package = Package(
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
@@ -44,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "SwitchyardProviders",
-            dependencies: ["SwitchyardCore", nioCore, nioPosix, httpTypes, logging, asyncHTTPClient]
+            dependencies: ["SwitchyardCore", nioCore, nioPosix, nioHTTP1, nioSSL, httpTypes, logging]
         ),
         .target(name: "SwitchyardStorage", dependencies: ["SwitchyardCore", logging, grdb]),
         .target(
@@ -72,7 +74,7 @@ let package = Package(
             name: "SwitchyardServerTests",
             dependencies: [
                 "SwitchyardCore", "SwitchyardServer", "SwitchyardStorage", "SwitchyardTesting", "SwitchyardProviders",
-                nioCore, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging,
+                nioCore, nioPosix, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging,
             ]
         ),
     ]

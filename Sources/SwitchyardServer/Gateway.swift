@@ -59,14 +59,7 @@ public struct Gateway: Sendable {
             try catalog.importLiteLLM(json: data)
         }
 
-        // One client serves every route, so it takes the longest configured values. Its read timeout
-        // also runs while waiting for the response head, so it must not undercut `first_token`.
-        let configured = configuration.models.values.flatMap { [$0.timeouts] + $0.routes.compactMap(\.timeouts) }
-        let connectTimeout = configured.compactMap(\.connect).max() ?? Timeouts.defaults.connect ?? .seconds(5)
-        let readTimeout =
-            ([Timeouts.defaults] + configured).flatMap { [$0.idle, $0.firstToken] }.compactMap { $0 }.max()
-            ?? .seconds(60)
-        let transport = HTTPTransport(connectTimeout: connectTimeout, idleTimeout: readTimeout)
+        let transport = HTTPTransport()
         var providers: [String: any Provider] = [:]
         for (name, provider) in configuration.providers {
             providers[name] = try ProviderRegistry.makeProvider(

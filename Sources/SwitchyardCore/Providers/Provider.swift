@@ -40,13 +40,25 @@ public struct UpstreamContext: Sendable {
     public var requestID: String
     /// Time allowed until the response head arrives.
     public var firstTokenTimeout: Duration
+    /// Time allowed to open a connection.
+    public var connectTimeout: Duration
+    /// Longest wait for the next bytes once the response has begun.
+    public var idleTimeout: Duration
     /// Logger with the request's metadata.
     public var logger: Logger
 
-    /// Creates a context.
-    public init(requestID: String, firstTokenTimeout: Duration, logger: Logger) {
+    /// Creates a context; unspecified timeouts take the gateway defaults.
+    public init(
+        requestID: String,
+        firstTokenTimeout: Duration,
+        connectTimeout: Duration = Timeouts.defaults.connect ?? .seconds(5),
+        idleTimeout: Duration = Timeouts.defaults.idle ?? .seconds(60),
+        logger: Logger
+    ) {
         self.requestID = requestID
         self.firstTokenTimeout = firstTokenTimeout
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
         self.logger = logger
     }
 }

@@ -78,6 +78,8 @@ public struct Dispatcher: Sendable {
                 let context = UpstreamContext(
                     requestID: call.id,
                     firstTokenTimeout: min(route.timeouts.firstToken ?? .seconds(60), deadline - .now),
+                    connectTimeout: route.timeouts.connect ?? .seconds(5),
+                    idleTimeout: route.timeouts.idle ?? .seconds(60),
                     logger: call.logger
                 )
                 do {

@@ -1,56 +1,55 @@
 // SPDX-License-Identifier: Apache-2.0
 
-import AsyncHTTPClient
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import SwitchyardCore
+import Synchronization
 
 /// Makes one upstream HTTP attempt and classifies its failure; shared by every HTTP adapter.
 ///
-/// It keeps one connection pool per event loop and sends each request from the pool of the loop
-/// it runs on, so the client connection and the server connection it answers share a thread:
-/// no request waits for another thread to wake up.
+/// It keeps one keep-alive connection pool per event loop and sends each request from the pool of
+/// the loop it runs on, so the upstream connection and the client connection it answers share a
+/// thread. See docs/decisions/0003-upstream-http-client.md for why this is not AsyncHTTPClient.
 public final class HTTPTransport: Sendable {
-    private let clients: [ObjectIdentifier: HTTPClient]
-    private let fallbackClient: HTTPClient
+    private let pools: [ObjectIdentifier: UpstreamConnectionPool]
+    private let fallbackPool: UpstreamConnectionPool
+    private let group: MultiThreadedEventLoopGroup
     /// Largest upstream body read into memory.
     public let maxResponseBytes = 32 << 20
 
-    /// Creates a transport with pooled keep-alive connections, no redirects and bounded timeouts.
-    public init(connectTimeout: Duration, idleTimeout: Duration) {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(
-                connect: .nanoseconds(connectTimeout.nanoseconds),
-                read: .nanoseconds(idleTimeout.nanoseconds)
-            ),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
-        )
-        configuration.decompression = .disabled
-        // A refused connection should fail this attempt now, so the dispatcher can fall back,
-        // instead of AsyncHTTPClient retrying it until the request's deadline.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        var clients: [ObjectIdentifier: HTTPClient] = [:]
-        for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
-            clients[ObjectIdentifier(loop)] = HTTPClient(
-                eventLoopGroupProvider: .shared(loop),
-                configuration: configuration
-            )
+    /// Creates a transport on the shared event loops; connections are opened on first use.
+    public init() {
+        self.group = MultiThreadedEventLoopGroup.singleton
+        // One TLS context (and one read of the system trust roots) for every loop, made on first use.
+        let tls = Mutex<NIOSSLContext?>(nil)
+        let tlsContext: @Sendable () throws -> NIOSSLContext = {
+            try tls.withLock { context in
+                if let context { return context }
+                let made = try NIOSSLContext(configuration: .makeClientConfiguration())
+                context = made
+                return made
+            }
         }
-        self.clients = clients
-        self.fallbackClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let all = self.group.makeIterator().map { UpstreamConnectionPool(loop: $0, tlsContext: tlsContext) }
+        self.pools = Dictionary(uniqueKeysWithValues: all.map { (ObjectIdentifier($0.loop), $0) })
+        self.fallbackPool = all[0]
     }
 
     /// Closes every pooled connection.
     public func shutdown() async throws {
-        for client in self.clients.values { try await client.shutdown() }
-        try await self.fallbackClient.shutdown()
+        for pool in self.pools.values {
+            try await pool.loop.flatSubmit { pool.shutdown() }.get()
+        }
     }
 
-    /// The client whose connections live on the current event loop, if the caller runs on one.
-    private var client: HTTPClient {
-        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { self.clients[ObjectIdentifier($0)] }
-            ?? self.fallbackClient
+    /// The pool of the current event loop; callers off the loops (tests, tools) share the first one's.
+    private var pool: UpstreamConnectionPool {
+        if let loop = MultiThreadedEventLoopGroup.currentEventLoop, let pool = self.pools[ObjectIdentifier(loop)] {
+            return pool
+        }
+        return self.fallbackPool
     }
 
     /// Sends `request`; returns the body (or its stream) on 2xx, else throws the error `parseError` makes.
@@ -60,48 +59,59 @@ public final class HTTPTransport: Sendable {
         context: UpstreamContext,
         parseError: @Sendable (Int, [(String, String)], [UInt8]) -> ProviderError
     ) async throws -> UpstreamResponse {
-        var outbound = HTTPClientRequest(url: request.url)
-        outbound.method = .POST
-        for (name, value) in request.headers { outbound.headers.add(name: name, value: value) }
-        outbound.headers.add(name: "x-switchyard-request-id", value: context.requestID)
-        outbound.body = .bytes(ByteBuffer(bytes: request.body))
+        guard let url = UpstreamURL(request.url) else {
+            throw ProviderError(kind: .rejected, message: "the provider URL `\(request.url)` is not an http(s) URL")
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
+        head.headers.reserveCapacity(request.headers.count + 4)
+        head.headers.add(name: "Host", value: url.endpoint.hostHeader)
+        for (name, value) in request.headers { head.headers.add(name: name, value: value) }
+        head.headers.add(name: "x-switchyard-request-id", value: context.requestID)
+        head.headers.add(name: "Content-Length", value: String(request.body.count))
 
-        let response: HTTPClientResponse
-        do {
-            let timeout = TimeAmount.nanoseconds(max(0, context.firstTokenTimeout.nanoseconds))
-            response = try await self.client.execute(outbound, deadline: .now() + timeout, logger: context.logger)
-        } catch {
-            throw Self.classify(error)
+        let pool = self.pool
+        let exchange = UpstreamExchange(
+            request: head,
+            body: ByteBuffer(bytes: request.body),
+            streaming: streaming,
+            maxBodyBytes: self.maxResponseBytes,
+            idleTimeout: .nanoseconds(context.idleTimeout.nanoseconds),
+            promise: pool.loop.makePromise()
+        )
+        let connectTimeout = TimeAmount.nanoseconds(context.connectTimeout.nanoseconds)
+        let firstToken = TimeAmount.nanoseconds(max(0, context.firstTokenTimeout.nanoseconds))
+        let reply = try await withTaskCancellationHandler {
+            pool.loop.execute(orNow: {
+                let timeout = pool.loop.scheduleTask(in: firstToken) {
+                    exchange.fail(ProviderError(kind: .timeout, message: "no answer in time"))
+                }
+                exchange.promise.futureResult.whenComplete { _ in timeout.cancel() }
+                pool.start(exchange, to: url.endpoint, connectTimeout: connectTimeout)
+            })
+            return try await exchange.promise.futureResult.get()
+        } onCancel: {
+            pool.loop.execute { exchange.fail(CancellationError()) }
         }
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
-            let headers = response.headers.map { ($0.name, $0.value) }
-            throw parseError(status, headers, body)
-        }
-        if streaming {
-            return .stream(ByteStream(response.body))
-        }
-        do {
-            return .complete(try await response.body.collect(upTo: self.maxResponseBytes))
-        } catch {
-            throw Self.classify(error)
+
+        switch reply {
+        case .streaming(_, let body):
+            return .stream(ByteStream(body))
+        case .complete(let head, let body):
+            guard (200..<300).contains(head.status.code) else {
+                throw parseError(
+                    Int(head.status.code),
+                    head.headers.map { ($0.name, $0.value) },
+                    Array(body.readableBytesView)
+                )
+            }
+            return .complete(body)
         }
     }
+}
 
-    /// Maps a transport error to a failure class; never includes credentials.
-    static func classify(_ error: any Error) -> any Error {
-        if error is CancellationError { return error }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
-                return ProviderError(kind: .timeout, message: "no answer in time (\(error))")
-            case .cancelled:
-                return CancellationError()
-            default:
-                return ProviderError(kind: .connection, message: "\(error)")
-            }
-        }
-        return ProviderError(kind: .connection, message: "\(error)")
+extension EventLoop {
+    /// Runs `work` now when already on this loop, else enqueues it: the common case skips a queue round trip.
+    fileprivate func execute(orNow work: @escaping @Sendable () -> Void) {
+        if self.inEventLoop { work() } else { self.execute(work) }
     }
 }

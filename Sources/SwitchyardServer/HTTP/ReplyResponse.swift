@@ -25,31 +25,12 @@ enum ReplyResponse {
             headers[.contentType] = "application/json"
             headers[.switchyardLatency] = "\(Int(latency.milliseconds.rounded()))"
             if let cost { headers[.switchyardCost] = reply.cacheStatus == .hit ? "0" : CostFormat.plainDecimal(cost) }
-            let body = ResponseBody(contentLength: buffer.readableBytes) { writer in
-                var failure: String?
-                do {
-                    try await writer.write(buffer)
-                    try await writer.finish(nil)
-                } catch {
-                    // The client left before the body was written; the upstream call was made and is accounted.
-                    failure = "the client disconnected before the response was written"
-                }
-                reply.finish(
-                    Receipt(
-                        provider: reply.provider,
-                        model: reply.model,
-                        attempts: reply.attempts,
-                        cacheStatus: reply.cacheStatus,
-                        status: 200,
-                        usage: usage,
-                        cost: cost,
-                        timeToFirstToken: nil,
-                        latency: ContinuousClock.now - call.startedAt,
-                        error: failure,
-                        responseBody: Array(buffer.readableBytesView)
-                    )
-                )
-            }
+            // The receipt is taken before the write: a single-buffer body goes out head and body in one
+            // syscall (a closure body costs a write, and a client wakeup, per part).
+            reply.finish(
+                Self.receipt(reply, usage: usage, cost: cost, latency: latency, body: Array(buffer.readableBytesView))
+            )
+            let body = ResponseBody(byteBuffer: buffer)
             return Response(status: .ok, headers: headers, body: body)
 
         case .stream(let stream):
@@ -76,22 +57,42 @@ enum ReplyResponse {
                 try? await writer.finish(nil)
                 let outcome = stream.outcome.values
                 reply.finish(
-                    Receipt(
-                        provider: reply.provider,
-                        model: reply.model,
-                        attempts: reply.attempts,
-                        cacheStatus: reply.cacheStatus,
-                        status: 200,
+                    Self.receipt(
+                        reply,
                         usage: outcome.usage,
                         cost: outcome.cost,
                         timeToFirstToken: outcome.timeToFirstToken,
                         latency: ContinuousClock.now - call.startedAt,
                         error: outcome.error,
-                        responseBody: outcome.captured
+                        body: outcome.captured
                     )
                 )
             }
             return Response(status: .ok, headers: headers, body: body)
         }
+    }
+    /// What a 200 reply delivered, for the finish hooks.
+    private static func receipt(
+        _ reply: Reply,
+        usage: TokenUsage?,
+        cost: Double?,
+        timeToFirstToken: Duration? = nil,
+        latency: Duration,
+        error: String? = nil,
+        body: [UInt8]?
+    ) -> Receipt {
+        Receipt(
+            provider: reply.provider,
+            model: reply.model,
+            attempts: reply.attempts,
+            cacheStatus: reply.cacheStatus,
+            status: 200,
+            usage: usage,
+            cost: cost,
+            timeToFirstToken: timeToFirstToken,
+            latency: latency,
+            error: error,
+            responseBody: body
+        )
     }
 }

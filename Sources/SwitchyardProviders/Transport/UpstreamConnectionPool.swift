@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SwitchyardCore
+
+/// The keep-alive HTTP/1.1 connections of one event loop, per upstream endpoint.
+///
+/// Every connection lives on `loop`, and so does all of this pool's state: a request sent from a
+/// task running on the same loop goes out and comes back without another thread waking up.
+final class UpstreamConnectionPool: @unchecked Sendable {
+    /// The loop that owns the connections and this pool's state.
+    let loop: any EventLoop
+    private let tlsContext: @Sendable () throws -> NIOSSLContext
+    private var idle: [UpstreamEndpoint: [UpstreamExchangeHandler]] = [:]
+    private var idleTimers: [ObjectIdentifier: Scheduled<Void>] = [:]
+    private var open: [ObjectIdentifier: any Channel] = [:]
+    private var isShutDown = false
+
+    /// How long an unused connection is kept.
+    static let idleConnectionLifetime = TimeAmount.seconds(60)
+    /// Most idle connections kept per endpoint; more are closed when their exchange ends.
+    static let maxIdlePerEndpoint = 128
+
+    init(loop: any EventLoop, tlsContext: @escaping @Sendable () throws -> NIOSSLContext) {
+        self.loop = loop
+        self.tlsContext = tlsContext
+    }
+
+    /// Sends `exchange` to `endpoint` on a pooled connection, or a new one. Call on `loop`.
+    func start(_ exchange: UpstreamExchange, to endpoint: UpstreamEndpoint, connectTimeout: TimeAmount) {
+        self.loop.assertInEventLoop()
+        guard !exchange.isSettled else { return }
+        guard !self.isShutDown else {
+            exchange.settle(.failure(ProviderError(kind: .connection, message: "the gateway is shutting down")))
+            return
+        }
+        while var connections = self.idle[endpoint], let handler = connections.popLast() {
+            self.idle[endpoint] = connections
+            self.idleTimers.removeValue(forKey: ObjectIdentifier(handler))?.cancel()
+            if handler.isReusable {
+                handler.start(exchange)
+                return
+            }
+        }
+        self.connect(to: endpoint, timeout: connectTimeout).whenComplete { result in
+            switch result {
+            case .success(let handler): handler.start(exchange)
+            case .failure(let error): exchange.settle(.failure(Self.connectFailure(error, endpoint: endpoint)))
+            }
+        }
+    }
+
+    /// Closes every connection; later requests fail. Call on `loop`.
+    func shutdown() -> EventLoopFuture<Void> {
+        self.loop.assertInEventLoop()
+        self.isShutDown = true
+        for timer in self.idleTimers.values { timer.cancel() }
+        self.idleTimers = [:]
+        self.idle = [:]
+        let closing = self.open.values.map { channel in
+            channel.close().recover { _ in }
+        }
+        self.open = [:]
+        return EventLoopFuture.andAllComplete(closing, on: self.loop)
+    }
+
+    private func connect(to endpoint: UpstreamEndpoint, timeout: TimeAmount) -> EventLoopFuture<UpstreamExchangeHandler>
+    {
+        let handler = UpstreamExchangeHandler()
+        let tls: NIOSSLContext?
+        do {
+            tls = endpoint.usesTLS ? try self.tlsContext() : nil
+        } catch {
+            return self.loop.makeFailedFuture(error)
+        }
+        return ClientBootstrap(group: self.loop)
+            .connectTimeout(timeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        let serverName = endpoint.hostIsIPAddress ? nil : endpoint.host
+                        try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
+                    try pipeline.addHTTPClientHandlers()
+                    try pipeline.addHandler(handler)
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .map { channel in
+                let id = ObjectIdentifier(handler)
+                self.open[id] = channel
+                handler.onExchangeEnded = { [unowned self] handler, reusable in
+                    self.exchangeEnded(handler, endpoint: endpoint, reusable: reusable)
+                }
+                handler.onClosed = { [unowned self] handler in
+                    self.forget(handler, endpoint: endpoint)
+                }
+                return handler
+            }
+    }
+
+    private func exchangeEnded(_ handler: UpstreamExchangeHandler, endpoint: UpstreamEndpoint, reusable: Bool) {
+        let id = ObjectIdentifier(handler)
+        guard reusable, !self.isShutDown, (self.idle[endpoint]?.count ?? 0) < Self.maxIdlePerEndpoint else {
+            self.open[id]?.close(promise: nil)
+            return
+        }
+        self.idle[endpoint, default: []].append(handler)
+        self.idleTimers[id] = self.loop.scheduleTask(in: Self.idleConnectionLifetime) { [weak self] in
+            self?.open[id]?.close(promise: nil)
+        }
+    }
+
+    private func forget(_ handler: UpstreamExchangeHandler, endpoint: UpstreamEndpoint) {
+        let id = ObjectIdentifier(handler)
+        self.open.removeValue(forKey: id)
+        self.idleTimers.removeValue(forKey: id)?.cancel()
+        self.idle[endpoint]?.removeAll { $0 === handler }
+    }
+
+    private static func connectFailure(_ error: any Error, endpoint: UpstreamEndpoint) -> ProviderError {
+        let target = "\(endpoint.host):\(endpoint.port)"
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return ProviderError(kind: .timeout, message: "connecting to \(target) timed out")
+        }
+        if error is ProviderError { return error as! ProviderError }
+        return ProviderError(kind: .connection, message: "cannot connect to \(target): \(error)")
+    }
+}
