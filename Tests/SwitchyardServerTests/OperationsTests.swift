@@ -173,7 +173,8 @@ struct OperationsTests {
     @Test(
         "Reads the key from a Bearer header in any case, or from x-api-key",
         arguments: [
-            ("Bearer sk-1", "sk-1"), ("bearer sk-1", "sk-1"), ("BEARER  sk-1", "sk-1"), ("sk-1", "sk-1"),
+            ("Bearer sk-1", "sk-1"), ("bearer sk-1", "sk-1"), ("BEARER  sk-1", "sk-1"), ("Bearer \tsk-1 ", "sk-1"),
+            ("sk-1", "sk-1"),
         ]
     )
     func readsPresentedKey(_ authorization: String, _ key: String) {

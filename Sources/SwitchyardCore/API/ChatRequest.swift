@@ -37,7 +37,13 @@ public struct ChatRequest: Sendable {
 
     /// Validates `body`, throwing a 400 ``GatewayError`` that names the faulty field.
     public init(body: [UInt8]) throws(GatewayError) {
-        let wire: Wire = try decodeRequestBody(Wire.self, from: body)
+        // The scan reads every well-formed, well-typed body; `JSONDecoder` words the errors for the rest.
+        let wire: Wire
+        if let scanned = Wire(scanning: body) {
+            wire = scanned
+        } else {
+            wire = try decodeRequestBody(Wire.self, from: body)
+        }
         guard let model = wire.model, !model.isEmpty else {
             throw .invalidRequest("`model` is required: name a model such as `gpt-4o-mini`.", param: "model")
         }
@@ -200,7 +206,7 @@ private func jsonTypeName(_ type: Any.Type) -> String {
 extension ChatRequest {
     // Field names follow the wire so that decoding errors name the client's own field.
     // swiftlint:disable identifier_name
-    struct Wire: Decodable {
+    struct Wire: Decodable, Equatable {
         var model: String?
         var messages: [Message]?
         var stream: Bool?
@@ -223,24 +229,24 @@ extension ChatRequest {
         var response_format: ResponseFormat?
     }
 
-    struct StreamOptions: Decodable {
+    struct StreamOptions: Decodable, Equatable {
         var include_usage: Bool?
     }
 
-    struct ResponseFormat: Decodable {
+    struct ResponseFormat: Decodable, Equatable {
         var type: String
     }
 
-    struct Tool: Decodable {
+    struct Tool: Decodable, Equatable {
         var type: String
         var function: Function?
 
-        struct Function: Decodable {
+        struct Function: Decodable, Equatable {
             var name: String
         }
     }
 
-    enum Stop: Decodable {
+    enum Stop: Decodable, Equatable {
         case one(String)
         case many([String])
 
@@ -255,8 +261,10 @@ extension ChatRequest {
     }
 
     /// `"auto"`, `"none"`, `"required"` or `{"type": "function", "function": {"name": ...}}`.
-    struct ToolChoice: Decodable {
+    struct ToolChoice: Decodable, Equatable {
         var name: String
+
+        init(name: String) { self.name = name }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
@@ -268,17 +276,17 @@ extension ChatRequest {
         }
     }
 
-    struct Message: Decodable {
+    struct Message: Decodable, Equatable {
         var role: String
         var content: Content?
     }
 
     /// Message content: a string, or an array of typed parts.
-    enum Content: Decodable {
+    enum Content: Decodable, Equatable {
         case text(String)
         case parts([Part])
 
-        struct Part: Decodable {
+        struct Part: Decodable, Equatable {
             var type: String
             var text: String?
         }
@@ -307,4 +315,170 @@ extension ChatRequest {
         }
     }
     // swiftlint:enable identifier_name
+}
+
+// MARK: - Reading the wire format without JSONDecoder
+
+extension ChatRequest.Wire {
+    /// Reads `body` with ``JSONValue``; `nil` when the body is not valid JSON or a known field has a
+    /// type `JSONDecoder` might read differently, so that the decoder decides (and words the error).
+    init?(scanning body: [UInt8]) {
+        guard let object = JSONValue.parse(body)?.object else { return nil }
+        let fields = Fields(object)
+        guard let model = fields.read("model", \.string),
+            let messages = fields.read("messages", { $0.array?.mapAll(ChatRequest.Message.init(scanning:)) }),
+            let stream = fields.read("stream", \.bool),
+            let streamOptions = fields.read("stream_options", { $0.object.flatMap(ChatRequest.StreamOptions.init) }),
+            let maxTokens = fields.read("max_tokens", \.int),
+            let maxCompletionTokens = fields.read("max_completion_tokens", \.int),
+            let n = fields.read("n", \.int),
+            let temperature = fields.read("temperature", \.double),
+            let topP = fields.read("top_p", \.double),
+            let presencePenalty = fields.read("presence_penalty", \.double),
+            let frequencyPenalty = fields.read("frequency_penalty", \.double),
+            let seed = fields.read("seed", \.int),
+            let logprobs = fields.read("logprobs", \.bool),
+            let topLogprobs = fields.read("top_logprobs", \.int),
+            let parallelToolCalls = fields.read("parallel_tool_calls", \.bool),
+            let user = fields.read("user", \.string),
+            let stop = fields.read("stop", ChatRequest.Stop.init(scanning:)),
+            let tools = fields.read("tools", { $0.array?.mapAll(ChatRequest.Tool.init(scanning:)) }),
+            let toolChoice = fields.read("tool_choice", ChatRequest.ToolChoice.init(scanning:)),
+            let responseFormat = fields.read("response_format", ChatRequest.ResponseFormat.init(scanning:))
+        else { return nil }
+        self.init(
+            model: model,
+            messages: messages,
+            stream: stream,
+            stream_options: streamOptions,
+            max_tokens: maxTokens,
+            max_completion_tokens: maxCompletionTokens,
+            n: n,
+            temperature: temperature,
+            top_p: topP,
+            presence_penalty: presencePenalty,
+            frequency_penalty: frequencyPenalty,
+            seed: seed,
+            logprobs: logprobs,
+            top_logprobs: topLogprobs,
+            parallel_tool_calls: parallelToolCalls,
+            user: user,
+            stop: stop,
+            tools: tools,
+            tool_choice: toolChoice,
+            response_format: responseFormat
+        )
+    }
+}
+
+/// Optional members of a scanned object, read the way `decodeIfPresent` reads them.
+private struct Fields {
+    let object: [String: JSONValue]
+
+    init(_ object: [String: JSONValue]) { self.object = object }
+
+    /// `.some(nil)` when absent or null, `.some(value)` when `convert` accepts it, `nil` when it does not.
+    func read<T>(_ key: String, _ convert: (JSONValue) -> T?) -> T?? {
+        guard let value = self.object[key], value != .null else { return .some(nil) }
+        return convert(value).map { .some($0) }
+    }
+
+    /// A required member: `nil` when absent, null or not accepted.
+    func require<T>(_ key: String, _ convert: (JSONValue) -> T?) -> T? {
+        self.object[key].flatMap(convert)
+    }
+}
+
+extension Array {
+    /// Every element transformed, or `nil` if any transform fails.
+    fileprivate func mapAll<T>(_ transform: (Element) -> T?) -> [T]? {
+        var result: [T] = []
+        result.reserveCapacity(self.count)
+        for element in self {
+            guard let value = transform(element) else { return nil }
+            result.append(value)
+        }
+        return result
+    }
+}
+
+extension ChatRequest.Message {
+    fileprivate init?(scanning value: JSONValue) {
+        guard let object = value.object else { return nil }
+        let fields = Fields(object)
+        guard let role = fields.require("role", \.string),
+            let content = fields.read("content", ChatRequest.Content.init(scanning:))
+        else { return nil }
+        self.init(role: role, content: content)
+    }
+}
+
+extension ChatRequest.Content {
+    fileprivate init?(scanning value: JSONValue) {
+        switch value {
+        case .string(let text): self = .text(text)
+        case .array(let parts):
+            guard let parts = parts.mapAll(Part.init(scanning:)) else { return nil }
+            self = .parts(parts)
+        default: return nil
+        }
+    }
+}
+
+extension ChatRequest.Content.Part {
+    fileprivate init?(scanning value: JSONValue) {
+        guard let object = value.object else { return nil }
+        let fields = Fields(object)
+        guard let type = fields.require("type", \.string), let text = fields.read("text", \.string) else { return nil }
+        self.init(type: type, text: text)
+    }
+}
+
+extension ChatRequest.StreamOptions {
+    fileprivate init?(_ object: [String: JSONValue]) {
+        guard let includeUsage = Fields(object).read("include_usage", \.bool) else { return nil }
+        self.init(include_usage: includeUsage)
+    }
+}
+
+extension ChatRequest.ResponseFormat {
+    fileprivate init?(scanning value: JSONValue) {
+        guard let type = value.object.flatMap({ Fields($0).require("type", \.string) }) else { return nil }
+        self.init(type: type)
+    }
+}
+
+extension ChatRequest.Tool {
+    fileprivate init?(scanning value: JSONValue) {
+        guard let object = value.object else { return nil }
+        let fields = Fields(object)
+        guard let type = fields.require("type", \.string),
+            let function = fields.read("function", { $0.object.flatMap { Fields($0).require("name", \.string) } })
+        else { return nil }
+        self.init(type: type, function: function.map(Function.init(name:)))
+    }
+}
+
+extension ChatRequest.Stop {
+    fileprivate init?(scanning value: JSONValue) {
+        switch value {
+        case .string(let text): self = .one(text)
+        case .array(let items):
+            guard let texts = items.mapAll(\.string) else { return nil }
+            self = .many(texts)
+        default: return nil
+        }
+    }
+}
+
+extension ChatRequest.ToolChoice {
+    fileprivate init?(scanning value: JSONValue) {
+        if let mode = value.string {
+            self.init(name: mode)
+        } else if let tool = ChatRequest.Tool(scanning: value) {
+            self.init(name: tool.function?.name ?? "required")
+        } else {
+            return nil
+        }
+    }
 }

@@ -54,7 +54,8 @@ enum ReplyResponse {
                     stream.outcome.recordFailure(failure.message)
                     try? await writer.write(ChatStream.errorEvent(failure))
                 }
-                try? await writer.finish(nil)
+                // The receipt goes in before the last chunk, so a client that saw the end of its
+                // stream finds the request in `GET /admin/logs`.
                 let outcome = stream.outcome.values
                 reply.finish(
                     Self.receipt(
@@ -67,6 +68,7 @@ enum ReplyResponse {
                         body: outcome.captured
                     )
                 )
+                try? await writer.finish(nil)
             }
             return Response(status: .ok, headers: headers, body: body)
         }

@@ -91,7 +91,12 @@ struct CompletionRoutes<Context: RequestContext> {
             if scheme.count == 7, scheme.last == UInt8(ascii: " "),
                 scheme.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
             {
-                return String(Substring(authorization.utf8.dropFirst(7))).trimmingCharacters(in: .whitespaces)
+                // Trimmed byte-wise too: Foundation's `trimmingCharacters(in:)` showed in profiles.
+                let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+                var token = authorization.utf8.dropFirst(7)
+                while let first = token.first, isBlank(first) { token = token.dropFirst() }
+                while let last = token.last, isBlank(last) { token = token.dropLast() }
+                return String(Substring(token))
             }
             return authorization
         }
