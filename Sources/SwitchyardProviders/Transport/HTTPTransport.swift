@@ -59,7 +59,7 @@ public final class HTTPTransport: Sendable {
         context: UpstreamContext,
         parseError: @Sendable (Int, [(String, String)], [UInt8]) -> ProviderError
     ) async throws -> UpstreamResponse {
-        guard let url = UpstreamURL(request.url) else {
+        guard let url = UpstreamURL.cached(request.url) else {
             throw ProviderError(kind: .rejected, message: "the provider URL `\(request.url)` is not an http(s) URL")
         }
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Synchronization
+
 /// The server an upstream URL points at: connections are pooled per endpoint.
 struct UpstreamEndpoint: Hashable, Sendable {
     /// Whether to speak TLS.
@@ -28,44 +30,63 @@ struct UpstreamURL: Sendable, Equatable {
     /// Path and query, starting with `/`.
     var target: String
 
+    // Providers send to a handful of URLs, so each is parsed once.
+    private static let parsed = Mutex<[String: UpstreamURL]>([:])
+
+    /// The parsed form of `url`, from the cache when it was seen before.
+    static func cached(_ url: String) -> UpstreamURL? {
+        if let known = Self.parsed.withLock({ $0[url] }) { return known }
+        guard let parsed = UpstreamURL(url) else { return nil }
+        Self.parsed.withLock { $0[url] = parsed }
+        return parsed
+    }
+
     /// Parses `http://host[:port]/path?query` or `https://...`; `nil` for anything else.
     init?(_ url: String) {
+        let bytes = Array(url.utf8)
         let usesTLS: Bool
-        let rest: Substring
-        if url.hasPrefix("https://") {
+        var index: Int
+        if bytes.starts(with: "https://".utf8) {
             usesTLS = true
-            rest = url.dropFirst(8)
-        } else if url.hasPrefix("http://") {
+            index = 8
+        } else if bytes.starts(with: "http://".utf8) {
             usesTLS = false
-            rest = url.dropFirst(7)
+            index = 7
         } else {
             return nil
         }
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        let target = rest[authorityEnd...]
+        let authorityEnd =
+            bytes[index...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
+        let authority = bytes[index..<authorityEnd]
         // Credentials in the URL are not supported; refusing them beats sending them as a host name.
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")) else { return nil }
 
         var port = usesTLS ? 443 : 80
-        let host: Substring
-        if authority.first == "[" {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            authority = authority[authority.index(after: close)...]
-            if !authority.isEmpty {
-                guard authority.first == ":", let value = Int(authority.dropFirst()) else { return nil }
-                port = value
+        var hostRange = authority.indices
+        var portBytes: ArraySlice<UInt8>?
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostRange = (authority.startIndex + 1)..<close
+            index = close + 1
+            if index < authorityEnd {
+                guard bytes[index] == UInt8(ascii: ":") else { return nil }
+                portBytes = bytes[(index + 1)..<authorityEnd]
             }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = authority[..<colon]
-            guard let value = Int(authority[authority.index(after: colon)...]) else { return nil }
-            port = value
-        } else {
-            host = authority
+        } else if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
+            hostRange = authority.startIndex..<colon
+            portBytes = bytes[(colon + 1)..<authorityEnd]
         }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-        self.endpoint = UpstreamEndpoint(usesTLS: usesTLS, host: String(host), port: port)
-        self.target = target.isEmpty ? "/" : (target.first == "?" ? "/" + target : String(target))
+        if let portBytes {
+            guard let value = Int(String(decoding: portBytes, as: UTF8.self)) else { return nil }
+            port = value
+        }
+        guard !hostRange.isEmpty, (1...65535).contains(port) else { return nil }
+        self.endpoint = UpstreamEndpoint(
+            usesTLS: usesTLS,
+            host: String(decoding: bytes[hostRange], as: UTF8.self),
+            port: port
+        )
+        let target = String(decoding: bytes[authorityEnd...], as: UTF8.self)
+        self.target = target.isEmpty ? "/" : (target.first == "?" ? "/" + target : target)
     }
 }
