@@ -15,6 +15,7 @@ let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let nioHTTPTypes = Target.Dependency.product(name: "NIOHTTPTypes", package: "swift-nio-extras")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 
 let package = Package(
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
@@ -53,7 +55,7 @@ let package = Package(
             name: "SwitchyardServer",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardStorage",
-                nioCore, nioPosix, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus,
+                nioCore, nioPosix, nioHTTPTypes, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus,
             ]
         ),
         .executableTarget(

@@ -105,7 +105,10 @@ public struct Gateway: Sendable {
         )
 
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization, .xAPIKey]))
+        // The access line is debug-level; above that the middleware would only cost time per request.
+        if logger.logLevel <= .debug {
+            router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization, .xAPIKey]))
+        }
         router.add(middleware: ErrorMiddleware(maxBodyBytes: configuration.server.maxBodyBytes))
         CompletionRoutes(pipeline: pipeline, limits: configuration.server).register(on: router)
         ModelRoutes(models: models, authenticator: authenticator).register(on: router)
@@ -113,9 +116,15 @@ public struct Gateway: Sendable {
             .register(on: router)
 
         let idle = configuration.server.idleTimeout
+        let bodyTimeout = configuration.server.bodyTimeout
         self.application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idle.nanoseconds))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [BodyDeadlineHandler(timeout: bodyTimeout)],
+                    idleTimeout: .nanoseconds(idle.nanoseconds)
+                )
+            ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: [requestLog],
             logger: logger

@@ -48,38 +48,21 @@ struct CompletionRoutes<Context: RequestContext> {
         }
     }
 
-    /// The body, within `server.max_body_bytes` and `server.body_timeout`.
+    /// The body, within `server.max_body_bytes` and `server.body_timeout` (enforced by ``BodyDeadlineHandler``).
     ///
     /// The returned request keeps the inbound stream, which streaming replies watch for the client closing.
     private func collectBody(_ request: Request) async throws -> (ByteBuffer, Request) {
         let limit = self.limits.maxBodyBytes
-        let timeout = self.limits.bodyTimeout
-        return try await withThrowingTaskGroup(of: (ByteBuffer, Request)?.self) { group in
-            group.addTask {
-                var request = request
-                do {
-                    let body = try await request.collectBody(upTo: limit)
-                    return (body, request)
-                } catch let error as HTTPError where error.status == .contentTooLarge {
-                    throw GatewayError.bodyTooLarge(limit: limit)
-                } catch is NIOTooManyBytesError {
-                    throw GatewayError.bodyTooLarge(limit: limit)
-                }
-            }
-            group.addTask {
-                try await EventLoopTimer.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let result = try await group.next(), let collected = result else {
-                throw GatewayError(
-                    status: .requestTimeout,
-                    message: "The request body did not arrive within \(timeout) (`server.body_timeout`).",
-                    type: "invalid_request_error",
-                    code: "request_timeout"
-                )
-            }
-            return collected
+        var request = request
+        do {
+            let body = try await request.collectBody(upTo: limit)
+            return (body, request)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw GatewayError.bodyTooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.bodyTooLarge(limit: limit)
+        } catch let expired as BodyDeadlineHandler.Expired {
+            throw GatewayError.bodyTimeout(expired.timeout)
         }
     }
 
@@ -101,21 +84,5 @@ struct CompletionRoutes<Context: RequestContext> {
             return authorization
         }
         return headers[.xAPIKey]
-    }
-}
-
-/// Sleeps on an event loop timer rather than a Dispatch timer.
-///
-/// Every request arms one of these for its body deadline; NIO's timer heap costs nothing until it
-/// fires, where a Dispatch timer wakes other threads to arm and to cancel it.
-enum EventLoopTimer {
-    static func sleep(for duration: Duration) async throws {
-        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
-        let scheduled = loop.scheduleTask(in: .nanoseconds(duration.nanoseconds)) {}
-        try await withTaskCancellationHandler {
-            try await scheduled.futureResult.get()
-        } onCancel: {
-            scheduled.cancel()
-        }
     }
 }
