@@ -38,6 +38,25 @@ struct JSONEditingTests {
         #expect(String(decoding: empty.bytes, as: UTF8.self) == #"{"cost":0.5}"#)
     }
 
+    @Test("After any sequence of edits the editor reads every member as a fresh scan would")
+    func keepsMembersInStep() throws {
+        var editor = try JSONObjectEditor(Array(#"{ "a" : 1 , "b":[1,2], "c":"x" }"#.utf8))
+        try editor.set("a", json: Array("12345".utf8))
+        try editor.set("new", json: Array(#"{"k":true}"#.utf8))
+        try editor.set("b", json: Array("0".utf8))
+        try editor.set("new", json: Array("null".utf8))
+        try editor.set("c", json: JSONText.string("longer value"))
+        try editor.set("d", json: Array("[]".utf8))
+        let fresh = try JSONObjectEditor(editor.bytes)
+        for key in ["a", "b", "c", "new", "d"] {
+            #expect(editor.value(key) == fresh.value(key), "member \(key)")
+        }
+        #expect(
+            String(decoding: editor.bytes, as: UTF8.self)
+                == #"{ "a" : 12345 , "b":0, "c":"longer value" ,"new":null,"d":[]}"#
+        )
+    }
+
     @Test("Escapes strings as JSON requires")
     func escapesStrings() throws {
         let value = "quote\" backslash\\ newline\n tab\t bell\u{07} é"

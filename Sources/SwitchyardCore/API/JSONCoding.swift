@@ -33,19 +33,40 @@ public struct JSONObjectEditor {
     }
 
     /// Sets `key` to the JSON text `json`, replacing its value or appending the member.
+    ///
+    /// The member table is updated by shifting offsets rather than by scanning the object again.
     public mutating func set(_ key: String, json: some Collection<UInt8>) throws {
+        let count = json.count
         if let member = self.members[key] {
+            let delta = count - member.value.count
             self.bytes.replaceSubrange(member.value, with: json)
+            for (name, other) in self.members where other.pair.lowerBound > member.pair.lowerBound {
+                self.members[name] = JSONObjectScanner.Member(
+                    pair: (other.pair.lowerBound + delta)..<(other.pair.upperBound + delta),
+                    value: (other.value.lowerBound + delta)..<(other.value.upperBound + delta)
+                )
+            }
+            self.members[key] = JSONObjectScanner.Member(
+                pair: member.pair.lowerBound..<(member.pair.upperBound + delta),
+                value: member.value.lowerBound..<(member.value.lowerBound + count)
+            )
+            self.end += delta
         } else {
             var insertion: [UInt8] = []
             // An object with no members yet needs no separating comma.
             if !self.members.isEmpty { insertion.append(UInt8(ascii: ",")) }
+            let pairStart = self.end + insertion.count
             insertion.append(contentsOf: JSONText.string(key))
             insertion.append(UInt8(ascii: ":"))
+            let valueStart = self.end + insertion.count
             insertion.append(contentsOf: json)
             self.bytes.insert(contentsOf: insertion, at: self.end)
+            self.members[key] = JSONObjectScanner.Member(
+                pair: pairStart..<(valueStart + count),
+                value: valueStart..<(valueStart + count)
+            )
+            self.end += insertion.count
         }
-        (self.members, self.end) = try JSONObjectScanner.members(of: self.bytes)
     }
 }
 

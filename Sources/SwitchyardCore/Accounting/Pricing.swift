@@ -44,9 +44,15 @@ public enum CostFormat {
         guard units < 9e18 else { return String(format: "%.2f", value) }
         let scaled = UInt64(units)
         let whole = scaled / 10_000_000_000
-        var fraction = String(scaled % 10_000_000_000)
-        fraction = String(repeating: "0", count: 10 - fraction.count) + fraction
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return fraction.isEmpty ? "\(whole)" : "\(whole).\(fraction)"
+        // Ten fraction digits, trailing zeros dropped; built from digits, not with string searches.
+        var remainder = scaled % 10_000_000_000
+        var digits = 10
+        while digits > 0, remainder % 10 == 0 {
+            remainder /= 10
+            digits -= 1
+        }
+        guard digits > 0 else { return String(whole) }
+        let fraction = String(remainder)
+        return String(whole) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 }
