@@ -100,6 +100,19 @@ struct UpstreamTransportTests {
         try await server.stop()
     }
 
+    @Test("Skips an interim 103 answer (NIO's decoder drops it) and reads the final one")
+    func skipsInterimAnswers() async throws {
+        let server = try await ScriptedServer.start { _ in
+            .respond("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" + Self.okResponse())
+        }
+        let transport = HTTPTransport()
+        #expect(try await Self.text(Self.send(transport, port: server.port)) == Self.json)
+        #expect(try await Self.text(Self.send(transport, port: server.port)) == Self.json)
+        #expect(server.connectionCount == 1)
+        try await transport.shutdown()
+        try await server.stop()
+    }
+
     @Test("Error statuses reach parseError with headers and body, streaming or not")
     func passesErrorStatus() async throws {
         let body = #"{"error":{"message":"slow down"}}"#
