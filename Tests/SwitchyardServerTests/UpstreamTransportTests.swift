@@ -221,6 +221,28 @@ struct UpstreamTransportTests {
         try await transport.shutdown()
     }
 
+    @Test("An https upstream that does not speak TLS fails the attempt as a connection error")
+    func reportsFailedTLSHandshake() async throws {
+        let server = try await ScriptedServer.start(answerAnyBytes: true) { _ in
+            .respond("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", thenClose: true)
+        }
+        let transport = HTTPTransport()
+        let request = UpstreamHTTPRequest(
+            url: "https://localhost:\(server.port)/v1/chat/completions",
+            headers: [],
+            body: []
+        )
+        let error = await #expect(throws: ProviderError.self) {
+            try await transport.send(request, streaming: false, context: Self.context()) { status, _, _ in
+                ProviderError(kind: .server, status: status, message: "parsed an HTTP answer over TLS")
+            }
+        }
+        #expect(error?.kind == .connection)
+        #expect(server.connectionCount == 1)
+        try await transport.shutdown()
+        try await server.stop()
+    }
+
     @Test("Cancelling the calling task closes the upstream connection")
     func cancellationClosesConnection() async throws {
         let server = try await ScriptedServer.start { _ in .silent }
@@ -286,12 +308,19 @@ final class ScriptedServer: Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
-    static func start(_ script: @escaping @Sendable (String) -> Answer) async throws -> ScriptedServer {
+    /// Starts on a free loopback port; with `answerAnyBytes` the script answers whatever arrives first,
+    /// complete HTTP request or not.
+    static func start(
+        answerAnyBytes: Bool = false,
+        _ script: @escaping @Sendable (String) -> Answer
+    ) async throws -> ScriptedServer {
         let state = NIOLockedValueBox(State())
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Connection(state: state, script: script))
+                    try channel.pipeline.syncOperations.addHandler(
+                        Connection(state: state, answerAnyBytes: answerAnyBytes, script: script)
+                    )
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -323,10 +352,12 @@ final class ScriptedServer: Sendable {
         typealias InboundIn = ByteBuffer
         let state: NIOLockedValueBox<State>
         let script: @Sendable (String) -> Answer
+        let answerAnyBytes: Bool
         var received = ""
 
-        init(state: NIOLockedValueBox<State>, script: @escaping @Sendable (String) -> Answer) {
+        init(state: NIOLockedValueBox<State>, answerAnyBytes: Bool, script: @escaping @Sendable (String) -> Answer) {
             self.state = state
+            self.answerAnyBytes = answerAnyBytes
             self.script = script
         }
 
@@ -340,6 +371,13 @@ final class ScriptedServer: Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             self.received += String(buffer: self.unwrapInboundIn(data))
+            if self.answerAnyBytes {
+                let request = self.received
+                self.received = ""
+                self.state.withLockedValue { $0.requests.append(request) }
+                self.answer(self.script(request), context: context)
+                return
+            }
             // One request: the head, then as many body bytes as Content-Length says.
             while let headEnd = self.received.range(of: "\r\n\r\n") {
                 let head = self.received[..<headEnd.lowerBound].lowercased()
@@ -355,17 +393,19 @@ final class ScriptedServer: Sendable {
                 let request = String(self.received[..<end])
                 self.received = String(self.received[end...])
                 self.state.withLockedValue { $0.requests.append(request) }
-                switch self.script(request) {
-                case .respond(let bytes, let thenClose):
-                    let written = context.writeAndFlush(NIOAny(ByteBuffer(string: bytes)))
-                    if thenClose {
-                        written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
-                    }
-                case .partial(let bytes):
-                    context.writeAndFlush(NIOAny(ByteBuffer(string: bytes)), promise: nil)
-                case .silent:
-                    break
-                }
+                self.answer(self.script(request), context: context)
+            }
+        }
+
+        private func answer(_ answer: Answer, context: ChannelHandlerContext) {
+            switch answer {
+            case .respond(let bytes, let thenClose):
+                let written = context.writeAndFlush(NIOAny(ByteBuffer(string: bytes)))
+                if thenClose { written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) } }
+            case .partial(let bytes):
+                context.writeAndFlush(NIOAny(ByteBuffer(string: bytes)), promise: nil)
+            case .silent:
+                break
             }
         }
     }
