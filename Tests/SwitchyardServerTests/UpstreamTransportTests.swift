@@ -86,6 +86,21 @@ struct UpstreamTransportTests {
         try await server.stop()
     }
 
+    @Test("Beyond the connection limit, requests wait for a free connection instead of opening more")
+    func queuesBeyondConnectionLimit() async throws {
+        let server = try await ScriptedServer.start { _ in .respond(Self.okResponse()) }
+        let transport = HTTPTransport(maxConnectionsPerEndpoint: 2)
+        let answers = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<10 { group.addTask { try await Self.text(Self.send(transport, port: server.port)) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers == Array(repeating: Self.json, count: 10))
+        #expect(server.connectionCount <= 2)
+        #expect(server.requests.count == 10)
+        try await transport.shutdown()
+        try await server.stop()
+    }
+
     @Test("Does not reuse a connection the upstream said it would close")
     func honoursConnectionClose() async throws {
         let server = try await ScriptedServer.start { _ in

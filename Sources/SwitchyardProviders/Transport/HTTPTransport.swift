@@ -20,7 +20,10 @@ public final class HTTPTransport: Sendable {
     public let maxResponseBytes = 32 << 20
 
     /// Creates a transport on the shared event loops; connections are opened on first use.
-    public init() {
+    ///
+    /// - Parameter maxConnectionsPerEndpoint: most connections to one upstream host from each event
+    ///   loop; beyond it requests wait for a free connection (within their first-token timeout).
+    public init(maxConnectionsPerEndpoint: Int = 256) {
         self.group = MultiThreadedEventLoopGroup.singleton
         // One TLS context (and one read of the system trust roots) for every loop, made on first use.
         let tls = Mutex<NIOSSLContext?>(nil)
@@ -32,7 +35,13 @@ public final class HTTPTransport: Sendable {
                 return made
             }
         }
-        let all = self.group.makeIterator().map { UpstreamConnectionPool(loop: $0, tlsContext: tlsContext) }
+        let all = self.group.makeIterator().map {
+            UpstreamConnectionPool(
+                loop: $0,
+                maxConnectionsPerEndpoint: maxConnectionsPerEndpoint,
+                tlsContext: tlsContext
+            )
+        }
         self.pools = Dictionary(uniqueKeysWithValues: all.map { (ObjectIdentifier($0.loop), $0) })
         self.fallbackPool = all[0]
     }

@@ -17,15 +17,25 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     private var idle: [UpstreamEndpoint: [UpstreamExchangeHandler]] = [:]
     private var idleTimers: [ObjectIdentifier: Scheduled<Void>] = [:]
     private var open: [ObjectIdentifier: any Channel] = [:]
+    // Connections open or being opened, and exchanges waiting for one, per endpoint.
+    private var connectionCounts: [UpstreamEndpoint: Int] = [:]
+    private var waiting: [UpstreamEndpoint: [(exchange: UpstreamExchange, connectTimeout: TimeAmount)]] = [:]
     private var isShutDown = false
+    /// Most connections to one endpoint from this loop; further exchanges wait for one to free up.
+    let maxConnectionsPerEndpoint: Int
 
     /// How long an unused connection is kept.
     static let idleConnectionLifetime = TimeAmount.seconds(60)
     /// Most idle connections kept per endpoint; more are closed when their exchange ends.
     static let maxIdlePerEndpoint = 128
 
-    init(loop: any EventLoop, tlsContext: @escaping @Sendable () throws -> NIOSSLContext) {
+    init(
+        loop: any EventLoop,
+        maxConnectionsPerEndpoint: Int,
+        tlsContext: @escaping @Sendable () throws -> NIOSSLContext
+    ) {
         self.loop = loop
+        self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
         self.tlsContext = tlsContext
     }
 
@@ -45,18 +55,62 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                 return
             }
         }
+        if self.connectionCounts[endpoint, default: 0] >= self.maxConnectionsPerEndpoint {
+            // Its first-token timer keeps running while it waits.
+            self.waiting[endpoint, default: []].append((exchange, connectTimeout))
+            return
+        }
+        self.openConnection(for: exchange, to: endpoint, connectTimeout: connectTimeout)
+    }
+
+    private func openConnection(
+        for exchange: UpstreamExchange,
+        to endpoint: UpstreamEndpoint,
+        connectTimeout: TimeAmount
+    ) {
+        self.connectionCounts[endpoint, default: 0] += 1
         self.connect(to: endpoint, timeout: connectTimeout).whenComplete { result in
             switch result {
-            case .success(let handler): handler.start(exchange)
-            case .failure(let error): exchange.settle(.failure(Self.connectFailure(error, endpoint: endpoint)))
+            case .success(let handler) where exchange.isSettled:
+                // The exchange timed out or was cancelled while connecting: the connection serves the next one.
+                self.exchangeEnded(handler, endpoint: endpoint, reusable: true)
+            case .success(let handler):
+                handler.start(exchange)
+            case .failure(let error):
+                self.connectionCounts[endpoint, default: 1] -= 1
+                exchange.settle(.failure(Self.connectFailure(error, endpoint: endpoint)))
+                self.startNextWaiter(for: endpoint)
             }
         }
+    }
+
+    /// The oldest waiting exchange for `endpoint` that still wants an answer.
+    private func nextWaiter(for endpoint: UpstreamEndpoint) -> (exchange: UpstreamExchange, connectTimeout: TimeAmount)?
+    {
+        while var queue = self.waiting[endpoint], !queue.isEmpty {
+            let next = queue.removeFirst()
+            self.waiting[endpoint] = queue.isEmpty ? nil : queue
+            if !next.exchange.isSettled { return next }
+        }
+        return nil
+    }
+
+    /// Opens a connection for the next waiter, now that there is room for one.
+    private func startNextWaiter(for endpoint: UpstreamEndpoint) {
+        guard !self.isShutDown, self.connectionCounts[endpoint, default: 0] < self.maxConnectionsPerEndpoint,
+            let next = self.nextWaiter(for: endpoint)
+        else { return }
+        self.openConnection(for: next.exchange, to: endpoint, connectTimeout: next.connectTimeout)
     }
 
     /// Closes every connection; later requests fail. Call on `loop`.
     func shutdown() -> EventLoopFuture<Void> {
         self.loop.assertInEventLoop()
         self.isShutDown = true
+        for exchange in self.waiting.values.flatMap({ $0.map(\.exchange) }) {
+            exchange.settle(.failure(ProviderError(kind: .connection, message: "the gateway is shutting down")))
+        }
+        self.waiting = [:]
         for timer in self.idleTimers.values { timer.cancel() }
         self.idleTimers = [:]
         self.idle = [:]
@@ -106,6 +160,10 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 
     private func exchangeEnded(_ handler: UpstreamExchangeHandler, endpoint: UpstreamEndpoint, reusable: Bool) {
         let id = ObjectIdentifier(handler)
+        if reusable, !self.isShutDown, let next = self.nextWaiter(for: endpoint) {
+            handler.start(next.exchange)
+            return
+        }
         guard reusable, !self.isShutDown, (self.idle[endpoint]?.count ?? 0) < Self.maxIdlePerEndpoint else {
             self.open[id]?.close(promise: nil)
             return
@@ -121,6 +179,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.open.removeValue(forKey: id)
         self.idleTimers.removeValue(forKey: id)?.cancel()
         self.idle[endpoint]?.removeAll { $0 === handler }
+        self.connectionCounts[endpoint, default: 1] -= 1
+        self.startNextWaiter(for: endpoint)
     }
 
     private static func connectFailure(_ error: any Error, endpoint: UpstreamEndpoint) -> ProviderError {
