@@ -116,13 +116,13 @@ struct BadInputTests {
         }
     }
 
-    @Test("A body over the limit gets 413")
+    @Test("A body over the limit gets 413, and is in the request log like any invalid request")
     func rejectsLargeBody() async throws {
         try await TestGateway.run(configure: { port in
             var configuration = Self.configuration(port)
             configuration.server.maxBodyBytes = 2048
             return configuration
-        }) { _, port in
+        }) { gateway, port in
             let big = TestGateway.chatBody(
                 model: "m",
                 extra: #","user":""# + String(repeating: "x", count: 4096) + #"""#
@@ -131,6 +131,13 @@ struct BadInputTests {
             #expect(response.status == 413)
             #expect(try ErrorBody(response.body).message.contains("2048"))
             #expect(try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m")).status == 200)
+
+            await gateway.requestLog.flush()
+            let rejected = try await gateway.store.records(matching: .init()).filter { $0.status == 413 }
+            #expect(rejected.count == 1)
+            #expect(rejected.first?.error?.contains("2048") == true)
+            #expect(rejected.first?.id == response.headers["x-switchyard-request-id"])
+            #expect(gateway.registry.emitToString().contains(#"status="413""#))
         }
     }
 

@@ -39,9 +39,20 @@ public struct Call: Sendable {
     public var logger: Logger
     /// `model` and `stream` as the body states them, read before validation for logs and metrics.
     public let peek: RequestPeek
+    /// A failure found before the pipeline ran (a body too large or too slow). Validation raises it,
+    /// so the call is still authenticated, logged and counted like any other invalid request.
+    public var rejection: GatewayError?
 
     /// Creates a call for a request just received.
-    public init(id: String, endpoint: Endpoint, body: [UInt8], presentedKey: String?, logger: Logger) {
+    public init(
+        id: String,
+        endpoint: Endpoint,
+        body: [UInt8],
+        presentedKey: String?,
+        logger: Logger,
+        rejection: GatewayError? = nil
+    ) {
+        self.rejection = rejection
         self.id = id
         self.endpoint = endpoint
         self.body = body

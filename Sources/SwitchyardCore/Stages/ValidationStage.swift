@@ -9,8 +9,9 @@ public struct ValidationStage: Stage {
     /// Creates the stage.
     public init() {}
 
-    /// Sets `call.chat` or `call.embeddings`, then continues.
+    /// Raises `call.rejection` if set; else sets `call.chat` or `call.embeddings`, then continues.
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
+        if let rejection = call.rejection { throw rejection }
         var call = call
         switch call.endpoint {
         case .chatCompletions: call.chat = try ChatRequest(body: call.body)

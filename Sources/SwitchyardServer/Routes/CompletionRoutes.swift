@@ -29,7 +29,24 @@ struct CompletionRoutes<Context: RequestContext> {
         do {
             (body, request) = try await self.collectBody(inbound)
         } catch {
-            return GatewayError.from(error).response(requestID: id)
+            // A body too large or too slow still goes through authentication, the request log and
+            // the metrics: validation raises the rejection.
+            let rejected = Call(
+                id: id,
+                endpoint: endpoint,
+                body: [],
+                presentedKey: Self.presentedKey(inbound.headers),
+                logger: context.logger,
+                rejection: GatewayError.from(error)
+            )
+            let failure: any Error
+            do {
+                _ = try await self.pipeline.run(rejected)
+                failure = error
+            } catch let raised {
+                failure = raised
+            }
+            return GatewayError.from(failure).response(requestID: id)
         }
         // The request id goes into each log call's metadata rather than onto the logger: setting logger
         // metadata re-renders the handler's metadata string on every request.
