@@ -145,14 +145,18 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
-            .map { channel in
+            .flatMapThrowing { channel in
+                guard !self.isShutDown else {
+                    channel.close(promise: nil)
+                    throw ProviderError(kind: .connection, message: "the gateway is shutting down")
+                }
                 let id = ObjectIdentifier(handler)
                 self.open[id] = channel
-                handler.onExchangeEnded = { [unowned self] handler, reusable in
-                    self.exchangeEnded(handler, endpoint: endpoint, reusable: reusable)
+                handler.onExchangeEnded = { [weak self] handler, reusable in
+                    self?.exchangeEnded(handler, endpoint: endpoint, reusable: reusable)
                 }
-                handler.onClosed = { [unowned self] handler in
-                    self.forget(handler, endpoint: endpoint)
+                handler.onClosed = { [weak self] handler in
+                    self?.forget(handler, endpoint: endpoint)
                 }
                 return handler
             }
@@ -188,7 +192,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         if let error = error as? ChannelError, case .connectTimeout = error {
             return ProviderError(kind: .timeout, message: "connecting to \(target) timed out")
         }
-        if error is ProviderError { return error as! ProviderError }
+        if let error = error as? ProviderError { return error }
         return ProviderError(kind: .connection, message: "cannot connect to \(target): \(error)")
     }
 }
