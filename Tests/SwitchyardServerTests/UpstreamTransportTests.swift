@@ -179,6 +179,38 @@ struct UpstreamTransportTests {
         try await server.stop()
     }
 
+    @Test("A stream's consumer finishing late does not close the next exchange on the same connection")
+    func lateConsumerLeavesNextExchangeAlone() async throws {
+        let full = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n0\r\n\r\n"
+        let server = try await ScriptedServer.start { request in
+            request.contains("second")
+                ? .partial("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") : .respond(full)
+        }
+        let transport = HTTPTransport()
+        let first = try await Self.send(transport, port: server.port, streaming: true)
+        // The whole first body is in: the connection is back in the pool while its consumer has not read it.
+        try await Task.sleep(for: .milliseconds(100))
+        var second = Self.request(port: server.port)
+        second.body = Array(#"{"model":"second"}"#.utf8)
+        let secondResponse = try await transport.send(second, streaming: true, context: Self.context()) {
+            status,
+            _,
+            _ in
+            ProviderError(kind: .server, status: status, message: "unexpected")
+        }
+        #expect(try await Self.text(first) == "data: ")
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(server.connectionCount == 1)
+        // The second stream is still open on that connection.
+        #expect(server.closedCount == 0)
+        guard case .stream = secondResponse else {
+            Issue.record("expected a stream")
+            return
+        }
+        try await transport.shutdown()
+        try await server.stop()
+    }
+
     @Test("Times out waiting for the head, and closes that connection")
     func timesOutBeforeHead() async throws {
         let server = try await ScriptedServer.start { _ in .silent }
@@ -316,6 +348,7 @@ final class ScriptedServer: Sendable {
 
     var requests: [String] { self.state.withLockedValue { $0.requests } }
     var connectionCount: Int { self.state.withLockedValue { $0.connections } }
+    var closedCount: Int { self.state.withLockedValue { $0.closed } }
 
     private init(channel: any Channel, state: NIOLockedValueBox<State>) {
         self.channel = channel
@@ -365,7 +398,7 @@ final class ScriptedServer: Sendable {
 
     private final class Connection: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
-        let state: NIOLockedValueBox<State>
+        private let state: NIOLockedValueBox<State>
         let script: @Sendable (String) -> Answer
         let answerAnyBytes: Bool
         var received = ""

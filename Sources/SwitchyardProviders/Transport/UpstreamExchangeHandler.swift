@@ -159,7 +159,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
                 let body = UpstreamBodyStream.makeSequence(
                     backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32),
                     finishOnDeinit: false,
-                    delegate: BodyDemand(handler: self, loop: context.eventLoop)
+                    delegate: BodyDemand(handler: self, exchange: exchange, loop: context.eventLoop)
                 )
                 self.state = .streaming(exchange, body.source)
                 exchange.settle(.success(.streaming(head, body.sequence)))
@@ -276,7 +276,15 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func consumerReady() {
+    /// Whether `exchange` is the stream this connection is carrying now: demand from an earlier
+    /// stream's consumer arrives late, after the connection may have moved on to the next exchange.
+    private func isStreaming(_ exchange: UpstreamExchange) -> Bool {
+        if case .streaming(let current, _) = self.state { return current === exchange }
+        return false
+    }
+
+    private func consumerReady(_ exchange: UpstreamExchange) {
+        guard self.isStreaming(exchange) else { return }
         self.consumerWantsMore = true
         if self.readHeld, let context = self.context {
             self.readHeld = false
@@ -284,24 +292,25 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func consumerGone() {
+    private func consumerGone(_ exchange: UpstreamExchange) {
         // The consumer stopped before the end: the rest of this response would arrive on a reused connection.
-        if case .streaming = self.state { self.close() }
+        if self.isStreaming(exchange) { self.close() }
     }
 
     /// Relays the stream consumer's demand to the handler's event loop.
     struct BodyDemand: NIOAsyncSequenceProducerDelegate {
         let handler: UpstreamExchangeHandler
+        let exchange: UpstreamExchange
         let loop: any EventLoop
 
         func produceMore() {
-            let handler = self.handler
-            self.loop.execute { handler.consumerReady() }
+            let (handler, exchange) = (self.handler, self.exchange)
+            self.loop.execute { handler.consumerReady(exchange) }
         }
 
         func didTerminate() {
-            let handler = self.handler
-            self.loop.execute { handler.consumerGone() }
+            let (handler, exchange) = (self.handler, self.exchange)
+            self.loop.execute { handler.consumerGone(exchange) }
         }
     }
 }
