@@ -24,6 +24,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     /// Most connections to one endpoint from this loop; further exchanges wait for one to free up.
     let maxConnectionsPerEndpoint: Int
 
+    /// What requests get once ``shutdown()`` has begun.
+    static let shuttingDown = ProviderError(kind: .connection, message: "the gateway is shutting down")
     /// How long an unused connection is kept.
     static let idleConnectionLifetime = TimeAmount.seconds(60)
     /// Most idle connections kept per endpoint; more are closed when their exchange ends.
@@ -44,7 +46,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.loop.assertInEventLoop()
         guard !exchange.isSettled else { return }
         guard !self.isShutDown else {
-            exchange.settle(.failure(ProviderError(kind: .connection, message: "the gateway is shutting down")))
+            exchange.settle(.failure(Self.shuttingDown))
             return
         }
         while var connections = self.idle[endpoint], let handler = connections.popLast() {
@@ -108,7 +110,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.loop.assertInEventLoop()
         self.isShutDown = true
         for exchange in self.waiting.values.flatMap({ $0.map(\.exchange) }) {
-            exchange.settle(.failure(ProviderError(kind: .connection, message: "the gateway is shutting down")))
+            exchange.settle(.failure(Self.shuttingDown))
         }
         self.waiting = [:]
         for timer in self.idleTimers.values { timer.cancel() }
@@ -148,7 +150,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
             .flatMapThrowing { channel in
                 guard !self.isShutDown else {
                     channel.close(promise: nil)
-                    throw ProviderError(kind: .connection, message: "the gateway is shutting down")
+                    throw Self.shuttingDown
                 }
                 let id = ObjectIdentifier(handler)
                 self.open[id] = channel

@@ -24,29 +24,15 @@ struct CompletionRoutes<Context: RequestContext> {
 
     private func handle(_ inbound: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
         let id = RequestID.make()
-        let body: ByteBuffer
-        let request: Request
+        var body = ByteBuffer()
+        var request = inbound
+        // A body too large or too slow still goes through authentication, the request log and the
+        // metrics, with an empty body: validation raises the rejection.
+        var rejection: GatewayError?
         do {
             (body, request) = try await self.collectBody(inbound)
         } catch {
-            // A body too large or too slow still goes through authentication, the request log and
-            // the metrics: validation raises the rejection.
-            let rejected = Call(
-                id: id,
-                endpoint: endpoint,
-                body: [],
-                presentedKey: Self.presentedKey(inbound.headers),
-                logger: context.logger,
-                rejection: GatewayError.from(error)
-            )
-            let failure: any Error
-            do {
-                _ = try await self.pipeline.run(rejected)
-                failure = error
-            } catch let raised {
-                failure = raised
-            }
-            return GatewayError.from(failure).response(requestID: id)
+            rejection = GatewayError.from(error)
         }
         // The request id goes into each log call's metadata rather than onto the logger: setting logger
         // metadata re-renders the handler's metadata string on every request.
@@ -55,7 +41,8 @@ struct CompletionRoutes<Context: RequestContext> {
             endpoint: endpoint,
             body: Array(body.readableBytesView),
             presentedKey: Self.presentedKey(request.headers),
-            logger: context.logger
+            logger: context.logger,
+            rejection: rejection
         )
         do {
             let reply = try await self.pipeline.run(call)
