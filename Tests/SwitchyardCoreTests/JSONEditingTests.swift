@@ -19,6 +19,18 @@ struct JSONEditingTests {
         #expect(bytes[end] == UInt8(ascii: "}"))
     }
 
+    @Test("Decodes escaped keys and string values, and refuses broken escapes")
+    func decodesEscapes() throws {
+        let bytes = Array(#"{"mo\u0064el":"gpt-\"4o\"\n","x":1}"#.utf8)
+        let (members, _) = try JSONObjectScanner.members(of: bytes)
+        let model = try #require(members["model"])
+        #expect(JSONText.decodeString(bytes[model.value]) == "gpt-\"4o\"\n")
+        #expect(JSONText.decodeString(ArraySlice(#""\ud800""#.utf8)) == nil)
+        #expect(throws: JSONObjectScanner.MalformedJSON.self) {
+            try JSONObjectScanner.members(of: Array(#"{"bad\q":1}"#.utf8))
+        }
+    }
+
     @Test("Rejects what is not a JSON object", arguments: ["", "[]", #"{"a":1"#, #"{"a" 1}"#, #"{"a":}"#, "nope"])
     func rejectsMalformed(_ text: String) {
         #expect(throws: JSONObjectScanner.MalformedJSON.self) { try JSONObjectScanner.members(of: Array(text.utf8)) }

@@ -79,8 +79,7 @@ public enum JSONText {
         }
         let inner = literal.dropFirst().dropLast()
         if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
-        // Escapes are rare in the values read this way; the standard decoder handles every form.
-        return try? JSONDecoderFactory.decoder.decode(String.self, from: Data(literal))
+        return JSONValue.parse(Array(literal))?.string
     }
 
     /// The value of a JSON integer literal, or `nil` if `literal` is not one.

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 
-import Foundation
-
 /// Finds the byte ranges of the top-level members of a JSON object without decoding it.
 ///
 /// The gateway forwards request and response bodies unchanged except for a few members
@@ -95,10 +93,7 @@ public enum JSONObjectScanner {
     private static func decodeKey(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) throws -> String {
         let raw = UnsafeBufferPointer(rebasing: b[(start + 1)..<(end - 1)])
         if !raw.contains(UInt8(ascii: "\\")) { return String(decoding: raw, as: UTF8.self) }
-        // Escaped keys are rare; let the standard decoder handle every escape form.
-        guard let key = try? JSONDecoderFactory.decoder.decode(String.self, from: Data(b[start..<end])) else {
-            throw MalformedJSON(offset: start)
-        }
+        guard let key = JSONValue.parse(Array(b[start..<end]))?.string else { throw MalformedJSON(offset: start) }
         return key
     }
 
