@@ -35,7 +35,7 @@ struct CompletionRoutes<Context: RequestContext> {
             rejection = GatewayError.from(error)
         }
         // The request id goes into each log call's metadata rather than onto the logger: setting logger
-        // metadata re-renders the handler's metadata string on every request.
+        // metadata copies it on every request, and a plain stream handler also re-renders it.
         let call = Call(
             id: id,
             endpoint: endpoint,
