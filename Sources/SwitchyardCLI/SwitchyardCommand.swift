@@ -75,6 +75,14 @@ struct Serve: AsyncParsableCommand {
                     "\(configuration.masterKey == nil && configuration.keys.isEmpty ? "off (loopback only)" : "on")",
             ]
         )
+        let simulated = gateway.models.simulatedNames
+        if !simulated.isEmpty {
+            let names = simulated.count == gateway.models.publicNames.count ? "all" : simulated.joined(separator: ",")
+            logger.info(
+                "the simulator answers these models with invented text (no real provider serves them)",
+                metadata: ["gw.simulated_models": "\(names)", "gw.simulated_count": "\(simulated.count)"]
+            )
+        }
         try await gateway.run()
     }
 }

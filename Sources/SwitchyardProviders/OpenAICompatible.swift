@@ -57,24 +57,20 @@ public struct OpenAICompatibleAdapter: Sendable {
         }
         let decoded = try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
         let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
-        return ProviderError(
-            kind: ProviderError.kind(forStatus: status),
-            status: status,
-            message: message,
-            retryAfter: Self.retryAfter(headers)
-        )
-    }
-
-    /// `retry-after-ms` or `retry-after` (seconds); HTTP-date values are ignored.
-    static func retryAfter(_ headers: [(String, String)]) -> Duration? {
-        for (name, value) in headers {
-            switch name.lowercased() {
-            case "retry-after-ms": if let ms = Double(value) { return .milliseconds(Int64(ms)) }
-            case "retry-after": if let seconds = Double(value) { return .milliseconds(Int64(seconds * 1000)) }
-            default: continue
-            }
+        switch RetryAfter.read(headers) {
+        case .absent:
+            return ProviderError(kind: ProviderError.kind(forStatus: status), status: status, message: message)
+        case .after(let wait):
+            return ProviderError(
+                kind: ProviderError.kind(forStatus: status),
+                status: status,
+                message: message,
+                retryAfter: wait
+            )
+        case .invalid(let reason):
+            // A malformed answer: not worth retrying on this route, so the next one is tried.
+            return ProviderError(kind: .invalidResponse, status: status, message: "\(message) (malformed \(reason))")
         }
-        return nil
     }
 
     private func headers() -> [(String, String)] {

@@ -62,7 +62,16 @@ public struct SimulatorProvider: Provider {
         -> UpstreamResponse
     {
         try await self.failBeforeAnswer(self.drawFailure(), context: context)
-        let dimensions = request.dimensions ?? route.catalogModel?.dimensions ?? 1536
+        let native = route.catalogModel?.dimensions ?? 1536
+        if let requested = request.dimensions, requested > native {
+            // As the real APIs do: a model cannot return more dimensions than it has.
+            throw ProviderError(
+                kind: .invalidRequest,
+                status: 400,
+                message: "`dimensions` must be at most \(native) for \(route.upstreamModel); got \(requested)"
+            )
+        }
+        let dimensions = request.dimensions ?? native
         return .complete(
             ByteBuffer(
                 bytes: SimulatedEmbeddings(request: request, model: route.upstreamModel, dimensions: dimensions).json()

@@ -50,6 +50,7 @@ public struct Gateway: Sendable {
         pause: (@Sendable (Duration) async throws -> Void)? = nil,
         logger: Logger
     ) throws {
+        try configuration.validate()
         try Self.checkListenAddress(configuration)
         var catalog = try catalog ?? Catalog.bundled()
         if let path = configuration.catalog.importPath {
@@ -98,7 +99,7 @@ public struct Gateway: Sendable {
                 storesBodies: configuration.requestLog.storesBodies,
                 metrics: GatewayMetrics(
                     factory: PrometheusMetricsFactory(registry: registry),
-                    isServed: { models.resolve($0) != nil }
+                    isKnownModel: { models.isKnown($0) }
                 ),
                 dispatcher: dispatcher
             )

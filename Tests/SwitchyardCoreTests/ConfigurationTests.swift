@@ -28,10 +28,10 @@ struct ConfigurationTests {
             """
         let configuration = try GatewayConfiguration.load(
             yaml: yaml,
-            environment: ["MASTER": "sk-m", "OPENAI_API_KEY": "sk-o"]
+            environment: ["MASTER": "sk-m-0123456789abcdef", "OPENAI_API_KEY": "sk-o"]
         )
         #expect(configuration.host == "0.0.0.0" && configuration.port == 8080)
-        #expect(configuration.masterKey == "sk-m")
+        #expect(configuration.masterKey == "sk-m-0123456789abcdef")
         #expect(configuration.store == .sqlite(path: "data/gw.db"))
         #expect(configuration.providers["openai"]?.apiKey == "sk-o")
         #expect(configuration.providers["backup"]?.baseURL == "http://127.0.0.1:8000/v1")
@@ -71,6 +71,52 @@ struct ConfigurationTests {
             ("master_key: [1, 2", "not valid YAML"),
             ("- a\n- b", "must be a mapping"),
             ("providers:\n  a: {type: openai, api_key: \"${UNCLOSED\"}", "unclosed `${`"),
+            // Written to fail before the hardening: each of these loaded, or trapped, before.
+            ("providers: {s: {type: simulator}}\n[1]: x", "keys must be strings"),
+            ("providers: {s: {type: simulator, ttft: {a: 1}}}\n? [a, b]\n: c", "keys must be strings"),
+            ("", "the config file is empty"),
+            ("listen: 127.0.0.1:4000", "`providers` is empty"),
+            (
+                "providers: {s: {type: simulator, tokens_per_second: 0}}",
+                "`providers.s.tokens_per_second` must be between"
+            ),
+            ("providers: {s: {type: simulator, tokens_per_second: .inf}}", "`providers.s.tokens_per_second`"),
+            ("providers: {s: {type: simulator, failure_rate: .nan}}", "`providers.s.failure_rate` must be between"),
+            ("providers: {s: {type: simulator, ttft: 1e300}}", "`providers.s.ttft` must be a duration"),
+            ("providers: {s: {type: simulator, ttft: -1s}}", "`providers.s.ttft` must be a duration"),
+            ("providers: {s: {type: simulator}}\nserver: {body_timeout: 0s}", "`server.body_timeout` must be at least"),
+            ("providers: {s: {type: simulator}}\nserver: {max_body_bytes: 1e12}", "`server.max_body_bytes`"),
+            (
+                "providers: {s: {type: simulator}}\nrequest_log: {batch_size: -5}",
+                "`request_log.batch_size` must be between"
+            ),
+            (
+                "providers: {s: {type: simulator}}\nretries: {attempts: 0}",
+                "`retries.attempts` must be between 1 and 10"
+            ),
+            (
+                "providers: {s: {type: simulator}}\nretries: {max_backoff: 300d}",
+                "`retries.max_backoff` must be a duration"
+            ),
+            (
+                "providers: {s: {type: simulator}}\nmodels: {m: {routes: [{provider: s, model: x, max_output_tokens: 0}]}}",
+                "`models.m.routes[0].max_output_tokens` must be between 1 and"
+            ),
+            (
+                "providers: {s: {type: simulator}}\nmodels: {m: {routes: [{provider: s, model: x, pricing: {input: -1, output: 1}}]}}",
+                "`models.m.routes[0].pricing.input` must be between 0 and"
+            ),
+            ("providers: {s: {type: simulator}}\nmaster_key: short", "`master_key` is 5 characters long"),
+            (
+                "providers: {s: {type: simulator}}\nmaster_key: ${SWITCHYARD_TEST_UNSET}",
+                "SWITCHYARD_TEST_UNSET is not set"
+            ),
+            (
+                "providers: {s: {type: simulator}}\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    + "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                    + "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]",
+                "more than 100000 values"
+            ),
         ]
     )
     func rejectsMistakes(_ yaml: String, _ fragment: String) {
@@ -79,6 +125,21 @@ struct ConfigurationTests {
         } throws: { error in
             (error as? ConfigurationError)?.message.contains(fragment) == true
         }
+    }
+
+    @Test("`${VAR:-}` opts into running without a master key; a long enough key is accepted")
+    func masterKeyChoices() throws {
+        let base = "providers: {s: {type: simulator}}\n"
+        let none = try GatewayConfiguration.load(
+            yaml: base + "master_key: ${SWITCHYARD_TEST_UNSET:-}",
+            environment: [:]
+        )
+        #expect(none.masterKey == nil)
+        let set = try GatewayConfiguration.load(
+            yaml: base + "master_key: ${KEY}",
+            environment: ["KEY": "0123456789abcdef"]
+        )
+        #expect(set.masterKey == "0123456789abcdef")
     }
 
     @Test("The embedded default serves the simulator and adds providers whose key is set")
@@ -100,6 +161,8 @@ struct ConfigurationTests {
         #expect(Duration.milliseconds(1500).nanoseconds == 1_500_000_000)
         #expect(Duration.milliseconds(1500).milliseconds == 1500)
         #expect(Duration.seconds(Int64.max).nanoseconds == .max)
-        #expect(ConfigDuration(parsing: "1000000000h")?.duration.nanoseconds == .max)
+        // Config durations stop at a year, so a typo is an error rather than a saturated value.
+        #expect(ConfigDuration(parsing: "1000000000h") == nil)
+        #expect(ConfigDuration(parsing: "8760h")?.duration == .seconds(365 * 86_400))
     }
 }

@@ -170,7 +170,7 @@ struct DispatcherTests {
 }
 
 struct ModelTableTests {
-    @Test("Catalog models get configured providers' routes first, then the simulator; pinned names resolve")
+    @Test("Catalog models get configured providers' routes, the simulator only models no real provider serves")
     func buildsRoutes() throws {
         let catalog = try Catalog.bundled()
         var configuration = GatewayConfiguration.embeddedDefault(environment: ["GROQ_API_KEY": "k"])
@@ -180,7 +180,15 @@ struct ModelTableTests {
         ]
         let table = try ModelTable(configuration: configuration, catalog: catalog, providers: providers)
         let llama = try #require(table.resolve("llama-3.3-70b"))
-        #expect(llama.routes.map(\.provider.name) == ["groq", "simulator"])
+        #expect(llama.routes.map(\.provider.name) == ["groq"])
+        #expect(table.resolve("gpt-4o-mini")?.routes.map(\.provider.name) == ["simulator"])
+        #expect(table.simulatedNames.contains("gpt-4o-mini"))
+        #expect(!table.simulatedNames.contains("llama-3.3-70b"))
+        // The simulator still plays a real provider's model when asked by name, and only catalog models.
+        #expect(table.resolve("simulator/llama-3.3-70b")?.routes.map(\.provider.name) == ["simulator"])
+        #expect(table.resolve("simulator/made-up-model") == nil)
+        #expect(table.isKnown("llama-3.3-70b") && table.isKnown("groq/llama-3.3-70b-versatile"))
+        #expect(!table.isKnown("groq/some-new-model") && !table.isKnown("simulator/made-up-model"))
         #expect(llama.routes[0].upstreamModel == "llama-3.3-70b-versatile")
         #expect(llama.routes[0].pricing != nil)
         #expect(table.publicNames.count == catalog.models.count)

@@ -49,6 +49,29 @@ struct RequestParsingTests {
             (#"{"model":"m","messages":[]}"#, "messages"),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":0}"#, "n"),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":3}"#, "temperature"),
+            // Out-of-range values OpenAI documents a range for; each was forwarded unchecked before.
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":129}"#, "n"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":-1}"#, "max_tokens"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":4294967296}"#, "max_tokens"),
+            (
+                #"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":0}"#,
+                "max_completion_tokens"
+            ),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":-0.1}"#, "temperature"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_p":1.5}"#, "top_p"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"presence_penalty":-2.5}"#, "presence_penalty"),
+            (
+                #"{"model":"m","messages":[{"role":"user","content":"hi"}],"frequency_penalty":2.01}"#,
+                "frequency_penalty"
+            ),
+            (
+                #"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":21}"#,
+                "top_logprobs"
+            ),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_logprobs":2}"#, "top_logprobs"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":1e40}"#, "seed"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":1e400}"#, "temperature"),
+            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"]}"#, "stop"),
         ]
     )
     func namesField(_ body: String, _ field: String) {
@@ -66,5 +89,85 @@ struct RequestParsingTests {
         #expect(request.inputs == ["a", "bb"] && request.dimensions == 8 && request.encodingFormat == "float")
         #expect(throws: GatewayError.self) { try EmbeddingsRequest(body: Array(#"{"model":"e"}"#.utf8)) }
         #expect(throws: GatewayError.self) { try EmbeddingsRequest(body: Array(#"{"model":"e","input":[]}"#.utf8)) }
+    }
+
+    @Test(
+        "Refuses out-of-range embeddings parameters, naming the field",
+        arguments: [
+            (#"{"model":"e","input":"a","dimensions":-1}"#, "dimensions"),
+            (#"{"model":"e","input":"a","dimensions":0}"#, "dimensions"),
+            (#"{"model":"e","input":"a","dimensions":16385}"#, "dimensions"),
+            (#"{"model":"e","input":"a","dimensions":9223372036854775807}"#, "dimensions"),
+            (#"{"model":"e","input":"a","dimensions":1e30}"#, "dimensions"),
+        ]
+    )
+    func refusesEmbeddingRanges(_ body: String, _ field: String) {
+        #expect {
+            _ = try EmbeddingsRequest(body: Array(body.utf8))
+        } throws: { error in
+            let error = error as? GatewayError
+            return error?.status == .badRequest && error?.param == field && error?.message.contains(field) == true
+        }
+    }
+
+    @Test("Refuses lists longer than OpenAI accepts before building them")
+    func refusesLongLists() {
+        let tools = (0...ChatRequest.Limits.tools).map { _ in #"{"type":"function","function":{"name":"f"}}"# }
+        let chat =
+            #"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":["# + tools.joined(separator: ",") + "]}"
+        #expect { try parse(chat) } throws: { ($0 as? GatewayError)?.param == "tools" }
+        let texts = Array(repeating: #""a""#, count: EmbeddingsRequest.maxInputs + 1).joined(separator: ",")
+        #expect {
+            try EmbeddingsRequest(body: Array(#"{"model":"e","input":["#.utf8) + Array(texts.utf8) + Array("]}".utf8))
+        } throws: { ($0 as? GatewayError)?.param == "input" }
+        let tokenLists = Array(repeating: "[1]", count: EmbeddingsRequest.maxInputs + 1).joined(separator: ",")
+        #expect {
+            try EmbeddingsRequest(
+                body: Array(#"{"model":"e","input":["#.utf8) + Array(tokenLists.utf8) + Array("]}".utf8)
+            )
+        } throws: { ($0 as? GatewayError)?.param == "input" }
+        #expect(throws: Never.self) {
+            try EmbeddingsRequest(
+                body: Array(#"{"model":"e","input":["#.utf8)
+                    + Array(Array(repeating: #""a""#, count: 2048).joined(separator: ",").utf8) + Array("]}".utf8)
+            )
+        }
+    }
+
+    @Test(
+        "Reads Retry-After with checked conversions: huge, negative and non-finite values never trap",
+        arguments: [
+            ([("Retry-After", "2")], RetryAfter.Reading.after(.seconds(2))),
+            ([("retry-after", " 1.5 ")], .after(.milliseconds(1500))),
+            ([("retry-after-ms", "250"), ("retry-after", "9")], .after(.milliseconds(250))),
+            ([("retry-after", "1e300")], .after(RetryAfter.longest)),
+            ([("retry-after-ms", "9223372036854775807999")], .after(RetryAfter.longest)),
+            ([("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], .absent),
+            ([("x-other", "1")], .absent),
+        ]
+    )
+    func readsRetryAfter(_ headers: [(String, String)], _ expected: RetryAfter.Reading) {
+        #expect(RetryAfter.read(headers) == expected)
+    }
+
+    @Test(
+        "Calls Retry-After values no server means malformed",
+        arguments: ["inf", "-inf", "nan", "-1", "infinity", "1e400"]
+    )
+    func refusesMalformedRetryAfter(_ value: String) {
+        guard case .invalid(let reason) = RetryAfter.read([("retry-after", value)]) else {
+            Issue.record("`\(value)` was accepted")
+            return
+        }
+        #expect(reason.contains(value))
+    }
+
+    @Test("A usage object with impossible token counts is malformed, not summed")
+    func refusesHugeUsage() throws {
+        #expect(throws: TokenUsage.OutOfRange.self) {
+            try TokenUsage(openAIUsage: Array(#"{"prompt_tokens":999999999999999999,"completion_tokens":1}"#.utf8))
+        }
+        let usage = try TokenUsage(openAIUsage: Array(#"{"prompt_tokens":10,"completion_tokens":1}"#.utf8))
+        #expect(usage.inputTokens == 10 && usage.outputTokens == 1)
     }
 }

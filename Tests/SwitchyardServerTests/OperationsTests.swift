@@ -17,7 +17,7 @@ struct OperationsTests {
             upstreamPort: port,
             models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "ok")])]
         )
-        configuration.masterKey = "sk-master"
+        configuration.masterKey = "sk-master-0123456789"
         configuration.keys = [
             KeyConfiguration(name: "team-a", key: "sk-team-a", models: ["m"]),
             KeyConfiguration(name: "private", key: "sk-private", zeroDataRetention: true),
@@ -38,8 +38,12 @@ struct OperationsTests {
                     == 401
             )
             #expect(
-                try await TestGateway.send(port: port, body: body, headers: [("authorization", "Bearer sk-master")])
-                    .status == 200
+                try await TestGateway.send(
+                    port: port,
+                    body: body,
+                    headers: [("authorization", "Bearer sk-master-0123456789")]
+                )
+                .status == 200
             )
             #expect(
                 try await TestGateway.send(port: port, body: body, headers: [("x-api-key", "sk-team-a")]).status == 200
@@ -67,7 +71,7 @@ struct OperationsTests {
                 port: port,
                 path: "/admin/logs?key=team-a&limit=10",
                 method: .GET,
-                headers: [("authorization", "Bearer sk-master")]
+                headers: [("authorization", "Bearer sk-master-0123456789")]
             )
             #expect(logs.status == 200)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(logs.body.utf8)) as? [String: Any])
@@ -101,7 +105,7 @@ struct OperationsTests {
                 port: port,
                 path: "/admin/logs?limit=0",
                 method: .GET,
-                headers: [("authorization", "Bearer sk-master")]
+                headers: [("authorization", "Bearer sk-master-0123456789")]
             )
             #expect(badLimit.status == 400)
         }
@@ -150,7 +154,7 @@ struct OperationsTests {
             #expect(!metrics.body.contains("made-up-model-name"))
             #expect(
                 metrics.body.contains(
-                    #"switchyard_requests_total{endpoint="chat.completions",model="unknown",provider="none",status="404"} 1"#
+                    #"switchyard_requests_total{endpoint="chat.completions",model="other",provider="none",status="404"} 1"#
                 )
             )
         }
@@ -159,12 +163,13 @@ struct OperationsTests {
     @Test("Refuses to listen beyond loopback without a master key")
     func refusesOpenListen() async throws {
         var configuration = GatewayConfiguration()
+        configuration.providers["simulator"] = ProviderConfiguration(type: "simulator")
         configuration.host = "0.0.0.0"
         configuration.store = .memory
         #expect(throws: ConfigurationError.self) {
             try Gateway(configuration: configuration, logger: TestGateway.logger)
         }
-        configuration.masterKey = "sk-master"
+        configuration.masterKey = "sk-master-0123456789"
         let gateway = try Gateway(configuration: configuration, logger: TestGateway.logger)
         #expect(gateway.configuration.host == "0.0.0.0")
         try await gateway.shutdown()

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import openai
 import pytest
 
-MASTER_KEY = "sk-test-master"
+MASTER_KEY = "sk-test-master-0123456789"
 CHAT_MODEL = "gpt-4o-mini"
 EMBEDDING_MODEL = "text-embedding-3-small"
 # Catalog prices for gpt-4o-mini, USD per 1M tokens.

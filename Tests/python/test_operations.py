@@ -137,7 +137,7 @@ def test_check_config_names_the_bad_key_and_accepts_a_good_file(tmp_path: Path) 
 
 def test_refuses_to_listen_beyond_loopback_without_a_master_key(tmp_path: Path) -> None:
     config = tmp_path / "open.yaml"
-    config.write_text(f"listen: 0.0.0.0:{_free_port()}\nstore: memory\n")
+    config.write_text(f"listen: 0.0.0.0:{_free_port()}\nstore: memory\n" + SIMULATOR.format())
     result = subprocess.run([_binary(), "serve", "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "refusing to listen" in result.stderr

@@ -42,7 +42,12 @@ public struct ChatRequest: Sendable {
         if let scanned = Wire(scanning: body) {
             wire = scanned
         } else {
-            wire = try decodeRequestBody(Wire.self, from: body)
+            wire = try decodeRequestBody(
+                Wire.self,
+                from: body,
+                integers: ["max_tokens", "max_completion_tokens", "n", "seed", "top_logprobs"],
+                numbers: ["temperature", "top_p", "presence_penalty", "frequency_penalty"]
+            )
         }
         guard let model = wire.model, !model.isEmpty else {
             throw .invalidRequest("`model` is required: name a model such as `gpt-4o-mini`.", param: "model")
@@ -53,6 +58,7 @@ public struct ChatRequest: Sendable {
         guard !messages.isEmpty else {
             throw .invalidRequest("`messages` must contain at least one message.", param: "messages")
         }
+        try Self.checkRanges(wire, messageCount: messages.count)
         for (index, message) in messages.enumerated() {
             guard ["system", "developer", "user", "assistant", "tool", "function"].contains(message.role) else {
                 throw .invalidRequest(
@@ -60,15 +66,6 @@ public struct ChatRequest: Sendable {
                     param: "messages[\(index)].role"
                 )
             }
-        }
-        if let n = wire.n, n < 1 || n > 128 {
-            throw .invalidRequest("`n` must be between 1 and 128.", param: "n")
-        }
-        for (name, value) in [("max_tokens", wire.max_tokens), ("max_completion_tokens", wire.max_completion_tokens)] {
-            if let value, value < 1 { throw .invalidRequest("`\(name)` must be at least 1.", param: name) }
-        }
-        if let temperature = wire.temperature, !(0...2).contains(temperature) {
-            throw .invalidRequest("`temperature` must be between 0 and 2.", param: "temperature")
         }
         if let format = wire.response_format?.type, !["text", "json_object", "json_schema"].contains(format) {
             throw .invalidRequest(
@@ -104,6 +101,79 @@ public struct ChatRequest: Sendable {
             maxOutputTokens: self.maxOutputTokens
         )
         self.body = body
+    }
+}
+
+extension ChatRequest {
+    /// Upper bounds on the parameters OpenAI documents ranges for, and on the sizes of lists.
+    public enum Limits {
+        /// Most choices per request (`n`), as OpenAI allows.
+        public static let choices = 128
+        /// Most tools per request, as OpenAI allows.
+        public static let tools = 128
+        /// Most stop sequences, as OpenAI allows.
+        public static let stopSequences = 4
+        /// Most messages per request; far beyond any real conversation, it bounds the work one body causes.
+        public static let messages = 100_000
+        /// Largest `max_tokens` / `max_completion_tokens`: well above every model's output limit, and
+        /// small enough that token arithmetic never overflows.
+        public static let outputTokens = 1 << 31 - 1
+        /// Most `top_logprobs`, as OpenAI allows.
+        public static let topLogprobs = 20
+    }
+
+    /// Checks every numeric parameter and list size against OpenAI's documented ranges.
+    private static func checkRanges(_ wire: Wire, messageCount: Int) throws(GatewayError) {
+        func outside<T: Comparable>(
+            _ name: String,
+            _ value: T?,
+            _ range: ClosedRange<T>,
+            _ text: String
+        ) throws(GatewayError) {
+            guard let value, !range.contains(value) else { return }
+            throw .invalidRequest("`\(name)` must be \(text); got \(value).", param: name, code: "invalid_value")
+        }
+        if messageCount > Limits.messages {
+            throw .invalidRequest(
+                "`messages` has \(messageCount) messages; at most \(Limits.messages) are accepted.",
+                param: "messages",
+                code: "array_too_long"
+            )
+        }
+        try outside("n", wire.n, 1...Limits.choices, "between 1 and \(Limits.choices)")
+        try outside("max_tokens", wire.max_tokens, 1...Limits.outputTokens, "between 1 and \(Limits.outputTokens)")
+        try outside(
+            "max_completion_tokens",
+            wire.max_completion_tokens,
+            1...Limits.outputTokens,
+            "between 1 and \(Limits.outputTokens)"
+        )
+        try outside("temperature", wire.temperature, 0...2, "between 0 and 2")
+        try outside("top_p", wire.top_p, 0...1, "between 0 and 1")
+        try outside("presence_penalty", wire.presence_penalty, -2...2, "between -2 and 2")
+        try outside("frequency_penalty", wire.frequency_penalty, -2...2, "between -2 and 2")
+        try outside("top_logprobs", wire.top_logprobs, 0...Limits.topLogprobs, "between 0 and \(Limits.topLogprobs)")
+        if wire.top_logprobs != nil, wire.logprobs != true {
+            throw .invalidRequest(
+                "`top_logprobs` needs `logprobs: true`.",
+                param: "top_logprobs",
+                code: "invalid_value"
+            )
+        }
+        if let tools = wire.tools, tools.count > Limits.tools {
+            throw .invalidRequest(
+                "`tools` has \(tools.count) tools; at most \(Limits.tools) are accepted.",
+                param: "tools",
+                code: "array_too_long"
+            )
+        }
+        if case .many(let sequences) = wire.stop, sequences.count > Limits.stopSequences {
+            throw .invalidRequest(
+                "`stop` has \(sequences.count) sequences; at most \(Limits.stopSequences) are accepted.",
+                param: "stop",
+                code: "array_too_long"
+            )
+        }
     }
 }
 
@@ -145,13 +215,42 @@ public struct RouteRequirements: Sendable, Equatable {
 }
 
 /// Decodes a request body, turning decoding failures into 400s that name the field.
-func decodeRequestBody<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws(GatewayError) -> T {
+///
+/// `JSONDecoder` calls a whole body invalid when one number does not fit its type (`"seed": 1e40`,
+/// `"temperature": 1e400`); the top-level `integers` and `numbers` named are then checked so the
+/// error names the field instead.
+func decodeRequestBody<T: Decodable>(
+    _ type: T.Type,
+    from body: [UInt8],
+    integers: [String] = [],
+    numbers: [String] = []
+) throws(GatewayError) -> T {
     if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
         throw .invalidRequest("The request body is empty: send a JSON object.")
     }
     do {
         return try JSONDecoderFactory.decoder.decode(T.self, from: Data(body))
     } catch let error as DecodingError {
+        if let object = JSONValue.parse(body)?.object {
+            for name in integers {
+                if case .number(let text) = object[name], object[name]?.int == nil {
+                    throw GatewayError.invalidRequest(
+                        "`\(name)` must be an integer that fits in 64 bits; got \(text.prefix(40)).",
+                        param: name,
+                        code: "invalid_value"
+                    )
+                }
+            }
+            for name in numbers {
+                if case .number(let text) = object[name], object[name]?.double == nil {
+                    throw GatewayError.invalidRequest(
+                        "`\(name)` must be a finite number; got \(text.prefix(40)).",
+                        param: name,
+                        code: "invalid_value"
+                    )
+                }
+            }
+        }
         throw GatewayError.invalidRequest(describe(error), param: fieldPath(of: error))
     } catch {
         throw .invalidRequest("The request body is not valid JSON.")

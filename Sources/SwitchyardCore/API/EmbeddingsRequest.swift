@@ -15,9 +15,14 @@ public struct EmbeddingsRequest: Sendable {
     /// The client's body exactly as received.
     public var body: [UInt8]
 
+    /// Most inputs per request, as OpenAI allows.
+    public static let maxInputs = 2048
+    /// Largest `dimensions`; no embedding model in use has more, and it bounds the size of an answer.
+    public static let maxDimensions = 16384
+
     /// Validates `body`, throwing a 400 ``GatewayError`` that names the faulty field.
     public init(body: [UInt8]) throws(GatewayError) {
-        let wire: Wire = try decodeRequestBody(Wire.self, from: body)
+        let wire: Wire = try decodeRequestBody(Wire.self, from: body, integers: ["dimensions"])
         guard let model = wire.model, !model.isEmpty else {
             throw .invalidRequest(
                 "`model` is required: name an embedding model such as `text-embedding-3-small`.",
@@ -30,10 +35,33 @@ public struct EmbeddingsRequest: Sendable {
         switch input {
         case .one(let text): self.inputs = [text]
         case .many(let texts): self.inputs = texts
-        case .tokens(let count): self.inputs = Array(repeating: "", count: count)
+        case .tokens(let count):
+            // Counted before anything is allocated for them.
+            guard count <= Self.maxInputs else {
+                throw .invalidRequest(
+                    "`input` has \(count) items; at most \(Self.maxInputs) are accepted.",
+                    param: "input",
+                    code: "array_too_long"
+                )
+            }
+            self.inputs = Array(repeating: "", count: count)
         }
         guard !self.inputs.isEmpty else {
             throw .invalidRequest("`input` must not be empty.", param: "input")
+        }
+        if self.inputs.count > Self.maxInputs {
+            throw .invalidRequest(
+                "`input` has \(self.inputs.count) items; at most \(Self.maxInputs) are accepted.",
+                param: "input",
+                code: "array_too_long"
+            )
+        }
+        if let dimensions = wire.dimensions, !(1...Self.maxDimensions).contains(dimensions) {
+            throw .invalidRequest(
+                "`dimensions` must be between 1 and \(Self.maxDimensions); got \(dimensions).",
+                param: "dimensions",
+                code: "invalid_value"
+            )
         }
         if let format = wire.encoding_format, !["float", "base64"].contains(format) {
             throw .invalidRequest("`encoding_format` must be `float` or `base64`.", param: "encoding_format")

@@ -36,11 +36,28 @@ public struct TokenUsage: Sendable, Equatable, Codable {
             guard let (detailMembers, _) = try? JSONObjectScanner.members(of: detail) else { return 0 }
             return integer(inner, in: detail, detailMembers)
         }
-        self.init(
+        let usage = TokenUsage(
             inputTokens: integer("prompt_tokens", in: object, members),
             cachedInputTokens: nested("prompt_tokens_details", "cached_tokens"),
             outputTokens: integer("completion_tokens", in: object, members),
             reasoningTokens: nested("completion_tokens_details", "reasoning_tokens")
         )
+        // An upstream's numbers are untrusted: a count no call can reach would overflow sums downstream.
+        let counts = [usage.inputTokens, usage.cachedInputTokens, usage.outputTokens, usage.reasoningTokens]
+        guard counts.allSatisfy({ $0 <= Self.maxTokensPerCall }) else {
+            throw OutOfRange(message: "usage reports more than \(Self.maxTokensPerCall) tokens")
+        }
+        self = usage
+    }
+
+    /// Largest token count one call can report; above it the upstream's answer is malformed.
+    public static let maxTokensPerCall = 1_000_000_000
+
+    /// A usage object with numbers no real call produces.
+    public struct OutOfRange: Error, Sendable, CustomStringConvertible {
+        /// What was out of range.
+        public var message: String
+        /// The message.
+        public var description: String { self.message }
     }
 }

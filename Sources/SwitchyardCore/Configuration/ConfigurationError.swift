@@ -48,31 +48,45 @@ public struct ConfigDuration: Sendable, Equatable, Decodable, CustomStringConver
     /// Wraps a duration.
     public init(_ duration: Duration) { self.duration = duration }
 
-    /// Decodes `500ms`, `2s`, `1.5s`, `10m`, `1h` or a bare number of seconds.
+    /// The longest duration a config may state: anything longer is a typo, and it keeps conversions exact.
+    public static let longest = Duration.seconds(365 * 86_400)
+
+    /// Decodes `500ms`, `2s`, `1.5s`, `10m`, `1h` or a bare number of seconds, up to ``longest``.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        let path = configPath(decoder.codingPath)
         if let seconds = try? container.decode(Double.self) {
-            self.duration = .milliseconds(Int64(seconds * 1000))
+            guard let parsed = ConfigDuration(seconds: seconds) else {
+                throw ConfigurationError("`\(path)` must be a duration between 0 and 365 days; got \(seconds)")
+            }
+            self = parsed
             return
         }
         let text = try container.decode(String.self).trimmingCharacters(in: .whitespaces)
         guard let parsed = ConfigDuration(parsing: text) else {
             throw ConfigurationError(
-                "`\(configPath(decoder.codingPath))` must be a duration such as 500ms, 2s, 10m or 1h; got `\(text)`"
+                "`\(path)` must be a duration between 0 and 365 days such as 500ms, 2s, 10m or 1h; got `\(text)`"
             )
         }
         self = parsed
     }
 
-    /// Parses `500ms`, `2s`, `10m`, `1h`.
+    /// Parses `500ms`, `2s`, `10m`, `1h`; `nil` for anything else, negative, or longer than ``longest``.
     public init?(parsing text: String) {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { continue }
-            self.duration = .milliseconds(Int64(value * scale * 1000))
+            guard let value = Double(text.dropLast(suffix.count)) else { continue }
+            self.init(seconds: value * scale)
             return
         }
         return nil
+    }
+
+    /// A duration of `seconds`; `nil` unless it is finite and between zero and ``longest``.
+    init?(seconds: Double) {
+        guard seconds.isFinite, seconds >= 0, seconds <= Double(Self.longest.components.seconds) else { return nil }
+        // Within a year, milliseconds fit Int64 many times over.
+        self.duration = .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// Milliseconds, for logs and clients that take integers.
@@ -83,4 +97,33 @@ public struct ConfigDuration: Sendable, Equatable, Decodable, CustomStringConver
 
     /// `1500ms`.
     public var description: String { "\(self.milliseconds)ms" }
+}
+
+extension KeyedDecodingContainer {
+    /// An optional number that must lie in `range` (so never NaN); otherwise a config error naming its path.
+    func decodeIfPresent<Number: Decodable & Comparable>(
+        _ type: Number.Type,
+        forKey key: Key,
+        within range: ClosedRange<Number>
+    ) throws -> Number? {
+        guard let value = try self.decodeIfPresent(Number.self, forKey: key) else { return nil }
+        guard range.contains(value) else {
+            throw ConfigurationError(
+                "`\(configPath(self.codingPath, key.stringValue))` must be between \(range.lowerBound) and "
+                    + "\(range.upperBound); got \(value)"
+            )
+        }
+        return value
+    }
+
+    /// An optional duration of at least `minimum`; otherwise a config error naming its path.
+    func decodeDurationIfPresent(forKey key: Key, atLeast minimum: Duration = .milliseconds(1)) throws -> Duration? {
+        guard let value = try self.decodeIfPresent(ConfigDuration.self, forKey: key)?.duration else { return nil }
+        guard value >= minimum else {
+            throw ConfigurationError(
+                "`\(configPath(self.codingPath, key.stringValue))` must be at least \(ConfigDuration(minimum))"
+            )
+        }
+        return value
+    }
 }

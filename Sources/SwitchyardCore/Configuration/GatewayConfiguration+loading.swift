@@ -23,13 +23,19 @@ extension GatewayConfiguration {
         } catch let error as YamlError {
             throw ConfigurationError("the config file is not valid YAML: \(error)")
         }
-        guard let node else { return GatewayConfiguration() }
+        guard let node else {
+            throw ConfigurationError(
+                "the config file is empty: it configures no provider, so the gateway would serve nothing. "
+                    + "Add `providers:` (a `type: simulator` provider serves every catalog model)"
+            )
+        }
         guard case .mapping = node else {
             throw ConfigurationError(
                 "the config file must be a mapping of keys such as `listen`, `providers`, `models`"
             )
         }
-        let interpolated = try interpolate(node, environment: environment, path: "")
+        var budget = Self.maxNodes
+        let interpolated = try interpolate(node, environment: environment, path: "", budget: &budget)
         let configuration: GatewayConfiguration
         do {
             configuration = try YAMLDecoder().decode(GatewayConfiguration.self, from: interpolated)
@@ -41,6 +47,9 @@ extension GatewayConfiguration {
         try configuration.validate()
         return configuration
     }
+
+    /// Shortest master key accepted: a short key can be guessed by anyone who can reach the port.
+    public static let minimumMasterKeyLength = 16
 
     /// Checks references between sections, which decoding one section at a time cannot see.
     public func validate() throws {
@@ -61,12 +70,36 @@ extension GatewayConfiguration {
                 throw ConfigurationError("`keys[\(index)].name` repeats `\(key.name)`: key names must be unique")
             }
         }
-        if self.server.maxBodyBytes < 1024 {
-            throw ConfigurationError("`server.max_body_bytes` must be at least 1024")
+        if let key = self.masterKey, key.count < Self.minimumMasterKeyLength {
+            throw ConfigurationError(
+                "`master_key` is \(key.count) characters long; use at least \(Self.minimumMasterKeyLength) "
+                    + "(for example `openssl rand -hex 24`)"
+            )
+        }
+        if self.providers.isEmpty {
+            throw ConfigurationError(
+                "`providers` is empty: the gateway would serve no model. Add a provider "
+                    + "(a `type: simulator` provider serves every catalog model)"
+            )
         }
     }
 
-    private static func interpolate(_ node: Node, environment: [String: String], path: String) throws -> Node {
+    /// Most YAML nodes a config may have once aliases are expanded: far more than any real file, and
+    /// it stops an alias bomb (`a: &a [x, x]`, `b: &b [*a, *a]`, ...) from exhausting memory.
+    static let maxNodes = 100_000
+
+    private static func interpolate(
+        _ node: Node,
+        environment: [String: String],
+        path: String,
+        budget: inout Int
+    ) throws -> Node {
+        budget -= 1
+        guard budget >= 0 else {
+            throw ConfigurationError(
+                "the config file has more than \(Self.maxNodes) values (counting each alias expansion); it is refused"
+            )
+        }
         switch node {
         case .scalar(var scalar):
             guard scalar.string.contains("${") else { return node }
@@ -74,19 +107,26 @@ extension GatewayConfiguration {
             return .scalar(scalar)
         case .mapping(let mapping):
             let pairs = try mapping.map { key, value in
-                (
+                // A list or map as a key (`[1]: x`) would otherwise be skipped silently by the decoder.
+                guard case .scalar = key, let name = key.string else {
+                    throw ConfigurationError(
+                        "`\(path.isEmpty ? "(top level)" : path)` has a key that is not a plain name: keys must be strings"
+                    )
+                }
+                return (
                     key,
                     try interpolate(
                         value,
                         environment: environment,
-                        path: path.isEmpty ? key.string ?? "" : path + "." + (key.string ?? "")
+                        path: path.isEmpty ? name : path + "." + name,
+                        budget: &budget
                     )
                 )
             }
             return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style))
         case .sequence(let sequence):
             let nodes = try sequence.enumerated().map { index, value in
-                try interpolate(value, environment: environment, path: "\(path)[\(index)]")
+                try interpolate(value, environment: environment, path: "\(path)[\(index)]", budget: &budget)
             }
             return .sequence(Node.Sequence(nodes, sequence.tag, sequence.style))
         case .alias:
@@ -110,6 +150,13 @@ extension GatewayConfiguration {
                 throw ConfigurationError("`\(path)` refers to `${\(expression)}`, which is not a valid variable name")
             }
             let value = environment[name].flatMap { $0.isEmpty ? nil : $0 }
+            if value == nil, parts.count == 1, path == "master_key" {
+                // Running without a master key must be a choice, not a typo in a variable name.
+                throw ConfigurationError(
+                    "`master_key` refers to `${\(name)}`, but \(name) is not set. Set it, or write `${\(name):-}` "
+                        + "to run without a master key"
+                )
+            }
             result += value ?? (parts.count > 1 ? String(parts[1]) : "")
             rest = rest[rest.index(after: end)...]
         }

@@ -182,19 +182,14 @@ public struct ProviderConfiguration: Sendable, Decodable, Equatable {
                 "`\(configPath(decoder.codingPath, key.rawValue))` applies to `type: simulator` only"
             )
         }
-        self.simulator.ttft = try c.decodeIfPresent(ConfigDuration.self, forKey: .ttft)?.duration ?? self.simulator.ttft
+        self.simulator.ttft = try c.decodeDurationIfPresent(forKey: .ttft, atLeast: .zero) ?? self.simulator.ttft
         self.simulator.tokensPerSecond =
-            try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond) ?? self.simulator.tokensPerSecond
-        self.simulator.failureRate = try c.decodeIfPresent(Double.self, forKey: .failureRate) ?? 0
+            try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond, within: 0.001...1_000_000)
+            ?? self.simulator.tokensPerSecond
+        self.simulator.failureRate = try c.decodeIfPresent(Double.self, forKey: .failureRate, within: 0...1) ?? 0
         self.simulator.failures =
             try c.decodeIfPresent([SimulatorSettings.Failure].self, forKey: .failures)
             ?? SimulatorSettings.Failure.allCases
-        guard (0...1).contains(self.simulator.failureRate) else {
-            throw ConfigurationError("`\(configPath(decoder.codingPath, "failure_rate"))` must be between 0 and 1")
-        }
-        guard self.simulator.tokensPerSecond > 0 else {
-            throw ConfigurationError("`\(configPath(decoder.codingPath, "tokens_per_second"))` must be above 0")
-        }
     }
 }
 
@@ -305,6 +300,11 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
         case zeroDataRetention = "zero_data_retention"
     }
 
+    /// Largest context window or output limit a route may state.
+    static let tokenLimit = 100_000_000
+    /// Highest price a route may state, USD per 1M tokens.
+    static let priceLimit = 100_000.0
+
     /// Creates a route.
     public init(provider: String, model: String, pricing: Pricing? = nil, capabilities: CapabilityOverrides? = nil) {
         self.provider = provider
@@ -320,9 +320,20 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
         self.provider = try c.decode(String.self, forKey: .provider)
         self.model = try c.decode(String.self, forKey: .model)
         self.pricing = try c.decodeIfPresent(Pricing.self, forKey: .pricing)
+        if let pricing = self.pricing {
+            for (name, price) in [
+                ("input", pricing.input), ("cached_input", pricing.cachedInput), ("output", pricing.output),
+            ]
+            where price.map({ !(0...Self.priceLimit).contains($0) }) ?? false {
+                throw ConfigurationError(
+                    "`\(configPath(decoder.codingPath, "pricing.\(name)"))` must be between 0 and \(Int(Self.priceLimit)) "
+                        + "USD per 1M tokens"
+                )
+            }
+        }
         self.capabilities = try c.decodeIfPresent(CapabilityOverrides.self, forKey: .capabilities)
-        self.contextWindow = try c.decodeIfPresent(Int.self, forKey: .contextWindow)
-        self.maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
+        self.contextWindow = try c.decodeIfPresent(Int.self, forKey: .contextWindow, within: 1...Self.tokenLimit)
+        self.maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens, within: 1...Self.tokenLimit)
         self.timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts)
         self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
     }
@@ -362,10 +373,10 @@ public struct Timeouts: Sendable, Decodable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.connect = try c.decodeIfPresent(ConfigDuration.self, forKey: .connect)?.duration
-        self.firstToken = try c.decodeIfPresent(ConfigDuration.self, forKey: .firstToken)?.duration
-        self.idle = try c.decodeIfPresent(ConfigDuration.self, forKey: .idle)?.duration
-        self.total = try c.decodeIfPresent(ConfigDuration.self, forKey: .total)?.duration
+        self.connect = try c.decodeDurationIfPresent(forKey: .connect)
+        self.firstToken = try c.decodeDurationIfPresent(forKey: .firstToken)
+        self.idle = try c.decodeDurationIfPresent(forKey: .idle)
+        self.total = try c.decodeDurationIfPresent(forKey: .total)
     }
 
     /// These timeouts with unset ones taken from `fallback`.
@@ -510,11 +521,10 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? self.maxBodyBytes
-        self.bodyTimeout =
-            try c.decodeIfPresent(ConfigDuration.self, forKey: .bodyTimeout)?.duration ?? self.bodyTimeout
-        self.idleTimeout =
-            try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout)?.duration ?? self.idleTimeout
+        self.maxBodyBytes =
+            try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes, within: 1024...(1 << 30)) ?? self.maxBodyBytes
+        self.bodyTimeout = try c.decodeDurationIfPresent(forKey: .bodyTimeout) ?? self.bodyTimeout
+        self.idleTimeout = try c.decodeDurationIfPresent(forKey: .idleTimeout) ?? self.idleTimeout
     }
 }
 
@@ -550,13 +560,13 @@ public struct RetryConfiguration: Sendable, Decodable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? self.attempts
-        guard (1...10).contains(self.attempts) else {
-            throw ConfigurationError("`retries.attempts` must be between 1 and 10")
-        }
+        self.attempts = try c.decodeIfPresent(Int.self, forKey: .attempts, within: 1...10) ?? self.attempts
         self.initialBackoff =
-            try c.decodeIfPresent(ConfigDuration.self, forKey: .initialBackoff)?.duration ?? self.initialBackoff
-        self.maxBackoff = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxBackoff)?.duration ?? self.maxBackoff
+            try c.decodeDurationIfPresent(forKey: .initialBackoff, atLeast: .zero) ?? self.initialBackoff
+        self.maxBackoff = try c.decodeDurationIfPresent(forKey: .maxBackoff, atLeast: .zero) ?? self.maxBackoff
+        guard self.maxBackoff <= .seconds(3600) else {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "max_backoff"))` must be at most 1h")
+        }
     }
 }
 
@@ -589,9 +599,7 @@ public struct RequestLogConfiguration: Sendable, Decodable, Equatable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.storesBodies = try c.decodeIfPresent(Bool.self, forKey: .storesBodies) ?? true
-        self.batchSize = max(1, try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 256)
-        self.flushInterval =
-            try c.decodeIfPresent(ConfigDuration.self, forKey: .flushInterval)?.duration
-            ?? self.flushInterval
+        self.batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize, within: 1...100_000) ?? 256
+        self.flushInterval = try c.decodeDurationIfPresent(forKey: .flushInterval) ?? self.flushInterval
     }
 }

@@ -229,12 +229,12 @@ public struct Dispatcher: Sendable {
     private static func makeBody(_ response: UpstreamResponse, route: Route, call: Call) throws -> Reply.Body {
         switch response {
         case .complete(let buffer):
-            guard
-                let annotated = try? UsageAnnotator.annotate(
-                    body: Array(buffer.readableBytesView),
-                    pricing: route.pricing
-                )
-            else {
+            let annotated: (body: [UInt8], usage: TokenUsage?, cost: Double?)
+            do {
+                annotated = try UsageAnnotator.annotate(body: Array(buffer.readableBytesView), pricing: route.pricing)
+            } catch let error as TokenUsage.OutOfRange {
+                throw ProviderError(kind: .invalidResponse, status: 200, message: "the response is malformed: \(error)")
+            } catch {
                 throw ProviderError(
                     kind: .invalidResponse,
                     status: 200,

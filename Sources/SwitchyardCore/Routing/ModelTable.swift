@@ -4,8 +4,8 @@ import Foundation
 
 /// Every public model the gateway serves, resolved to routes on configured providers.
 ///
-/// 1. Each catalog model gets the catalog routes whose provider is configured, in catalog order,
-///    then one route per configured simulator.
+/// 1. Each catalog model gets the catalog routes whose provider is configured, in catalog order;
+///    a model no configured real provider serves gets one route per configured simulator instead.
 /// 2. Each model under `models:` in the configuration is added or replaces the catalog's entry;
 ///    facts its routes do not state come from the catalog.
 /// 3. `provider/model` names a configured provider directly, for models the table does not list.
@@ -41,7 +41,9 @@ public struct ModelTable: Sendable {
                     )
                 )
             }
-            for name in simulators {
+            // A simulator never stands in for a real provider: invented text must not look like a real
+            // answer after a real route failed. It stays reachable as `simulator/<model>`.
+            for name in simulators where routes.isEmpty {
                 guard let provider = providers[name] else { continue }
                 routes.append(
                     Self.makeRoute(
@@ -103,6 +105,8 @@ public struct ModelTable: Sendable {
         guard let provider = self.providers[providerName], !upstreamModel.isEmpty else { return nil }
         let isSimulator = self.providerTypes[providerName] == "simulator"
         let facts = self.facts(provider: providerName, upstreamModel: upstreamModel)
+        // The simulator invents answers: it only plays models the catalog describes.
+        if isSimulator && facts == nil { return nil }
         let route = Self.makeRoute(
             provider,
             upstreamModel: upstreamModel,
@@ -111,6 +115,24 @@ public struct ModelTable: Sendable {
             isSimulator: isSimulator
         )
         return ResolvedModel(publicName: name, kind: facts?.0.kind, routes: [route], fallbacks: [])
+    }
+
+    /// Public names whose every route is a simulator: their answers are invented, and `serve` says so.
+    public var simulatedNames: [String] {
+        self.publicNames.filter { name in
+            self.models[name]?.routes.allSatisfy { self.providerTypes[$0.provider.name] == "simulator" } ?? false
+        }
+    }
+
+    /// Whether `name` is a model the configuration or catalog defines: a served public name, or
+    /// `provider/model` for a configured provider and a model the catalog knows. Such names are a set
+    /// fixed at start, so they are safe metric label values; names a provider merely passes through are not.
+    public func isKnown(_ name: String) -> Bool {
+        if self.models[name] != nil { return true }
+        guard let slash = name.firstIndex(of: "/") else { return false }
+        let providerName = String(name[..<slash])
+        guard self.providers[providerName] != nil else { return false }
+        return self.facts(provider: providerName, upstreamModel: String(name[name.index(after: slash)...])) != nil
     }
 
     /// The catalog facts for `upstreamModel` on the provider named `provider`.

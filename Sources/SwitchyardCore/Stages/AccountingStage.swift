@@ -18,17 +18,14 @@ public struct AccountingStage: Stage {
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
         do {
             let reply = try await next(call)
-            let model = call.peek.model ?? "unknown"
+            let model = self.metrics.modelLabel(call.peek.model)
             return reply.onFinish { receipt in
                 self.metrics.record(call: call, model: model, receipt: receipt)
             }
         } catch {
-            // Only names the gateway serves become label values: a client must not be able to
-            // create a new time series per made-up model name.
-            let model = call.peek.model.flatMap { self.metrics.isServed($0) ? $0 : nil } ?? "unknown"
             self.metrics.recordFailure(
                 call: call,
-                model: model,
+                model: self.metrics.modelLabel(call.peek.model),
                 status: GatewayError.from(error).status.code,
                 latency: ContinuousClock.now - call.startedAt
             )
@@ -41,22 +38,42 @@ public struct AccountingStage: Stage {
 ///
 /// Metric handles are created once per label set and reused: creating one asks the registry,
 /// under its lock, for every metric of every request otherwise.
+///
+/// Every label value comes from a set fixed at start: model names the configuration and catalog
+/// define (anything else is `other`), configured provider names, endpoints, and the statuses in
+/// ``statusLabels`` (anything else is its class, such as `5xx`). A client cannot grow the series count.
 public struct GatewayMetrics: Sendable {
     private let handles: MetricHandles
-    /// Whether a model name is one the gateway serves, and so a safe label value.
-    let isServed: @Sendable (String) -> Bool
+    /// Whether a model name is one the configuration or catalog defines, and so a safe label value.
+    let isKnownModel: @Sendable (String) -> Bool
 
-    /// Creates metrics on `factory`; `isServed` tells served model names from made-up ones.
-    public init(factory: any MetricsFactory, isServed: @escaping @Sendable (String) -> Bool) {
+    /// Creates metrics on `factory`; `isKnownModel` tells defined model names from any other.
+    public init(factory: any MetricsFactory, isKnownModel: @escaping @Sendable (String) -> Bool) {
         self.handles = MetricHandles(factory: factory)
-        self.isServed = isServed
+        self.isKnownModel = isKnownModel
+    }
+
+    /// Statuses that are labelled by their code; others by their class.
+    static let statusLabels: Set<Int> = [200, 400, 401, 403, 404, 408, 413, 429, 499, 500, 502, 503, 504]
+
+    /// The label value for a requested model name: the name when it is a defined model, else `other`
+    /// (or `unknown` when the body named none).
+    func modelLabel(_ name: String?) -> String {
+        guard let name else { return "unknown" }
+        return self.isKnownModel(name) ? name : "other"
+    }
+
+    /// The label value for an HTTP status.
+    static func statusLabel(_ status: Int) -> String {
+        if Self.statusLabels.contains(status) { return String(status) }
+        return (100...599).contains(status) ? "\(status / 100)xx" : "other"
     }
 
     func record(call: Call, model: String, receipt: Receipt) {
         let route = [("model", model), ("provider", receipt.provider)]
         self.handles.counter(
             "switchyard_requests_total",
-            [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(receipt.status)")]
+            [("endpoint", call.endpoint.rawValue)] + route + [("status", Self.statusLabel(receipt.status))]
         )
         .increment()
         self.handles.timer("switchyard_request_duration_seconds", route).recordNanoseconds(receipt.latency.nanoseconds)
@@ -80,7 +97,7 @@ public struct GatewayMetrics: Sendable {
         let route = [("model", model), ("provider", "none")]
         self.handles.counter(
             "switchyard_requests_total",
-            [("endpoint", call.endpoint.rawValue)] + route + [("status", "\(status)")]
+            [("endpoint", call.endpoint.rawValue)] + route + [("status", Self.statusLabel(status))]
         )
         .increment()
         self.handles.timer("switchyard_request_duration_seconds", route).recordNanoseconds(latency.nanoseconds)
