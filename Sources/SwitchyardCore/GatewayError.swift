@@ -20,6 +20,8 @@ public struct GatewayError: Error, Sendable, Equatable {
     public var code: String?
     /// Seconds after which the client may retry (sent as `Retry-After`).
     public var retryAfterSeconds: Int?
+    /// The message with what only the operator may see (upstream addresses); logged, never rendered.
+    public var logMessage: String?
 
     /// Creates an error with every field given.
     public init(

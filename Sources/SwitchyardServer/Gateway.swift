@@ -33,7 +33,7 @@ public struct Gateway: Sendable {
     /// The Prometheus registry behind `/metrics`.
     public let registry: PrometheusCollectorRegistry
     /// The Hummingbird application.
-    public let application: Application<RouterResponder<BasicRequestContext>>
+    public let application: Application<RouterResponder<GatewayRequestContext>>
 
     /// Builds a gateway; throws a ``ConfigurationError`` the user can act on.
     ///
@@ -92,20 +92,27 @@ public struct Gateway: Sendable {
         let dispatcher =
             pause.map { Dispatcher(models: models, retries: configuration.retries, pause: $0) }
             ?? Dispatcher(models: models, retries: configuration.retries)
+        let metrics = GatewayMetrics(
+            factory: PrometheusMetricsFactory(registry: registry),
+            isKnownModel: { models.isKnown($0) }
+        )
         let pipeline = Pipeline.standard(
             GatewayServices(
                 authenticator: authenticator,
                 requestLog: requestLog,
                 storesBodies: configuration.requestLog.storesBodies,
-                metrics: GatewayMetrics(
-                    factory: PrometheusMetricsFactory(registry: registry),
-                    isKnownModel: { models.isKnown($0) }
-                ),
+                metrics: metrics,
                 dispatcher: dispatcher
             )
         )
 
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(
+            middleware: RequestGuardMiddleware(
+                browserGuard: BrowserGuard(configuration: configuration),
+                metrics: metrics
+            )
+        )
         // The access line is debug-level; above that the middleware would only cost time per request.
         if logger.logLevel <= .debug {
             router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization, .xAPIKey]))
@@ -113,8 +120,14 @@ public struct Gateway: Sendable {
         router.add(middleware: ErrorMiddleware(maxBodyBytes: configuration.server.maxBodyBytes))
         CompletionRoutes(pipeline: pipeline, limits: configuration.server).register(on: router)
         ModelRoutes(models: models, authenticator: authenticator).register(on: router)
-        OperationsRoutes(store: store, registry: registry, authenticator: authenticator, requestLog: requestLog)
-            .register(on: router)
+        OperationsRoutes(
+            store: store,
+            registry: registry,
+            authenticator: authenticator,
+            requestLog: requestLog,
+            metricsNeedKey: configuration.server.metricsAuth
+        )
+        .register(on: router)
 
         let idle = configuration.server.idleTimeout
         let bodyTimeout = configuration.server.bodyTimeout

@@ -183,8 +183,8 @@ struct OperationsTests {
         ]
     )
     func readsPresentedKey(_ authorization: String, _ key: String) {
-        #expect(CompletionRoutes<BasicRequestContext>.presentedKey([.authorization: authorization]) == key)
-        #expect(CompletionRoutes<BasicRequestContext>.presentedKey([.xAPIKey: "sk-2"]) == "sk-2")
-        #expect(CompletionRoutes<BasicRequestContext>.presentedKey([:]) == nil)
+        #expect(CompletionRoutes.presentedKey([.authorization: authorization]) == key)
+        #expect(CompletionRoutes.presentedKey([.xAPIKey: "sk-2"]) == "sk-2")
+        #expect(CompletionRoutes.presentedKey([:]) == nil)
     }
 }

@@ -96,7 +96,7 @@ def test_a_body_slower_than_the_body_timeout_gets_408() -> None:
     with running_gateway(config + SIMULATOR) as (_, port, _dir):
         with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
             sock.sendall(
-                b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 200\r\n\r\n{\"model\": \"gpt-4o-mini\""
             )
             started = time.monotonic()
@@ -113,7 +113,7 @@ def test_a_client_that_stalls_mid_headers_is_disconnected_after_the_idle_timeout
     config = "listen: 127.0.0.1:{port}\nstore: memory\nserver: {{idle_timeout: 1s}}\n"
     with running_gateway(config + SIMULATOR) as (_, port, _dir):
         with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Le")
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
             started = time.monotonic()
             closed = sock.recv(65536)
             elapsed = time.monotonic() - started

@@ -76,6 +76,14 @@ extension GatewayConfiguration {
                     + "(for example `openssl rand -hex 24`)"
             )
         }
+        if self.masterKey == nil, self.server.corsOrigins.contains("*") {
+            throw ConfigurationError(
+                "`server.cors_origins: [\"*\"]` lets any web page call the gateway: it needs `master_key`"
+            )
+        }
+        if self.masterKey == nil, self.server.metricsAuth {
+            throw ConfigurationError("`server.metrics_auth` needs `master_key`: it is the key `/metrics` asks for")
+        }
         if self.providers.isEmpty {
             throw ConfigurationError(
                 "`providers` is empty: the gateway would serve no model. Add a provider "

@@ -500,6 +500,9 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
 ///   - `body_timeout` (duration, optional, default 30s): time allowed to receive a request body.
 ///   - `idle_timeout` (duration, optional, default 75s): idle connections, and clients that stall
 ///     while sending headers, are closed after this.
+///   - `cors_origins` (list, optional, default none): browser origins allowed to call the gateway
+///     (`https://app.example.com`); `*` allows any, and needs a master key.
+///   - `metrics_auth` (bool, optional, default false): `GET /metrics` needs the master key.
 public struct ServerLimits: Sendable, Decodable, Equatable {
     /// Largest accepted request body.
     public var maxBodyBytes = 4 << 20
@@ -507,11 +510,17 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
     public var bodyTimeout: Duration = .seconds(30)
     /// Idle connection timeout.
     public var idleTimeout: Duration = .seconds(75)
+    /// Browser origins allowed to make cross-origin calls; none by default.
+    public var corsOrigins: [String] = []
+    /// Whether `/metrics` needs the master key.
+    public var metricsAuth = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxBodyBytes = "max_body_bytes"
         case bodyTimeout = "body_timeout"
         case idleTimeout = "idle_timeout"
+        case corsOrigins = "cors_origins"
+        case metricsAuth = "metrics_auth"
     }
 
     /// The defaults.
@@ -525,6 +534,20 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
             try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes, within: 1024...(1 << 30)) ?? self.maxBodyBytes
         self.bodyTimeout = try c.decodeDurationIfPresent(forKey: .bodyTimeout) ?? self.bodyTimeout
         self.idleTimeout = try c.decodeDurationIfPresent(forKey: .idleTimeout) ?? self.idleTimeout
+        self.corsOrigins = try c.decodeIfPresent([String].self, forKey: .corsOrigins) ?? []
+        for (index, origin) in self.corsOrigins.enumerated() where origin != "*" {
+            // An origin is scheme://host[:port], exactly as browsers send it: no path, no trailing slash.
+            let isOrigin =
+                (origin.hasPrefix("http://") || origin.hasPrefix("https://"))
+                && !origin.dropFirst(8).contains("/") && origin == origin.lowercased()
+            guard isOrigin else {
+                throw ConfigurationError(
+                    "`\(configPath(decoder.codingPath, "cors_origins"))[\(index)]` must be an origin such as "
+                        + "https://app.example.com (lowercase, no path); got `\(origin)`"
+                )
+            }
+        }
+        self.metricsAuth = try c.decodeIfPresent(Bool.self, forKey: .metricsAuth) ?? false
     }
 }
 

@@ -81,11 +81,14 @@ public struct Attempt: Sendable, Equatable, Codable {
     public var route: String
     /// `nil` on success, else what went wrong.
     public var failure: String?
+    /// What only the operator may see about the failure (an upstream address); never sent to clients.
+    public var detail: String?
 
     /// Creates an attempt record.
-    public init(route: String, failure: String? = nil) {
+    public init(route: String, failure: String? = nil, detail: String? = nil) {
         self.route = route
         self.failure = failure
+        self.detail = detail
     }
 }
 

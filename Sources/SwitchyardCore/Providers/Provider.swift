@@ -99,13 +99,16 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var message: String
     /// The upstream's `Retry-After`, if any.
     public var retryAfter: Duration?
+    /// What only the operator may see (upstream addresses, socket errors): logged, never sent to the client.
+    public var detail: String?
 
     /// Creates an error.
-    public init(kind: Kind, status: Int? = nil, message: String, retryAfter: Duration? = nil) {
+    public init(kind: Kind, status: Int? = nil, message: String, retryAfter: Duration? = nil, detail: String? = nil) {
         self.kind = kind
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
+        self.detail = detail
     }
 
     /// Whether trying the same route again may succeed.
@@ -131,6 +134,11 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String {
         let head = self.status.map { "HTTP \($0) (\(self.kind.rawValue))" } ?? self.kind.rawValue
         return self.message.isEmpty ? head : "\(head): \(self.message)"
+    }
+
+    /// The description with the operator-only detail, for logs.
+    public var logDescription: String {
+        self.detail.map { "\(self.description) (\($0))" } ?? self.description
     }
 }
 

@@ -94,13 +94,13 @@ public struct Dispatcher: Sendable {
                         zeroDataRetention: route.zeroDataRetention
                     )
                 } catch let error as ProviderError {
-                    attempts.append(Attempt(route: route.label, failure: error.description))
+                    attempts.append(Attempt(route: route.label, failure: error.description, detail: error.detail))
                     failures.append(error)
                     call.logger.debug(
                         "upstream attempt failed",
                         metadata: [
                             "gw.request_id": "\(call.id)", "gw.route": "\(route.label)", "gw.attempt": "\(number)",
-                            "gw.error": "\(error)",
+                            "gw.error": "\(error.logDescription)",
                         ]
                     )
                     if error.kind == .invalidRequest {
@@ -255,14 +255,21 @@ public struct Dispatcher: Sendable {
     }
 
     private static func exhausted(modelName: String, attempts: [Attempt], failures: [ProviderError]) -> GatewayError {
-        let summary = attempts.map { "\($0.route): \($0.failure ?? "ok")" }.joined(separator: "; ")
-        let routeCount = Set(attempts.map(\.route)).count
-        let message =
-            "All \(routeCount) route(s) for `\(modelName)` failed after \(attempts.count) attempt(s): \(summary)"
-        if !failures.isEmpty, failures.allSatisfy({ $0.kind == .timeout }) {
-            return .upstreamTimeout(message)
+        func message(withDetail: Bool) -> String {
+            let summary = attempts.map { attempt in
+                let failure = attempt.failure ?? "ok"
+                let detail = withDetail ? attempt.detail.map { " (\($0))" } ?? "" : ""
+                return "\(attempt.route): \(failure)\(detail)"
+            }
+            let routeCount = Set(attempts.map(\.route)).count
+            return "All \(routeCount) route(s) for `\(modelName)` failed after \(attempts.count) attempt(s): "
+                + summary.joined(separator: "; ")
         }
-        return .upstreamFailed(message)
+        var error: GatewayError =
+            !failures.isEmpty && failures.allSatisfy({ $0.kind == .timeout })
+            ? .upstreamTimeout(message(withDetail: false)) : .upstreamFailed(message(withDetail: false))
+        if attempts.contains(where: { $0.detail != nil }) { error.logMessage = message(withDetail: true) }
+        return error
     }
 
     /// `base` scaled by a random factor in 0.5…1.5, so clients retrying together spread out.

@@ -93,6 +93,12 @@ public struct GatewayMetrics: Sendable {
         }
     }
 
+    /// Counts an answer given outside the pipeline: unknown paths, the admin API, `/v1/models`, refusals.
+    public func recordOutsidePipeline(path: String, status: Int) {
+        self.handles.counter("switchyard_http_responses_total", [("path", path), ("status", Self.statusLabel(status))])
+            .increment()
+    }
+
     func recordFailure(call: Call, model: String, status: Int, latency: Duration) {
         let route = [("model", model), ("provider", "none")]
         self.handles.counter(

@@ -46,7 +46,7 @@ public struct LoggingStage: Stage {
                 cost: nil,
                 timeToFirstToken: nil,
                 latency: ContinuousClock.now - call.startedAt,
-                error: failure.message,
+                error: failure.logMessage ?? failure.message,
                 responseBody: failure.jsonBody
             )
             self.record(call, receipt, isStreaming: call.peek.isStreaming, keepsBodies: keepsBodies)

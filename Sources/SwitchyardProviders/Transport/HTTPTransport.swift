@@ -69,7 +69,11 @@ public final class HTTPTransport: Sendable {
         parseError: @Sendable (Int, [(String, String)], [UInt8]) -> ProviderError
     ) async throws -> UpstreamResponse {
         guard let url = UpstreamURL.cached(request.url) else {
-            throw ProviderError(kind: .rejected, message: "the provider URL `\(request.url)` is not an http(s) URL")
+            throw ProviderError(
+                kind: .rejected,
+                message: "the provider URL is not an http(s) URL",
+                detail: request.url
+            )
         }
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
         head.headers.reserveCapacity(request.headers.count + 4)

@@ -192,9 +192,14 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     private static func connectFailure(_ error: any Error, endpoint: UpstreamEndpoint) -> ProviderError {
         let target = "\(endpoint.host):\(endpoint.port)"
         if let error = error as? ChannelError, case .connectTimeout = error {
-            return ProviderError(kind: .timeout, message: "connecting to \(target) timed out")
+            return ProviderError(kind: .timeout, message: "connecting to the upstream timed out", detail: target)
         }
         if let error = error as? ProviderError { return error }
-        return ProviderError(kind: .connection, message: "cannot connect to \(target): \(error)")
+        // The client sees no address: a 502 must not map the operator's network for whoever sent the request.
+        return ProviderError(
+            kind: .connection,
+            message: "cannot connect to the upstream",
+            detail: "\(target): \(error)"
+        )
     }
 }

@@ -216,7 +216,13 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if self.failure == nil { self.failure = ProviderError(kind: .connection, message: "\(error)") }
+        if self.failure == nil {
+            self.failure = ProviderError(
+                kind: .connection,
+                message: "the upstream connection failed",
+                detail: "\(error)"
+            )
+        }
         self.close()
     }
 

@@ -9,7 +9,9 @@ import NIOPosix
 import SwitchyardCore
 
 /// `POST /v1/chat/completions` and `POST /v1/embeddings`: read the body, run the pipeline, send the reply.
-struct CompletionRoutes<Context: RequestContext> {
+struct CompletionRoutes {
+    typealias Context = GatewayRequestContext
+
     let pipeline: Pipeline
     let limits: ServerLimits
 
@@ -23,7 +25,7 @@ struct CompletionRoutes<Context: RequestContext> {
     }
 
     private func handle(_ inbound: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
-        let id = RequestID.make()
+        let id = context.requestID
         var body = ByteBuffer()
         var request = inbound
         // A body too large or too slow still goes through authentication, the request log and the

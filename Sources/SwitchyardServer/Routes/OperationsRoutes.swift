@@ -11,6 +11,8 @@ struct OperationsRoutes<Context: RequestContext> {
     let registry: PrometheusCollectorRegistry
     let authenticator: Authenticator
     let requestLog: RequestLogWriter
+    /// Whether `/metrics` needs the master key (`server.metrics_auth`).
+    let metricsNeedKey: Bool
 
     func register(on router: Router<Context>) {
         router.get("/health") { _, _ in
@@ -29,8 +31,9 @@ struct OperationsRoutes<Context: RequestContext> {
                 ).response()
             }
         }
-        router.get("/metrics") { _, _ in
-            Response(
+        router.get("/metrics") { request, _ in
+            if self.metricsNeedKey { try self.requireMaster(request) }
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer()))
@@ -60,7 +63,7 @@ struct OperationsRoutes<Context: RequestContext> {
     }
 
     private func requireMaster(_ request: Request) throws {
-        let key = CompletionRoutes<Context>.presentedKey(request.headers)
+        let key = CompletionRoutes.presentedKey(request.headers)
         guard self.authenticator.isMaster(key) else {
             if key == nil {
                 throw GatewayError.unauthorized(
@@ -82,7 +85,8 @@ struct OperationsRoutes<Context: RequestContext> {
             query.limit = value
         }
         if let since = parameters.get("since") {
-            if let seconds = Double(since) {
+            // Finite and within this era: `Date` would accept anything, and the store converts it to an integer.
+            if let seconds = Double(since), (0...1e11).contains(seconds) {
                 query.since = Date(timeIntervalSince1970: seconds)
             } else if let date = ISO8601DateFormatter().date(from: since) {
                 query.since = date
