@@ -71,12 +71,12 @@ let package = Package(
                 asyncHTTPClient, logging, nioHTTP1,
             ]
         ),
-        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore, logging]),
+        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore, logging, metrics]),
         .testTarget(
             name: "SwitchyardServerTests",
             dependencies: [
                 "SwitchyardCore", "SwitchyardServer", "SwitchyardStorage", "SwitchyardTesting", "SwitchyardProviders",
-                nioCore, nioPosix, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging,
+                nioCore, nioPosix, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging, prometheus,
             ]
         ),
     ]

@@ -81,13 +81,13 @@ public struct Gateway: Sendable {
                 throw ConfigurationError("`store`: cannot open the SQLite database `\(path)`: \(error)")
             }
         }
+        let registry = registry ?? PrometheusCollectorRegistry()
         let requestLog = RequestLogWriter(
             store: store,
-            batchSize: configuration.requestLog.batchSize,
-            flushInterval: configuration.requestLog.flushInterval,
+            settings: configuration.requestLog,
+            metrics: PrometheusMetricsFactory(registry: registry),
             logger: logger
         )
-        let registry = registry ?? PrometheusCollectorRegistry()
         let authenticator = Authenticator(masterKey: configuration.masterKey, keys: configuration.keys)
         let dispatcher =
             pause.map { Dispatcher(models: models, retries: configuration.retries, pause: $0) }
@@ -101,6 +101,7 @@ public struct Gateway: Sendable {
                 authenticator: authenticator,
                 requestLog: requestLog,
                 storesBodies: configuration.requestLog.storesBodies,
+                loggedBodyLimit: configuration.requestLog.maxBodyBytes,
                 metrics: metrics,
                 dispatcher: dispatcher
             )

@@ -35,6 +35,25 @@ public final class MemoryRequestLogStore: RequestLogStore {
         }
     }
 
+    /// One retention step by age; the row capacity already bounds the size.
+    public func purgeStep(_ policy: RequestLogRetention, limit: Int) async throws -> Int {
+        self.rows.withLock { rows in
+            let old = rows.prefix(limit).prefix { $0.startedAt < policy.rowsBefore }.count
+            if old > 0 {
+                rows.removeFirst(old)
+                return old
+            }
+            var changed = 0
+            for index in rows.indices where changed < limit && rows[index].startedAt < policy.bodiesBefore {
+                guard rows[index].requestBody != nil || rows[index].responseBody != nil else { continue }
+                rows[index].requestBody = nil
+                rows[index].responseBody = nil
+                changed += 1
+            }
+            return changed
+        }
+    }
+
     /// Always reachable.
     public func checkReachable() async throws {}
 }

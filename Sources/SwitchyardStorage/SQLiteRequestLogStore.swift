@@ -106,6 +106,44 @@ public final class SQLiteRequestLogStore: RequestLogStore {
         }
     }
 
+    /// One bounded retention step: old rows, then old bodies, then the oldest rows beyond the size limit.
+    public func purgeStep(_ policy: RequestLogRetention, limit: Int) async throws -> Int {
+        try await self.database.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM request_log WHERE id IN
+                      (SELECT id FROM request_log WHERE started_at < ? ORDER BY started_at LIMIT ?)
+                    """,
+                arguments: [policy.rowsBefore.timeIntervalSince1970, limit]
+            )
+            if db.changesCount > 0 { return db.changesCount }
+            try db.execute(
+                sql: """
+                    UPDATE request_log SET request_body = NULL, response_body = NULL WHERE id IN
+                      (SELECT id FROM request_log WHERE started_at < ?
+                         AND (request_body IS NOT NULL OR response_body IS NOT NULL) LIMIT ?)
+                    """,
+                arguments: [policy.bodiesBefore.timeIntervalSince1970, limit]
+            )
+            if db.changesCount > 0 { return db.changesCount }
+            // Pages in use, not the file size: freed pages are reused, so the file stops growing at the limit.
+            let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            let used = (pages - free) * pageSize
+            guard used > policy.maxBytes else { return 0 }
+            let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM request_log") ?? 0
+            guard rows > 0 else { return 0 }
+            // About as many of the oldest rows as the excess holds, at the average row size.
+            let excessRows = Int((Double(used - policy.maxBytes) / (Double(used) / Double(rows))).rounded(.up))
+            try db.execute(
+                sql: "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log ORDER BY started_at LIMIT ?)",
+                arguments: [min(limit, max(1, excessRows))]
+            )
+            return db.changesCount
+        }
+    }
+
     /// Runs a trivial query.
     public func checkReachable() async throws {
         _ = try await self.database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }

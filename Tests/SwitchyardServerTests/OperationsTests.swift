@@ -55,6 +55,17 @@ struct OperationsTests {
             )
             #expect(forbidden.status == 403)
             #expect(try await TestGateway.send(port: port, path: "/v1/models", method: .GET).status == 401)
+            let metrics = try await TestGateway.send(
+                port: port,
+                path: "/metrics",
+                method: .GET,
+                headers: [("authorization", "Bearer sk-master-0123456789")]
+            )
+            // Two 401s from the completion endpoint, one from /v1/models: all counted, with fixed labels.
+            #expect(
+                metrics.body.contains(#"switchyard_http_responses_total{path="/v1/chat/completions",status="401"} 2"#)
+            )
+            #expect(metrics.body.contains(#"switchyard_http_responses_total{path="/v1/models",status="401"} 1"#))
             #expect(upstream.calls.count == 2)
             #expect(upstream.calls.allSatisfy { $0.authorization == "Bearer sk-upstream-secret" })
         }

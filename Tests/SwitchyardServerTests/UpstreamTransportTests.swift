@@ -29,8 +29,7 @@ struct UpstreamTransportTests {
             requestID: "req_test",
             firstTokenTimeout: firstToken,
             connectTimeout: connect,
-            idleTimeout: idle,
-            logger: Logger(label: "test")
+            idleTimeout: idle
         )
     }
 

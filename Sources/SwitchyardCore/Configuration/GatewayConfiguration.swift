@@ -600,6 +600,15 @@ public struct RetryConfiguration: Sendable, Decodable, Equatable {
 ///     zero-data-retention keys or routes).
 ///   - `batch_size` (integer, optional, default 256): rows written per transaction.
 ///   - `flush_interval` (duration, optional, default 500ms): longest time a row waits in memory.
+///   - `max_queue_bytes` (integer, optional, default 64 MiB): rows waiting in memory; beyond it the
+///     oldest are dropped (counted in `switchyard_request_log_dropped_total`).
+///   - `max_body_bytes` (integer, optional, default 64 KiB): longest stored body; longer ones are
+///     cut, with a marker giving the full length.
+///   - `retention` (duration, optional, default 30 days): rows older than this are deleted.
+///   - `body_retention` (duration, optional, default `retention`): bodies older than this are removed,
+///     the row's metadata stays.
+///   - `max_bytes` (integer, optional, default 1 GiB): the oldest rows are deleted while the log takes more.
+///   - `unready_after` (duration, optional, default 30s): `/ready` fails once writes have failed this long.
 public struct RequestLogConfiguration: Sendable, Decodable, Equatable {
     /// Whether bodies are stored.
     public var storesBodies = true
@@ -607,12 +616,33 @@ public struct RequestLogConfiguration: Sendable, Decodable, Equatable {
     public var batchSize = 256
     /// Longest wait before a write.
     public var flushInterval: Duration = .milliseconds(500)
+    /// Most bytes of rows held in memory.
+    public var maxQueueBytes = 64 << 20
+    /// Longest body kept in a row.
+    public var maxBodyBytes = 64 << 10
+    /// Age after which rows are deleted.
+    public var retention: Duration = .seconds(30 * 86_400)
+    /// Age after which bodies are removed from rows.
+    public var bodyRetention: Duration?
+    /// Most bytes the stored log may take.
+    public var maxBytes = 1 << 30
+    /// How long writes may fail before `/ready` fails.
+    public var unreadyAfter: Duration = .seconds(30)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case storesBodies = "bodies"
         case batchSize = "batch_size"
         case flushInterval = "flush_interval"
+        case maxQueueBytes = "max_queue_bytes"
+        case maxBodyBytes = "max_body_bytes"
+        case retention
+        case bodyRetention = "body_retention"
+        case maxBytes = "max_bytes"
+        case unreadyAfter = "unready_after"
     }
+
+    /// Age after which bodies are removed: `body_retention`, or `retention` when unset.
+    public var effectiveBodyRetention: Duration { self.bodyRetention ?? self.retention }
 
     /// The defaults.
     public init() {}
@@ -624,5 +654,19 @@ public struct RequestLogConfiguration: Sendable, Decodable, Equatable {
         self.storesBodies = try c.decodeIfPresent(Bool.self, forKey: .storesBodies) ?? true
         self.batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize, within: 1...100_000) ?? 256
         self.flushInterval = try c.decodeDurationIfPresent(forKey: .flushInterval) ?? self.flushInterval
+        self.maxQueueBytes =
+            try c.decodeIfPresent(Int.self, forKey: .maxQueueBytes, within: (1 << 20)...(1 << 34)) ?? self.maxQueueBytes
+        self.maxBodyBytes =
+            try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes, within: 0...(1 << 30)) ?? self.maxBodyBytes
+        self.retention = try c.decodeDurationIfPresent(forKey: .retention, atLeast: .seconds(60)) ?? self.retention
+        self.bodyRetention = try c.decodeDurationIfPresent(forKey: .bodyRetention, atLeast: .zero)
+        if let bodies = self.bodyRetention, bodies > self.retention {
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "body_retention"))` must not be longer than `retention`"
+            )
+        }
+        self.maxBytes =
+            try c.decodeIfPresent(Int.self, forKey: .maxBytes, within: (1 << 20)...(1 << 50)) ?? self.maxBytes
+        self.unreadyAfter = try c.decodeDurationIfPresent(forKey: .unreadyAfter) ?? self.unreadyAfter
     }
 }

@@ -8,6 +8,8 @@ public struct GatewayServices: Sendable {
     public var requestLog: any RequestLogSink
     /// Whether request log records carry bodies.
     public var storesBodies: Bool
+    /// Longest body a request log record keeps.
+    public var loggedBodyLimit: Int
     /// The gateway's metrics.
     public var metrics: GatewayMetrics
     /// Routes calls upstream.
@@ -18,12 +20,14 @@ public struct GatewayServices: Sendable {
         authenticator: Authenticator,
         requestLog: any RequestLogSink,
         storesBodies: Bool,
+        loggedBodyLimit: Int = 64 << 10,
         metrics: GatewayMetrics,
         dispatcher: Dispatcher
     ) {
         self.authenticator = authenticator
         self.requestLog = requestLog
         self.storesBodies = storesBodies
+        self.loggedBodyLimit = loggedBodyLimit
         self.metrics = metrics
         self.dispatcher = dispatcher
     }
@@ -46,7 +50,11 @@ extension Pipeline {
         Pipeline(
             [
                 AuthenticationStage(authenticator: services.authenticator),
-                LoggingStage(sink: services.requestLog, storesBodies: services.storesBodies),
+                LoggingStage(
+                    sink: services.requestLog,
+                    storesBodies: services.storesBodies,
+                    bodyLimit: services.loggedBodyLimit
+                ),
                 AccountingStage(metrics: services.metrics),
                 ValidationStage(),
             ],

@@ -6,8 +6,9 @@ import NIOCore
 /// The answer to a call: metadata known when the answer starts, and its body.
 ///
 /// Stages that need the final outcome (usage, cost, errors in a stream) add a hook with
-/// ``onFinish(_:)``; the server runs the hooks after the last byte, so a stream is never
-/// buffered to be inspected.
+/// ``onFinish(_:)``. The server runs the hooks once the outcome is known: for a complete body
+/// just before it is written (so head and body leave in one write), for a stream after its last
+/// byte, so a stream is never buffered to be inspected.
 public struct Reply: Sendable {
     /// The provider that answered (`x-switchyard-provider`).
     public var provider: String
@@ -48,7 +49,7 @@ public struct Reply: Sendable {
         self.zeroDataRetention = zeroDataRetention
     }
 
-    /// This reply with `hook` added; hooks run in the order added, after the last byte is written.
+    /// This reply with `hook` added; hooks run in the order added, once the outcome is known.
     ///
     /// Hooks must only enqueue work: they run on the request's task.
     public func onFinish(_ hook: @escaping @Sendable (Receipt) -> Void) -> Reply {
@@ -57,7 +58,8 @@ public struct Reply: Sendable {
         return copy
     }
 
-    /// Runs the hooks with `receipt`; the server calls this once, after the last byte.
+    /// Runs the hooks with `receipt`; the server calls this once: before writing a complete body,
+    /// after the last byte of a stream.
     public func finish(_ receipt: Receipt) {
         for hook in self.hooks { hook(receipt) }
     }
@@ -116,9 +118,6 @@ public struct Receipt: Sendable {
     public var error: String?
     /// The bytes sent to the client (possibly truncated), for the request log.
     public var responseBody: [UInt8]?
-
-    /// Whether the answer came from a cache.
-    public var servedFromCache: Bool { self.cacheStatus == .hit || self.cacheStatus == .semanticHit }
 
     /// Creates a receipt.
     public init(

@@ -44,22 +44,18 @@ public struct UpstreamContext: Sendable {
     public var connectTimeout: Duration
     /// Longest wait for the next bytes once the response has begun.
     public var idleTimeout: Duration
-    /// Logger with the request's metadata.
-    public var logger: Logger
 
     /// Creates a context; unspecified timeouts take the gateway defaults.
     public init(
         requestID: String,
         firstTokenTimeout: Duration,
         connectTimeout: Duration = Timeouts.defaults.connect ?? .seconds(5),
-        idleTimeout: Duration = Timeouts.defaults.idle ?? .seconds(60),
-        logger: Logger
+        idleTimeout: Duration = Timeouts.defaults.idle ?? .seconds(60)
     ) {
         self.requestID = requestID
         self.firstTokenTimeout = firstTokenTimeout
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
-        self.logger = logger
     }
 }
 

@@ -79,8 +79,7 @@ public struct Dispatcher: Sendable {
                     requestID: call.id,
                     firstTokenTimeout: min(route.timeouts.firstToken ?? .seconds(60), deadline - .now),
                     connectTimeout: route.timeouts.connect ?? .seconds(5),
-                    idleTimeout: route.timeouts.idle ?? .seconds(60),
-                    logger: call.logger
+                    idleTimeout: route.timeouts.idle ?? .seconds(60)
                 )
                 do {
                     let response = try await attempt(route, context)

@@ -12,11 +12,14 @@ public struct LoggingStage: Stage {
     public let sink: any RequestLogSink
     /// Whether bodies are stored (`request_log.bodies`).
     public let storesBodies: Bool
+    /// Longest body stored (`request_log.max_body_bytes`); longer ones are cut with a marker.
+    public let bodyLimit: Int
 
     /// Creates the stage.
-    public init(sink: any RequestLogSink, storesBodies: Bool) {
+    public init(sink: any RequestLogSink, storesBodies: Bool, bodyLimit: Int = 64 << 10) {
         self.sink = sink
         self.storesBodies = storesBodies
+        self.bodyLimit = bodyLimit
     }
 
     /// Passes the call on, then logs the reply when it finishes, or the error at once.
@@ -90,9 +93,19 @@ public struct LoggingStage: Stage {
                 timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
                 cacheStatus: receipt.cacheStatus.rawValue,
                 error: receipt.error,
-                requestBody: keepsBodies ? String(decoding: call.body, as: UTF8.self) : nil,
-                responseBody: keepsBodies ? receipt.responseBody.map { String(decoding: $0, as: UTF8.self) } : nil
+                requestBody: keepsBodies ? Self.loggedBody(call.body, limit: self.bodyLimit) : nil,
+                responseBody: keepsBodies
+                    ? receipt.responseBody.map { Self.loggedBody($0, limit: self.bodyLimit) } : nil
             )
         )
     }
+
+    /// `body` as text, cut at `limit` bytes with a marker saying how long it was.
+    static func loggedBody(_ body: [UInt8], limit: Int) -> String {
+        guard body.count > limit else { return String(decoding: body, as: UTF8.self) }
+        return String(decoding: body.prefix(limit), as: UTF8.self) + Self.truncationMarker(total: body.count)
+    }
+
+    /// Appended to a body cut short in the request log.
+    static func truncationMarker(total: Int) -> String { "…[truncated: \(total) bytes in all]" }
 }

@@ -141,6 +141,30 @@ public protocol RequestLogStore: Sendable {
     func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord]
     /// Throws if the store cannot be reached (`GET /ready`).
     func checkReachable() async throws
+    /// Runs one bounded step of retention: deletes up to `limit` rows started before
+    /// `policy.rowsBefore`, or else removes bodies from up to `limit` rows started before
+    /// `policy.bodiesBefore`, or else deletes the `limit` oldest rows while the log takes more than
+    /// `policy.maxBytes`. Returns how many rows it changed; 0 means nothing is left to do.
+    ///
+    /// Steps are small, separate transactions, so request log writes wait at most for one of them.
+    func purgeStep(_ policy: RequestLogRetention, limit: Int) async throws -> Int
+}
+
+/// What the request log keeps: rows and bodies by age, and its size.
+public struct RequestLogRetention: Sendable, Equatable {
+    /// Rows that started before this are deleted.
+    public var rowsBefore: Date
+    /// Rows that started before this lose their bodies.
+    public var bodiesBefore: Date
+    /// Most bytes the log may take.
+    public var maxBytes: Int
+
+    /// Creates a policy.
+    public init(rowsBefore: Date, bodiesBefore: Date, maxBytes: Int) {
+        self.rowsBefore = rowsBefore
+        self.bodiesBefore = bodiesBefore
+        self.maxBytes = maxBytes
+    }
 }
 
 /// Accepts request log records without waiting; a background writer persists them in batches.

@@ -9,7 +9,8 @@ import SwitchyardCore
 ///
 /// Streams are written chunk by chunk as the upstream sends them, inside
 /// `consumeWithCancellationOnInboundClose` so a client that goes away cancels the upstream call.
-/// Finish hooks run after the last byte, with the receipt of what was sent.
+/// Finish hooks run with the receipt of what was sent: before the write for a complete body, after
+/// the last byte for a stream.
 enum ReplyResponse {
     static func make(_ reply: Reply, call: Call, request: Request) -> Response {
         var headers: HTTPFields = [

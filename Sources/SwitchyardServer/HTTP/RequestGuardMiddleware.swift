@@ -35,8 +35,9 @@ struct RequestGuardMiddleware: RouterMiddleware {
             response = Self.preflight(request, origin: corsOrigin)
         } else {
             response = try await next(request, context)
-            // The completion endpoints count their own answers in the pipeline.
-            if !(request.method == .post && (path == "/v1/chat/completions" || path == "/v1/embeddings")) {
+            // The pipeline counts the completion endpoints' answers, except the 401s its outermost stage throws.
+            let isCompletion = request.method == .post && (path == "/v1/chat/completions" || path == "/v1/embeddings")
+            if !isCompletion || response.status == .unauthorized {
                 self.metrics.recordOutsidePipeline(path: path, status: response.status.code)
             }
         }

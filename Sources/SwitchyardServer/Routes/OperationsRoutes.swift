@@ -21,6 +21,14 @@ struct OperationsRoutes<Context: RequestContext> {
         router.get("/ready") { _, _ in
             do {
                 try await self.store.checkReachable()
+                guard self.requestLog.isHealthy else {
+                    return GatewayError(
+                        status: .serviceUnavailable,
+                        message: "The request log has not been writable for `request_log.unready_after`.",
+                        type: "server_error",
+                        code: "request_log_unwritable"
+                    ).response()
+                }
                 return Self.json(#"{"status":"ready"}"#)
             } catch {
                 return GatewayError(
