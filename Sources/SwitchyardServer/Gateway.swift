@@ -132,11 +132,14 @@ public struct Gateway: Sendable {
 
         let idle = configuration.server.idleTimeout
         let bodyTimeout = configuration.server.bodyTimeout
+        let connections = ConnectionLimitHandler.Counter(limit: configuration.server.maxConnections)
         self.application = Application(
             router: router,
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [BodyDeadlineHandler(timeout: bodyTimeout)],
+                    additionalChannelHandlers: [
+                        ConnectionLimitHandler(counter: connections), BodyDeadlineHandler(timeout: bodyTimeout),
+                    ],
                     idleTimeout: .nanoseconds(idle.nanoseconds)
                 )
             ),

@@ -125,6 +125,82 @@ struct DispatcherTests {
         #expect(noWaits.all.isEmpty)
     }
 
+    @Test("The retry budget moves on to the next route once retries exceed their share of recent requests")
+    func limitsRetriesToTheBudget() async throws {
+        var configuration = GatewayConfiguration()
+        configuration.providers = [
+            "a": ProviderConfiguration(type: "openai"), "b": ProviderConfiguration(type: "openai"),
+        ]
+        configuration.models["m"] = ModelConfiguration(routes: [
+            .init(provider: "a", model: "x"), .init(provider: "b", model: "x"),
+        ])
+        let failing = ScriptedProvider(
+            "a",
+            Array(repeating: .failure(.init(kind: .server, status: 500, message: "down")), count: 100)
+        )
+        let healthy = ScriptedProvider("b", [])
+        let table = try ModelTable(
+            configuration: configuration,
+            catalog: Catalog(models: []),
+            providers: ["a": failing, "b": healthy]
+        )
+        let dispatcher = Dispatcher(
+            models: table,
+            retries: RetryConfiguration(attempts: 3, initialBackoff: .zero, maxBackoff: .zero),
+            retryBudget: RetryBudget(share: 0.2, minimumRetries: 2),
+            pause: { _ in }
+        )
+        for _ in 0..<10 { _ = try await dispatcher.dispatch(try call()) }
+        // Ten calls: ten first attempts on `a`, and only max(2, 20% of 10) = 2 retries, not 20.
+        #expect(failing.calls == 12)
+        #expect(healthy.calls == 10)
+    }
+
+    @Test("Counts retries per provider over two windows, then forgets them")
+    func budgetWindows() {
+        let start = ContinuousClock.now
+        let budget = RetryBudget(share: 0.5, minimumRetries: 1, window: .seconds(10), now: start)
+        for _ in 0..<4 { budget.recordRequest("a", now: start) }
+        #expect(budget.spendRetry("a", now: start) && budget.spendRetry("a", now: start))
+        #expect(!budget.spendRetry("a", now: start))
+        // Another provider has its own budget.
+        #expect(budget.spendRetry("b", now: start))
+        // One window on, the earlier counts still apply; two windows on, they are gone.
+        #expect(!budget.spendRetry("a", now: start + .seconds(11)))
+        #expect(budget.spendRetry("a", now: start + .seconds(35)))
+    }
+
+    @Test("Skips fallback models the caller's key may not use")
+    func fallbacksHonourAllowLists() async throws {
+        var configuration = GatewayConfiguration()
+        configuration.providers = [
+            "a": ProviderConfiguration(type: "openai"), "b": ProviderConfiguration(type: "openai"),
+        ]
+        configuration.models["m"] = ModelConfiguration(
+            routes: [.init(provider: "a", model: "x")],
+            fallbacks: ["secret"]
+        )
+        configuration.models["secret"] = ModelConfiguration(routes: [.init(provider: "b", model: "y")])
+        let failing = ScriptedProvider(
+            "a",
+            Array(repeating: .failure(.init(kind: .server, status: 500, message: "down")), count: 2)
+        )
+        let hidden = ScriptedProvider("b", [])
+        let table = try ModelTable(
+            configuration: configuration,
+            catalog: Catalog(models: []),
+            providers: ["a": failing, "b": hidden]
+        )
+        let dispatcher = Dispatcher(models: table, retries: RetryConfiguration(attempts: 1), pause: { _ in })
+        var call = try call()
+        call.caller = Caller(keyName: "team", allowedModels: ["m"])
+        await #expect(throws: GatewayError.self) { _ = try await dispatcher.dispatch(call) }
+        #expect(hidden.calls == 0)
+        call.caller = Caller(keyName: "admin")
+        _ = try await dispatcher.dispatch(call)
+        #expect(hidden.calls == 1)
+    }
+
     @Test("Answers 504 when every attempt timed out, 502 otherwise")
     func reportsExhaustion() async throws {
         let slow = ScriptedProvider(
@@ -255,6 +331,25 @@ struct ChatStreamTests {
     func keepsUsageWithCost() async throws {
         let (output, _) = try await relay([Self.usageEvent, "data: [DONE]\n\n"], clientWantsUsage: true)
         #expect(output.contains(#""completion_tokens":6,"cost":0.000016}"#))
+    }
+
+    @Test("A stream past its total deadline ends with a timeout")
+    func endsStreamsAtTheDeadline() async throws {
+        let upstream = ByteStream(
+            AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(ByteBuffer(string: "data: {\"choices\":[]}\n\n"))
+                continuation.finish()
+            }
+        )
+        let stream = ChatStream(
+            upstream: upstream,
+            clientWantsUsage: false,
+            pricing: nil,
+            startedAt: .now,
+            deadline: .now - .seconds(1)
+        )
+        var iterator = stream.makeAsyncIterator()
+        await #expect { _ = try await iterator.next() } throws: { ($0 as? ProviderError)?.kind == .timeout }
     }
 
     @Test("A stream that ends without [DONE] throws after relaying what arrived")

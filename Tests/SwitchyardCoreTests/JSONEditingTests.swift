@@ -117,11 +117,11 @@ struct CostTests {
 
 struct SSETests {
     @Test("Splits events however the bytes are chunked, CRLF and comments included")
-    func decodesAcrossChunks() {
+    func decodesAcrossChunks() throws {
         let stream =
             "data: {\"a\":1}\n\n: keep-alive\n\nevent: message_delta\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: [DONE]\n\n"
         var whole = SSEDecoder()
-        let expected = whole.feed(Array(stream.utf8))
+        let expected = try whole.feed(Array(stream.utf8))
         #expect(expected.map { String(decoding: $0.data, as: UTF8.self) } == [#"{"a":1}"#, "{\"b\":\n2}", "[DONE]"])
         #expect(expected[1].name == "message_delta")
         for size in [1, 2, 3, 7, 13] {
@@ -131,10 +131,35 @@ struct SSETests {
             while index < stream.utf8.endIndex {
                 let end =
                     stream.utf8.index(index, offsetBy: size, limitedBy: stream.utf8.endIndex) ?? stream.utf8.endIndex
-                events += decoder.feed(Array(stream.utf8[index..<end]))
+                events += try decoder.feed(Array(stream.utf8[index..<end]))
                 index = end
             }
             #expect(events == expected, "chunk size \(size)")
         }
+    }
+
+    @Test("Refuses an event that grows beyond the limit, however it is chunked, and accepts one just under it")
+    func refusesOversizedEvents() throws {
+        var decoder = SSEDecoder(maxEventBytes: 1000)
+        _ = try decoder.feed(Array("data: ".utf8))
+        #expect(throws: SSEDecoder.EventTooLarge(limit: 1000)) {
+            for _ in 0..<20 { _ = try decoder.feed([UInt8](repeating: UInt8(ascii: "x"), count: 100)) }
+        }
+        var fits = SSEDecoder(maxEventBytes: 1000)
+        let event = "data: " + String(repeating: "y", count: 990) + "\n\n"
+        let events = try fits.feed(Array(event.utf8) + Array("data: z\n\n".utf8))
+        #expect(events.map(\.data.count) == [990, 1])
+    }
+
+    @Test("Searches each byte for an event end a bounded number of times, whatever the chunking")
+    func staysLinear() throws {
+        // One large event in one-byte chunks: with a rescan per chunk this is quadratic (~10^10 steps).
+        var decoder = SSEDecoder()
+        let payload = Array(("data: " + String(repeating: "a", count: 200_000) + "\n\n").utf8)
+        var events: [ServerSentEvent] = []
+        for byte in payload { events += try decoder.feed(CollectionOfOne(byte)) }
+        #expect(events.count == 1 && events[0].data.count == 200_000)
+        // Each byte is searched at most three times (the two-byte step back at each chunk).
+        #expect(decoder.bytesSearched <= 3 * payload.count)
     }
 }

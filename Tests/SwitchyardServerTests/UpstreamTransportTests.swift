@@ -100,6 +100,31 @@ struct UpstreamTransportTests {
         try await server.stop()
     }
 
+    @Test("The wait queue is bounded: beyond it a request fails at once as overloaded")
+    func boundsTheWaitQueue() async throws {
+        let server = try await ScriptedServer.start { _ in .silent }
+        let transport = HTTPTransport(maxConnectionsPerEndpoint: 1, maxWaitingPerEndpoint: 2)
+        let context = Self.context(firstToken: .seconds(2))
+        // Whatever the order: one request holds the only connection, two wait (and time out), seven are refused.
+        let kinds = await withTaskGroup(of: ProviderError.Kind?.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    do {
+                        _ = try await Self.send(transport, port: server.port, context: context)
+                        return nil
+                    } catch {
+                        return (error as? ProviderError)?.kind
+                    }
+                }
+            }
+            return await group.reduce(into: [ProviderError.Kind?]()) { $0.append($1) }
+        }
+        #expect(kinds.filter { $0 == .overloaded }.count == 7)
+        #expect(kinds.filter { $0 == .timeout }.count == 3)
+        try await transport.shutdown()
+        try await server.stop()
+    }
+
     @Test("Does not reuse a connection the upstream said it would close")
     func honoursConnectionClose() async throws {
         let server = try await ScriptedServer.start { _ in

@@ -7,7 +7,9 @@ process is still serving afterwards.
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,4 +125,29 @@ def test_made_up_model_names_get_404_and_never_grow_the_metrics() -> None:
         # A catalog model is still served by the simulator under its pinned name.
         status, _ = _post(port, "/v1/chat/completions", {"model": "simulator/gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
         assert status == 200
+        assert process.poll() is None
+
+
+def test_connections_beyond_max_connections_are_closed() -> None:
+    config = CONFIG.replace("store: memory\n", "store: memory\nserver: {{max_connections: 2}}\n")
+    with running_gateway(config) as (process, port, _):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+        for sock in held:  # served (so surely counted) and kept open
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+                assert extra.recv(1024) == b""  # closed by the gateway without an answer
+        finally:
+            for sock in held:
+                sock.close()
+        # Once the held connections are gone, new ones are served again.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert _chat(port, "room again?")["choices"]
+                break
+            except (ConnectionError, urllib.error.URLError):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
         assert process.poll() is None

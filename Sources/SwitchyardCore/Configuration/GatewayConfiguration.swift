@@ -503,6 +503,7 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
 ///   - `cors_origins` (list, optional, default none): browser origins allowed to call the gateway
 ///     (`https://app.example.com`); `*` allows any, and needs a master key.
 ///   - `metrics_auth` (bool, optional, default false): `GET /metrics` needs the master key.
+///   - `max_connections` (integer, optional, default 4096): open client connections; further ones are closed.
 public struct ServerLimits: Sendable, Decodable, Equatable {
     /// Largest accepted request body.
     public var maxBodyBytes = 4 << 20
@@ -514,6 +515,8 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
     public var corsOrigins: [String] = []
     /// Whether `/metrics` needs the master key.
     public var metricsAuth = false
+    /// Most open client connections.
+    public var maxConnections = 4096
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxBodyBytes = "max_body_bytes"
@@ -521,6 +524,7 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
         case idleTimeout = "idle_timeout"
         case corsOrigins = "cors_origins"
         case metricsAuth = "metrics_auth"
+        case maxConnections = "max_connections"
     }
 
     /// The defaults.
@@ -548,6 +552,8 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
             }
         }
         self.metricsAuth = try c.decodeIfPresent(Bool.self, forKey: .metricsAuth) ?? false
+        self.maxConnections =
+            try c.decodeIfPresent(Int.self, forKey: .maxConnections, within: 1...1_000_000) ?? self.maxConnections
     }
 }
 
@@ -558,6 +564,10 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
 ///   - `initial_backoff` (duration, optional, default 200ms): first wait, doubled each retry, with jitter.
 ///   - `max_backoff` (duration, optional, default 5s): longest wait; a longer `Retry-After` moves on to
 ///     the next route instead of waiting.
+///   - `budget` (number, optional, default 0.2): retries of one provider may be at most this share
+///     of its requests over the last 10 to 20 seconds (at least 10 retries are always allowed), so a
+///     failing upstream never receives a multiple of the traffic. Moving on to the next route is
+///     not a retry and is never limited.
 public struct RetryConfiguration: Sendable, Decodable, Equatable {
     /// Attempts per route.
     public var attempts = 2
@@ -565,9 +575,11 @@ public struct RetryConfiguration: Sendable, Decodable, Equatable {
     public var initialBackoff: Duration = .milliseconds(200)
     /// Longest backoff.
     public var maxBackoff: Duration = .seconds(5)
+    /// Largest share of recent requests to one provider that may be retries.
+    public var budget = 0.2
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case attempts
+        case attempts, budget
         case initialBackoff = "initial_backoff"
         case maxBackoff = "max_backoff"
     }
@@ -587,6 +599,7 @@ public struct RetryConfiguration: Sendable, Decodable, Equatable {
         self.initialBackoff =
             try c.decodeDurationIfPresent(forKey: .initialBackoff, atLeast: .zero) ?? self.initialBackoff
         self.maxBackoff = try c.decodeDurationIfPresent(forKey: .maxBackoff, atLeast: .zero) ?? self.maxBackoff
+        self.budget = try c.decodeIfPresent(Double.self, forKey: .budget, within: 0...1) ?? self.budget
         guard self.maxBackoff <= .seconds(3600) else {
             throw ConfigurationError("`\(configPath(decoder.codingPath, "max_backoff"))` must be at most 1h")
         }

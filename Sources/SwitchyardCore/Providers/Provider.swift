@@ -85,6 +85,9 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case rejected
         /// The client's request is invalid: no other route will do better, so answer the client.
         case invalidRequest = "invalid request"
+        /// The gateway itself has no room for the call (its upstream wait queue is full): try the
+        /// next route; when every route is overloaded the client gets 503 with `Retry-After`.
+        case overloaded = "gateway overloaded"
     }
 
     /// The failure class.
@@ -111,7 +114,7 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var isRetryable: Bool {
         switch self.kind {
         case .rateLimited, .server, .timeout, .connection: true
-        case .invalidResponse, .rejected, .invalidRequest: false
+        case .invalidResponse, .rejected, .invalidRequest, .overloaded: false
         }
     }
 

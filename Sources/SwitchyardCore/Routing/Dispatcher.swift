@@ -23,15 +23,19 @@ public struct Dispatcher: Sendable {
     public let retries: RetryConfiguration
     /// Waits between retries; tests replace it to avoid real sleeps.
     public let pause: @Sendable (Duration) async throws -> Void
+    /// Keeps retries of each provider within `retries.budget` of its recent requests.
+    public let retryBudget: RetryBudget
 
     /// Creates a dispatcher.
     public init(
         models: ModelTable,
         retries: RetryConfiguration,
+        retryBudget: RetryBudget? = nil,
         pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.models = models
         self.retries = retries
+        self.retryBudget = retryBudget ?? RetryBudget(share: retries.budget)
         self.pause = pause
     }
 
@@ -74,6 +78,7 @@ public struct Dispatcher: Sendable {
 
         for route in routes {
             var backoff = self.retries.initialBackoff
+            self.retryBudget.recordRequest(route.provider.name)
             for number in 1...self.retries.attempts {
                 let context = UpstreamContext(
                     requestID: call.id,
@@ -83,7 +88,7 @@ public struct Dispatcher: Sendable {
                 )
                 do {
                     let response = try await attempt(route, context)
-                    let body = try Self.makeBody(response, route: route, call: call)
+                    let body = try Self.makeBody(response, route: route, call: call, deadline: deadline)
                     attempts.append(Attempt(route: route.label))
                     return Reply(
                         provider: route.provider.name,
@@ -113,6 +118,8 @@ public struct Dispatcher: Sendable {
                     guard error.isRetryable, number < self.retries.attempts, ContinuousClock.now < deadline else {
                         break
                     }
+                    // Over budget, the next route is tried instead: it is not this upstream's traffic.
+                    guard self.retryBudget.spendRetry(route.provider.name) else { break }
                     let wait: Duration
                     if let retryAfter = error.retryAfter {
                         // A long Retry-After is better spent on the next route than waiting here.
@@ -156,7 +163,9 @@ public struct Dispatcher: Sendable {
         var queue = model.fallbacks
         while !queue.isEmpty {
             let name = queue.removeFirst()
-            guard seen.insert(name).inserted, let fallback = self.models.resolve(name), fallback.kind ?? kind == kind
+            // A fallback the caller's key may not use is skipped, as if it were not listed.
+            guard seen.insert(name).inserted, let fallback = self.models.resolve(name), fallback.kind ?? kind == kind,
+                caller.mayUse(fallback.publicName)
             else { continue }
             routes += fallback.routes
             queue += fallback.fallbacks
@@ -225,7 +234,12 @@ public struct Dispatcher: Sendable {
     }
 
     /// The reply body for an upstream answer; a complete body that is not JSON fails the attempt.
-    private static func makeBody(_ response: UpstreamResponse, route: Route, call: Call) throws -> Reply.Body {
+    private static func makeBody(
+        _ response: UpstreamResponse,
+        route: Route,
+        call: Call,
+        deadline: ContinuousClock.Instant
+    ) throws -> Reply.Body {
         switch response {
         case .complete(let buffer):
             let annotated: (body: [UInt8], usage: TokenUsage?, cost: Double?)
@@ -247,7 +261,8 @@ public struct Dispatcher: Sendable {
                     upstream: stream,
                     clientWantsUsage: call.chat?.includesUsage ?? false,
                     pricing: route.pricing,
-                    startedAt: call.startedAt
+                    startedAt: call.startedAt,
+                    deadline: deadline
                 )
             )
         }
@@ -267,6 +282,15 @@ public struct Dispatcher: Sendable {
         var error: GatewayError =
             !failures.isEmpty && failures.allSatisfy({ $0.kind == .timeout })
             ? .upstreamTimeout(message(withDetail: false)) : .upstreamFailed(message(withDetail: false))
+        if !failures.isEmpty, failures.allSatisfy({ $0.kind == .overloaded }) {
+            error = GatewayError(
+                status: .serviceUnavailable,
+                message: message(withDetail: false),
+                type: "server_error",
+                code: "gateway_overloaded",
+                retryAfterSeconds: 1
+            )
+        }
         if attempts.contains(where: { $0.detail != nil }) { error.logMessage = message(withDetail: true) }
         return error
     }

@@ -24,6 +24,7 @@ public struct ChatStream: AsyncSequence, Sendable {
         var clientWantsUsage: Bool
         var pricing: Pricing?
         var startedAt: ContinuousClock.Instant
+        var deadline: ContinuousClock.Instant?
         var captureLimit: Int
     }
 
@@ -33,12 +34,15 @@ public struct ChatStream: AsyncSequence, Sendable {
     ///   - clientWantsUsage: whether the client set `stream_options.include_usage`.
     ///   - pricing: the route's prices, for `usage.cost`.
     ///   - startedAt: when the request arrived, for the time to first token.
+    ///   - deadline: when the `total` timeout ends the stream: checked as each chunk arrives, so
+    ///     together with the idle timeout (which bounds the gaps) a stream lasts at most `total` + `idle`.
     ///   - captureLimit: how many output bytes to keep for the request log.
     public init(
         upstream: ByteStream,
         clientWantsUsage: Bool,
         pricing: Pricing?,
         startedAt: ContinuousClock.Instant,
+        deadline: ContinuousClock.Instant? = nil,
         captureLimit: Int = 64 << 10
     ) {
         self.upstream = upstream
@@ -46,6 +50,7 @@ public struct ChatStream: AsyncSequence, Sendable {
             clientWantsUsage: clientWantsUsage,
             pricing: pricing,
             startedAt: startedAt,
+            deadline: deadline,
             captureLimit: captureLimit
         )
         self.outcome = Outcome()
@@ -98,7 +103,12 @@ public struct ChatStream: AsyncSequence, Sendable {
         /// The next bytes for the client; throws ``ProviderError`` if the upstream breaks off.
         public mutating func next() async throws -> ByteBuffer? {
             while !self.finished {
-                guard let chunk = try await self.upstream.next() else {
+                let next = try await self.upstream.next()
+                if let deadline = self.settings.deadline, ContinuousClock.now >= deadline {
+                    self.finished = true
+                    throw ProviderError(kind: .timeout, message: "the stream exceeded the total timeout")
+                }
+                guard let chunk = next else {
                     self.finished = true
                     guard self.sawDone else {
                         throw ProviderError(
@@ -109,7 +119,17 @@ public struct ChatStream: AsyncSequence, Sendable {
                     return nil
                 }
                 var output = ByteBuffer()
-                for event in self.decoder.feed(chunk.readableBytesView) {
+                let events: [ServerSentEvent]
+                do {
+                    events = try self.decoder.feed(chunk.readableBytesView)
+                } catch {
+                    self.finished = true
+                    throw ProviderError(
+                        kind: .invalidResponse,
+                        message: "an upstream event exceeds \(error.limit) bytes"
+                    )
+                }
+                for event in events {
                     self.relay(event, into: &output)
                 }
                 if output.readableBytes > 0 {

@@ -20,22 +20,51 @@ public struct ServerSentEvent: Sendable, Equatable {
 ///
 /// Feed it chunks as they arrive; it returns the events each chunk completes and keeps the
 /// rest for the next chunk. Comment lines (`: ping`) and `id:`/`retry:` fields are dropped.
+///
+/// The work is linear in the input: bytes already searched for an event's end are not searched
+/// again when the next chunk arrives, and an event larger than `maxEventBytes` is refused, so a
+/// broken or hostile upstream can neither make it quadratic nor make it buffer without bound.
 public struct SSEDecoder: Sendable {
     private var pending: [UInt8] = []
+    /// How much of `pending` has been searched for an event end.
+    private var searched = 0
+    /// Bytes searched for event ends so far, counted so tests can check the work stays linear.
+    private(set) var bytesSearched = 0
+    /// Largest event accepted.
+    public let maxEventBytes: Int
 
-    /// Creates a decoder with nothing buffered.
-    public init() {}
+    /// An event grew beyond ``SSEDecoder/maxEventBytes`` without ending.
+    public struct EventTooLarge: Error, Sendable, Equatable {
+        /// The limit it exceeded.
+        public var limit: Int
+    }
+
+    /// Creates a decoder with nothing buffered; events above `maxEventBytes` (default 8 MiB) are refused.
+    public init(maxEventBytes: Int = 8 << 20) {
+        self.maxEventBytes = maxEventBytes
+    }
 
     /// Appends `bytes` and returns the events they complete.
-    public mutating func feed(_ bytes: some Collection<UInt8>) -> [ServerSentEvent] {
+    public mutating func feed(_ bytes: some Collection<UInt8>) throws(EventTooLarge) -> [ServerSentEvent] {
         self.pending.append(contentsOf: bytes)
         var events: [ServerSentEvent] = []
         var start = 0
-        while let end = Self.eventEnd(in: self.pending, from: start) {
+        // An end marker (up to three bytes) may straddle the previous chunk: step back two bytes.
+        var from = max(0, self.searched - 2)
+        while let end = Self.eventEnd(in: self.pending, from: from) {
             if let event = Self.parse(self.pending[start..<end.block]) { events.append(event) }
+            self.bytesSearched += end.next - from
             start = end.next
+            from = start
         }
+        self.bytesSearched += self.pending.count - from
         if start > 0 { self.pending.removeFirst(start) }
+        self.searched = self.pending.count
+        guard self.pending.count <= self.maxEventBytes else {
+            self.pending = []
+            self.searched = 0
+            throw EventTooLarge(limit: self.maxEventBytes)
+        }
         return events
     }
 

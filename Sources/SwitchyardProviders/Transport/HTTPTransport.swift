@@ -23,7 +23,9 @@ public final class HTTPTransport: Sendable {
     ///
     /// - Parameter maxConnectionsPerEndpoint: most connections to one upstream host from each event
     ///   loop; beyond it requests wait for a free connection (within their first-token timeout).
-    public init(maxConnectionsPerEndpoint: Int = 256) {
+    /// - Parameter maxWaitingPerEndpoint: most requests waiting for such a connection, per loop; beyond
+    ///   it a request fails at once as overloaded (the client gets 503 when every route is).
+    public init(maxConnectionsPerEndpoint: Int = 256, maxWaitingPerEndpoint: Int = 1024) {
         self.group = MultiThreadedEventLoopGroup.singleton
         // One TLS context (and one read of the system trust roots) for every loop, made on first use.
         let tls = Mutex<NIOSSLContext?>(nil)
@@ -39,6 +41,7 @@ public final class HTTPTransport: Sendable {
             UpstreamConnectionPool(
                 loop: $0,
                 maxConnectionsPerEndpoint: maxConnectionsPerEndpoint,
+                maxWaitingPerEndpoint: maxWaitingPerEndpoint,
                 tlsContext: tlsContext
             )
         }

@@ -19,13 +19,22 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     private var open: [ObjectIdentifier: any Channel] = [:]
     // Connections open or being opened, and exchanges waiting for one, per endpoint.
     private var connectionCounts: [UpstreamEndpoint: Int] = [:]
-    private var waiting: [UpstreamEndpoint: [(exchange: UpstreamExchange, connectTimeout: TimeAmount)]] = [:]
+    private var waiting: [UpstreamEndpoint: CircularBuffer<(exchange: UpstreamExchange, connectTimeout: TimeAmount)>] =
+        [:]
     private var isShutDown = false
     /// Most connections to one endpoint from this loop; further exchanges wait for one to free up.
     let maxConnectionsPerEndpoint: Int
+    /// Most exchanges waiting for a connection to one endpoint; beyond it they fail at once as overloaded.
+    let maxWaitingPerEndpoint: Int
 
     /// What requests get once ``shutdown()`` has begun.
     static let shuttingDown = ProviderError(kind: .connection, message: "the gateway is shutting down")
+    /// What a request gets when the wait queue for its endpoint is full.
+    static let overloaded = ProviderError(
+        kind: .overloaded,
+        message: "too many requests are waiting for a connection to this upstream",
+        retryAfter: .seconds(1)
+    )
     /// How long an unused connection is kept.
     static let idleConnectionLifetime = TimeAmount.seconds(60)
     /// Most idle connections kept per endpoint; more are closed when their exchange ends.
@@ -34,10 +43,12 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     init(
         loop: any EventLoop,
         maxConnectionsPerEndpoint: Int,
+        maxWaitingPerEndpoint: Int = 1024,
         tlsContext: @escaping @Sendable () throws -> NIOSSLContext
     ) {
         self.loop = loop
         self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
+        self.maxWaitingPerEndpoint = maxWaitingPerEndpoint
         self.tlsContext = tlsContext
     }
 
@@ -59,7 +70,16 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         }
         if self.connectionCounts[endpoint, default: 0] >= self.maxConnectionsPerEndpoint {
             // Its first-token timer keeps running while it waits.
-            self.waiting[endpoint, default: []].append((exchange, connectTimeout))
+            if self.waiting[endpoint, default: CircularBuffer()].count >= self.maxWaitingPerEndpoint {
+                // Exchanges that timed out while waiting still hold a place: drop them before refusing.
+                self.waiting[endpoint]?.removeAll { $0.exchange.isSettled }
+            }
+            guard self.waiting[endpoint, default: CircularBuffer()].count < self.maxWaitingPerEndpoint else {
+                exchange.settle(.failure(Self.overloaded))
+                return
+            }
+            // Mutated in place: copying the queue out and back would make each append O(n).
+            self.waiting[endpoint, default: CircularBuffer()].append((exchange, connectTimeout))
             return
         }
         self.openConnection(for: exchange, to: endpoint, connectTimeout: connectTimeout)
@@ -89,9 +109,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     /// The oldest waiting exchange for `endpoint` that still wants an answer.
     private func nextWaiter(for endpoint: UpstreamEndpoint) -> (exchange: UpstreamExchange, connectTimeout: TimeAmount)?
     {
-        while var queue = self.waiting[endpoint], !queue.isEmpty {
-            let next = queue.removeFirst()
-            self.waiting[endpoint] = queue.isEmpty ? nil : queue
+        while let next = self.waiting[endpoint]?.popFirst() {
+            if self.waiting[endpoint]?.isEmpty == true { self.waiting[endpoint] = nil }
             if !next.exchange.isSettled { return next }
         }
         return nil
