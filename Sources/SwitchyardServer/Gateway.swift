@@ -138,7 +138,8 @@ public struct Gateway: Sendable {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [
-                        ConnectionLimitHandler(counter: connections), BodyDeadlineHandler(timeout: bodyTimeout),
+                        ConnectionLimitHandler(counter: connections), ClientCloseHandler(),
+                        BodyDeadlineHandler(timeout: bodyTimeout),
                     ],
                     idleTimeout: .nanoseconds(idle.nanoseconds)
                 )

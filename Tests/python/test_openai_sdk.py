@@ -271,6 +271,46 @@ def test_stream_with_include_usage_ends_with_usage_and_cost_chunk(client: openai
     )
 
 
+def test_the_sdk_reuses_one_connection_across_streamed_calls(gateway: Gateway) -> None:
+    """Streams keep their connection: the async SDK drains each stream and reuses the connection.
+
+    (The sync SDK closes a stream's response at ``[DONE]`` without reading the end of the chunked
+    body, so its HTTP client cannot reuse that connection, whatever the server does.)
+    """
+    import asyncio
+
+    # The SDK's HTTP client: `httpx`, renamed `httpx2` in newer releases.
+    try:
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
+
+    connects: list[str] = []
+
+    async def trace(event: str, info: dict) -> None:
+        if event.endswith("connect_tcp.complete"):
+            connects.append(event)
+
+    async def add_trace(request: Any) -> None:
+        request.extensions["trace"] = trace
+
+    async def calls() -> None:
+        async with httpx.AsyncClient(event_hooks={"request": [add_trace]}) as http:
+            sdk = openai.AsyncOpenAI(
+                base_url=gateway.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30, http_client=http
+            )
+            for _ in range(3):
+                chunks = [chunk async for chunk in await sdk.chat.completions.create(
+                    model=CHAT_MODEL, messages=MESSAGES, stream=True
+                )]
+                assert streamed_content(chunks).strip()
+            await sdk.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES)
+
+    asyncio.run(calls())
+    # Streams used to force `Connection: close`, so each call after a stream opened a new connection.
+    assert len(connects) == 1, f"{len(connects)} TCP connections for four calls"
+
+
 def test_streamed_content_equals_non_streamed_content(client: openai.OpenAI) -> None:
     plain = client.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES)
     streamed = streamed_content(stream_chunks(client))

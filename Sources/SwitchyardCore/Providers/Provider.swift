@@ -146,13 +146,20 @@ public struct ByteStream: AsyncSequence, Sendable {
     /// A chunk of bytes.
     public typealias Element = ByteBuffer
     private let makeNext: @Sendable () -> (() async throws -> ByteBuffer?)
+    /// Stops the upstream from outside the consuming task: a pending `next()` throws and the
+    /// upstream connection closes. The server calls it when the client goes away while the
+    /// upstream is silent (nothing is being written, so no write can fail to notice).
+    public let cancel: @Sendable () -> Void
 
     /// Wraps `base`; iterating the stream iterates `base`, so cancelling the iteration cancels it.
-    public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
+    /// `cancel` stops `base` from any thread (the default relies on the consumer's next write failing).
+    public init<Base: AsyncSequence & Sendable>(_ base: Base, cancel: @escaping @Sendable () -> Void = {})
+    where Base.Element == ByteBuffer {
         self.makeNext = {
             let box = IteratorBox(base.makeAsyncIterator())
             return { try await box.next() }
         }
+        self.cancel = cancel
     }
 
     /// Iterates the chunks.

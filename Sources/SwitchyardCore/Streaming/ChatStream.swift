@@ -56,6 +56,9 @@ public struct ChatStream: AsyncSequence, Sendable {
         self.outcome = Outcome()
     }
 
+    /// Stops the upstream from outside the relaying task (the client went away): the relay throws.
+    public func cancelUpstream() { self.upstream.cancel() }
+
     /// Iterates the relayed bytes.
     public func makeAsyncIterator() -> Iterator {
         Iterator(upstream: self.upstream.makeAsyncIterator(), settings: self.settings, outcome: self.outcome)

@@ -111,7 +111,7 @@ public final class HTTPTransport: Sendable {
 
         switch reply {
         case .streaming(_, let body):
-            return .stream(ByteStream(body))
+            return .stream(ByteStream(body) { pool.loop.execute { exchange.cancelStream() } })
         case .complete(let head, let body):
             guard (200..<300).contains(head.status.code) else {
                 throw parseError(

@@ -58,6 +58,12 @@ final class UpstreamExchange: @unchecked Sendable {
         self.settle(.failure(error))
     }
 
+    /// Ends a streamed answer that is still running (its consumer is gone): the stream throws and
+    /// the connection closes. Call on the connection's loop.
+    func cancelStream() {
+        self.connection?.abort(self, with: CancellationError())
+    }
+
     /// Delivers the reply unless a failure (timeout, cancellation) got there first.
     func settle(_ result: Result<UpstreamReply, any Error>) {
         guard !self.isSettled else { return }

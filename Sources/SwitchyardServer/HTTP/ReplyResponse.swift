@@ -3,16 +3,18 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import SwitchyardCore
 
 /// Turns a pipeline ``Reply`` into an HTTP response with the `x-switchyard-*` headers.
 ///
-/// Streams are written chunk by chunk as the upstream sends them, inside
-/// `consumeWithCancellationOnInboundClose` so a client that goes away cancels the upstream call.
+/// Streams are written chunk by chunk as the upstream sends them. A client that goes away cancels
+/// the upstream call: a failed write ends the relay, and ``ClientCloseHandler`` stops a silent
+/// upstream when the connection closes. The connection stays open for the client's next request.
 /// Finish hooks run with the receipt of what was sent: before the write for a complete body, after
 /// the last byte for a stream.
 enum ReplyResponse {
-    static func make(_ reply: Reply, call: Call, request: Request) -> Response {
+    static func make(_ reply: Reply, call: Call, channel: any Channel) -> Response {
         var headers: HTTPFields = [
             .switchyardRequestID: call.id,
             .switchyardProvider: reply.provider,
@@ -37,18 +39,16 @@ enum ReplyResponse {
         case .stream(let stream):
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
-            // Hummingbird closes the connection after a response that watched for the client closing;
-            // saying so up front lets clients open a fresh connection instead of failing on reuse.
-            headers[.connection] = "close"
             headers[HTTPField.Name("x-accel-buffering")!] = "no"
             let body = ResponseBody { writer in
+                let watcher = try? await channel.pipeline.handler(type: ClientCloseHandler.self).get()
+                watcher?.watch { stream.cancelUpstream() }
+                defer { watcher?.stopWatching() }
                 do {
-                    try await request.body.consumeWithCancellationOnInboundClose { _ in
-                        for try await chunk in stream {
-                            try await writer.write(chunk)
-                        }
+                    for try await chunk in stream {
+                        try await writer.write(chunk)
                     }
-                } catch is CancellationError {
+                } catch  where watcher?.isClosed == true || error is CancellationError {
                     stream.outcome.recordFailure("the client disconnected before the stream finished")
                 } catch {
                     let failure = GatewayError.from(error)

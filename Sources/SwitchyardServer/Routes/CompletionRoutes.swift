@@ -48,7 +48,7 @@ struct CompletionRoutes {
         )
         do {
             let reply = try await self.pipeline.run(call)
-            return ReplyResponse.make(reply, call: call, request: request)
+            return ReplyResponse.make(reply, call: call, channel: context.channel)
         } catch {
             return GatewayError.from(error).response(requestID: id)
         }
