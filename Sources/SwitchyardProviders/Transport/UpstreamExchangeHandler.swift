@@ -277,8 +277,9 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .collecting(let exchange, _, _), .streaming(let exchange, _):
                 if NIODeadline.now() - self.lastRead >= timeout {
                     let seconds = Double(timeout.nanoseconds) / 1e9
-                    self.failure = ProviderError(kind: .timeout, message: "no data from the upstream for \(seconds) s")
-                    self.abort(exchange, with: self.failure!)
+                    let failure = ProviderError(kind: .timeout, message: "no data from the upstream for \(seconds) s")
+                    self.failure = failure
+                    self.abort(exchange, with: failure)
                 } else {
                     self.armIdleCheck(timeout)
                 }
