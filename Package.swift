@@ -73,6 +73,10 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore, logging, metrics]),
         .testTarget(
+            name: "SwitchyardProvidersTests",
+            dependencies: ["SwitchyardCore", "SwitchyardProviders", nioCore, nioPosix, nioHTTP1, logging]
+        ),
+        .testTarget(
             name: "SwitchyardServerTests",
             dependencies: [
                 "SwitchyardCore", "SwitchyardServer", "SwitchyardStorage", "SwitchyardTesting", "SwitchyardProviders",

@@ -21,7 +21,7 @@ typealias UpstreamBodyStream = NIOThrowingAsyncSequenceProducer<
 /// One request/response exchange on a pooled connection, as the caller sees it.
 ///
 /// Created on any thread; everything else happens on the connection's event loop.
-final class UpstreamExchange: @unchecked Sendable {
+final class UpstreamExchange: UpstreamExchangeShape, @unchecked Sendable {
     let request: HTTPRequestHead
     let body: ByteBuffer
     let streaming: Bool
@@ -75,9 +75,11 @@ final class UpstreamExchange: @unchecked Sendable {
 /// The last handler of a pooled upstream connection: it sends one exchange at a time and turns the
 /// response parts into an ``UpstreamReply``.
 ///
-/// When the exchange ends cleanly on a keep-alive response it hands the connection back to its pool.
-/// Anything else (an error, a timeout, a consumer that stops reading a stream) closes the connection,
-/// since its state in the HTTP/1.1 conversation is then unknown.
+/// The conversation's rules live in ``UpstreamConnectionStateMachine``; this handler feeds it the
+/// channel's events and performs the actions it returns. When an exchange ends cleanly on a
+/// keep-alive response the connection goes back to its pool. Anything else (an error, a timeout, a
+/// consumer that stops reading a stream) closes the connection, since its state in the HTTP/1.1
+/// conversation is then unknown.
 ///
 /// Sendable only so callbacks can carry it: every method runs on the connection's event loop.
 final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
@@ -85,33 +87,22 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private enum State {
-        case idle
-        case awaitingHead(UpstreamExchange)
-        case collecting(UpstreamExchange, HTTPResponseHead, ByteBuffer)
-        case streaming(UpstreamExchange, UpstreamBodyStream.Source)
-        case closed
-    }
-
     /// Called once an exchange has ended; `reusable` says whether the connection may carry another.
     var onExchangeEnded: ((UpstreamExchangeHandler, _ reusable: Bool) -> Void)?
     /// Called when the connection closes, so a pool can forget it.
     var onClosed: ((UpstreamExchangeHandler) -> Void)?
 
-    private var state = State.idle
+    private var machine = UpstreamConnectionStateMachine<UpstreamExchange>()
     private var context: ChannelHandlerContext?
-    private var keepAlive = true
-    private var failure: (any Error)?
-    // Back-pressure for streams: a `read` the consumer is not ready for waits here.
-    private var consumerWantsMore = true
-    private var readHeld = false
+    // The stream being fed, and the exchange it belongs to.
+    private var stream: (exchange: UpstreamExchange, source: UpstreamBodyStream.Source)?
     // The idle timer re-arms from the time of the last read instead of on every read.
     private var lastRead = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
 
     /// Whether the connection is open and between exchanges.
     var isReusable: Bool {
-        guard case .idle = self.state, let context = self.context else { return false }
+        guard self.machine.isIdle, let context = self.context else { return false }
         return context.channel.isActive
     }
 
@@ -125,141 +116,105 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Sends `exchange`'s request: head, body and end in one flush.
     func start(_ exchange: UpstreamExchange) {
-        guard case .idle = self.state, let context = self.context, context.channel.isActive else {
-            exchange.settle(.failure(ProviderError(kind: .connection, message: "the upstream connection closed")))
-            return
-        }
-        self.state = .awaitingHead(exchange)
-        exchange.connection = self
-        self.keepAlive = true
-        self.consumerWantsMore = true
-        self.lastRead = .now()
-        context.write(self.wrapOutboundOut(.head(exchange.request)), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        let isActive = self.context?.channel.isActive ?? false
+        self.perform(self.machine.start(exchange, channelIsActive: isActive))
     }
 
     /// Ends `exchange` with `error` if it is still in flight, closing the connection.
     func abort(_ exchange: UpstreamExchange, with error: any Error) {
-        switch self.state {
-        case .awaitingHead(let current), .collecting(let current, _, _):
-            guard current === exchange else { return }
-        case .streaming(let current, let source):
-            guard current === exchange else { return }
-            source.finish(error)
-        case .idle, .closed:
-            return
-        }
-        exchange.settle(.failure(error))
-        self.close()
+        self.perform(self.machine.abort(exchange, with: error))
     }
 
-    // MARK: Inbound
+    // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.lastRead = .now()
-        switch (self.unwrapInboundIn(data), self.state) {
-        case (.head(let head), .awaitingHead(let exchange)):
-            self.keepAlive = head.isKeepAlive
-            if exchange.streaming, (200..<300).contains(head.status.code) {
-                let body = UpstreamBodyStream.makeSequence(
-                    backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32),
-                    finishOnDeinit: false,
-                    delegate: BodyDemand(handler: self, exchange: exchange, loop: context.eventLoop)
-                )
-                self.state = .streaming(exchange, body.source)
-                exchange.settle(.success(.streaming(head, body.sequence)))
-            } else {
-                self.state = .collecting(exchange, head, context.channel.allocator.buffer(capacity: 0))
-            }
-            self.armIdleCheck(exchange.idleTimeout)
-
-        case (.body(var part), .collecting(let exchange, let head, var body)):
-            guard body.readableBytes + part.readableBytes <= exchange.maxBodyBytes else {
-                let limit = exchange.maxBodyBytes
-                self.abort(
-                    exchange,
-                    with: ProviderError(kind: .invalidResponse, message: "the upstream body exceeds \(limit) bytes")
-                )
-                return
-            }
-            // Drop the state's reference first so the append does not copy the buffer.
-            self.state = .idle
-            body.writeBuffer(&part)
-            self.state = .collecting(exchange, head, body)
-
-        case (.body(let part), .streaming(_, let source)):
-            switch source.yield(part) {
-            case .produceMore: break
-            case .stopProducing: self.consumerWantsMore = false
-            case .dropped: self.close()
-            }
-
-        case (.end, .collecting(let exchange, let head, let body)):
-            self.endExchange()
-            exchange.settle(.success(.complete(head, body)))
-
-        case (.end, .streaming(_, let source)):
-            self.endExchange()
-            source.finish()
-
-        default:
-            // A part with no exchange waiting for it: the connection is out of step; never reuse it.
-            self.failure = ProviderError(kind: .invalidResponse, message: "unexpected data from the upstream")
-            self.close()
+        switch self.unwrapInboundIn(data) {
+        case .head(let head): self.perform(self.machine.receivedHead(head))
+        case .body(let part): self.perform(self.machine.receivedBody(part))
+        case .end: self.perform(self.machine.receivedEnd())
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let error =
-            self.failure
-            ?? ProviderError(kind: .connection, message: "the upstream closed the connection before the response ended")
-        self.failInFlight(error)
-        self.state = .closed
+        self.perform(self.machine.channelInactive())
         self.idleCheck?.cancel()
         self.onClosed?(self)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if self.failure == nil {
-            self.failure = ProviderError(
-                kind: .connection,
-                message: "the upstream connection failed",
-                detail: "\(error)"
-            )
-        }
-        self.close()
+        self.perform(self.machine.errorCaught(error))
     }
-
-    // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        if case .streaming = self.state, !self.consumerWantsMore {
-            self.readHeld = true
-            return
-        }
-        context.read()
+        self.perform(self.machine.readRequested())
     }
 
-    // MARK: Helpers
+    // MARK: Actions
 
-    private func endExchange() {
+    private func perform(_ action: UpstreamConnectionStateMachine<UpstreamExchange>.Action) {
+        switch action {
+        case .none:
+            return
+        case .send(let exchange):
+            exchange.connection = self
+            self.lastRead = .now()
+            guard let context = self.context else { return }
+            context.write(self.wrapOutboundOut(.head(exchange.request)), promise: nil)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        case .fail(let exchange, let error):
+            self.end(exchange, with: error)
+        case .failAndClose(let exchange, let error):
+            self.end(exchange, with: error)
+            self.close()
+        case .startStream(let exchange, let head):
+            guard let context = self.context else { return }
+            let body = UpstreamBodyStream.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32),
+                finishOnDeinit: false,
+                delegate: BodyDemand(handler: self, exchange: exchange, loop: context.eventLoop)
+            )
+            self.stream = (exchange, body.source)
+            exchange.settle(.success(.streaming(head, body.sequence)))
+            self.armIdleCheck(exchange.idleTimeout)
+        case .startCollecting(let exchange):
+            self.armIdleCheck(exchange.idleTimeout)
+        case .yield(let part):
+            guard let source = self.stream?.source else { return }
+            let result = source.yield(part)
+            self.perform(
+                self.machine.yielded(consumerWantsMore: result == .produceMore, dropped: result == .dropped)
+            )
+        case .complete(let exchange, let head, let body, let reusable):
+            self.endExchange(reusable: reusable)
+            exchange.settle(.success(.complete(head, body)))
+        case .finishStream(let reusable):
+            let source = self.stream?.source
+            self.stream = nil
+            self.endExchange(reusable: reusable)
+            source?.finish()
+        case .read:
+            self.context?.read()
+        case .close:
+            self.close()
+        }
+    }
+
+    /// Fails `exchange`: its stream if it has one, else its pending answer.
+    private func end(_ exchange: UpstreamExchange, with error: any Error) {
+        if let stream = self.stream, stream.exchange === exchange {
+            self.stream = nil
+            stream.source.finish(error)
+        }
+        exchange.settle(.failure(error))
+    }
+
+    private func endExchange(reusable: Bool) {
         self.idleCheck?.cancel()
         self.idleCheck = nil
-        self.state = .idle
-        self.onExchangeEnded?(self, self.keepAlive)
-    }
-
-    private func failInFlight(_ error: any Error) {
-        switch self.state {
-        case .awaitingHead(let exchange), .collecting(let exchange, _, _):
-            exchange.settle(.failure(error))
-        case .streaming(_, let source):
-            source.finish(error)
-        case .idle, .closed:
-            break
-        }
+        self.onExchangeEnded?(self, reusable)
     }
 
     private func close() {
@@ -273,41 +228,12 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.idleCheck?.cancel()
         self.idleCheck = context.eventLoop.scheduleTask(deadline: self.lastRead + timeout) { [weak self] in
             guard let self else { return }
-            switch self.state {
-            case .collecting(let exchange, _, _), .streaming(let exchange, _):
-                if NIODeadline.now() - self.lastRead >= timeout {
-                    let seconds = Double(timeout.nanoseconds) / 1e9
-                    let failure = ProviderError(kind: .timeout, message: "no data from the upstream for \(seconds) s")
-                    self.failure = failure
-                    self.abort(exchange, with: failure)
-                } else {
-                    self.armIdleCheck(timeout)
-                }
-            default:
-                return
+            if NIODeadline.now() - self.lastRead >= timeout {
+                self.perform(self.machine.idleTimedOut(after: Double(timeout.nanoseconds) / 1e9))
+            } else if !self.machine.isIdle {
+                self.armIdleCheck(timeout)
             }
         }
-    }
-
-    /// Whether `exchange` is the stream this connection is carrying now: demand from an earlier
-    /// stream's consumer arrives late, after the connection may have moved on to the next exchange.
-    private func isStreaming(_ exchange: UpstreamExchange) -> Bool {
-        if case .streaming(let current, _) = self.state { return current === exchange }
-        return false
-    }
-
-    private func consumerReady(_ exchange: UpstreamExchange) {
-        guard self.isStreaming(exchange) else { return }
-        self.consumerWantsMore = true
-        if self.readHeld, let context = self.context {
-            self.readHeld = false
-            context.read()
-        }
-    }
-
-    private func consumerGone(_ exchange: UpstreamExchange) {
-        // The consumer stopped before the end: the rest of this response would arrive on a reused connection.
-        if self.isStreaming(exchange) { self.close() }
     }
 
     /// Relays the stream consumer's demand to the handler's event loop.
@@ -318,12 +244,12 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
 
         func produceMore() {
             let (handler, exchange) = (self.handler, self.exchange)
-            self.loop.execute { handler.consumerReady(exchange) }
+            self.loop.execute { handler.perform(handler.machine.consumerReady(exchange)) }
         }
 
         func didTerminate() {
             let (handler, exchange) = (self.handler, self.exchange)
-            self.loop.execute { handler.consumerGone(exchange) }
+            self.loop.execute { handler.perform(handler.machine.consumerGone(exchange)) }
         }
     }
 }
