@@ -18,9 +18,12 @@ public struct OpenAICompatibleAdapter: Sendable {
     public var apiKey: String?
     /// Extra headers from the configuration.
     public var extraHeaders: [String: String]
+    /// The proxy upstream calls tunnel through, if any.
+    public var proxy: UpstreamProxy?
 
     /// Creates an adapter.
-    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:]) {
+    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
+        self.proxy = proxy
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         // `none` is how configs say "this server takes no key" (vLLM, Ollama).
         self.apiKey = apiKey.flatMap { $0.isEmpty || $0 == "none" ? nil : $0 }
@@ -38,7 +41,12 @@ public struct OpenAICompatibleAdapter: Sendable {
             try options.set("include_usage", json: Array("true".utf8))
             try body.set("stream_options", json: options.bytes)
         }
-        return UpstreamHTTPRequest(url: self.baseURL + "/chat/completions", headers: self.headers(), body: body.bytes)
+        return UpstreamHTTPRequest(
+            url: self.baseURL + "/chat/completions",
+            headers: self.headers(),
+            body: body.bytes,
+            proxy: self.proxy
+        )
     }
 
     /// The upstream request for embeddings.
@@ -46,7 +54,12 @@ public struct OpenAICompatibleAdapter: Sendable {
     {
         var body = try JSONObjectEditor(request.body)
         if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
-        return UpstreamHTTPRequest(url: self.baseURL + "/embeddings", headers: self.headers(), body: body.bytes)
+        return UpstreamHTTPRequest(
+            url: self.baseURL + "/embeddings",
+            headers: self.headers(),
+            body: body.bytes,
+            proxy: self.proxy
+        )
     }
 
     /// Describes a failed upstream response.
@@ -89,17 +102,21 @@ public struct UpstreamHTTPRequest: Sendable, Equatable {
     public var headers: [(String, String)]
     /// The JSON body.
     public var body: [UInt8]
+    /// The proxy to tunnel through, if any.
+    public var proxy: UpstreamProxy?
 
     /// Creates a request.
-    public init(url: String, headers: [(String, String)], body: [UInt8]) {
+    public init(url: String, headers: [(String, String)], body: [UInt8], proxy: UpstreamProxy? = nil) {
         self.url = url
         self.headers = headers
         self.body = body
+        self.proxy = proxy
     }
 
-    /// Compares URL, body and headers.
+    /// Compares URL, body, headers and proxy.
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.url == rhs.url && lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
+        lhs.url == rhs.url && lhs.body == rhs.body && lhs.proxy == rhs.proxy
+            && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
     }
 }
 

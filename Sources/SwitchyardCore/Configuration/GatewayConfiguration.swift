@@ -123,6 +123,8 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
 ///   - `base_url` (string, optional): API root, including `/v1` for `openai`; defaults by provider name.
 ///   - `api_key` (string, optional): sent upstream as `Authorization: Bearer`.
 ///   - `headers` (map, optional): extra headers sent upstream (for example `OpenAI-Organization`).
+///   - `proxy` (string, optional): `http://[user:password@]host:port` to tunnel through (`CONNECT`),
+///     or `none`; unset follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`.
 ///   - `ttft`, `tokens_per_second`, `failure_rate`, `failures` (simulator only): see ``SimulatorSettings``.
 public struct ProviderConfiguration: Sendable, Decodable, Equatable {
     /// The provider dialect.
@@ -133,11 +135,13 @@ public struct ProviderConfiguration: Sendable, Decodable, Equatable {
     public var apiKey: String?
     /// Extra headers.
     public var headers: [String: String] = [:]
+    /// `none`, or the proxy URL upstream calls tunnel through; `nil` follows the environment.
+    public var proxy: String?
     /// Simulator behaviour.
     public var simulator = SimulatorSettings()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case type, headers, ttft, failures
+        case type, headers, ttft, failures, proxy
         case baseURL = "base_url"
         case apiKey = "api_key"
         case tokensPerSecond = "tokens_per_second"
@@ -176,6 +180,13 @@ public struct ProviderConfiguration: Sendable, Decodable, Equatable {
         }
         self.apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
         self.headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+        self.proxy = try c.decodeIfPresent(String.self, forKey: .proxy)
+        if let proxy = self.proxy, proxy != "none", !proxy.hasPrefix("http://") {
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "proxy"))` must be `none` or an http:// proxy URL such as "
+                    + "http://127.0.0.1:3128 (https:// proxies are not supported)"
+            )
+        }
         let simulatorKeys: [CodingKeys] = [.ttft, .tokensPerSecond, .failureRate, .failures]
         if self.type != "simulator", let key = simulatorKeys.first(where: { c.contains($0) }) {
             throw ConfigurationError(

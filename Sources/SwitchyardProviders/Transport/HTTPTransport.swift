@@ -78,6 +78,9 @@ public final class HTTPTransport: Sendable {
                 detail: request.url
             )
         }
+        var target = url.endpoint
+        target.proxy = request.proxy
+        let endpoint = target
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
         head.headers.reserveCapacity(request.headers.count + 4)
         head.headers.add(name: "Host", value: url.endpoint.hostHeader)
@@ -102,7 +105,7 @@ public final class HTTPTransport: Sendable {
                     exchange.fail(ProviderError(kind: .timeout, message: "no answer in time"))
                 }
                 exchange.promise.futureResult.whenComplete { _ in timeout.cancel() }
-                pool.start(exchange, to: url.endpoint, connectTimeout: connectTimeout)
+                pool.start(exchange, to: endpoint, connectTimeout: connectTimeout)
             })
             return try await exchange.promise.futureResult.get()
         } onCancel: {

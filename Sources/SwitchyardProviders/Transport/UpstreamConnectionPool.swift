@@ -151,21 +151,36 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         } catch {
             return self.loop.makeFailedFuture(error)
         }
-        return ClientBootstrap(group: self.loop)
+        // TLS (for https) and HTTP/1.1 over the connection: straight to the upstream, or inside a tunnel.
+        let addUpstreamHandlers: @Sendable (any Channel) throws -> Void = { channel in
+            let pipeline = channel.pipeline.syncOperations
+            if let tls {
+                let serverName = endpoint.hostIsIPAddress ? nil : endpoint.host
+                try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+            }
+            try pipeline.addHTTPClientHandlers()
+            try pipeline.addHandler(handler)
+        }
+        let bootstrap = ClientBootstrap(group: self.loop)
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        let serverName = endpoint.hostIsIPAddress ? nil : endpoint.host
-                        try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                    }
-                    try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(handler)
-                }
+        let opened: EventLoopFuture<any Channel>
+        if let proxy = endpoint.proxy {
+            opened = bootstrap.connect(host: proxy.host, port: proxy.port).flatMap { channel in
+                Self.openTunnel(on: channel, to: endpoint, through: proxy, timeout: timeout)
+                    .flatMapThrowing { try addUpstreamHandlers(channel) }
+                    .map { channel }
             }
-            .connect(host: endpoint.host, port: endpoint.port)
+        } else {
+            opened =
+                bootstrap
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try addUpstreamHandlers(channel) }
+                }
+                .connect(host: endpoint.host, port: endpoint.port)
+        }
+        return
+            opened
             .flatMapThrowing { channel in
                 guard !self.isShutDown else {
                     channel.close(promise: nil)
@@ -206,6 +221,40 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.idle[endpoint]?.removeAll { $0 === handler }
         self.connectionCounts[endpoint, default: 1] -= 1
         self.startNextWaiter(for: endpoint)
+    }
+
+    /// Sends `CONNECT` to `proxy` on `channel` and waits, within `timeout`, for a 2xx answer; then
+    /// removes the handlers it added, leaving a plain tunnel to `endpoint`.
+    private static func openTunnel(
+        on channel: any Channel,
+        to endpoint: UpstreamEndpoint,
+        through proxy: UpstreamProxy,
+        timeout: TimeAmount
+    ) -> EventLoopFuture<Void> {
+        let loop = channel.eventLoop
+        let established = loop.makePromise(of: Void.self)
+        let encoder = HTTPRequestEncoder()
+        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes))
+        let tunnel = ProxyTunnelHandler(target: endpoint, proxy: proxy, established: established)
+        do {
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(encoder)
+            try pipeline.addHandler(decoder)
+            try pipeline.addHandler(tunnel)
+        } catch {
+            channel.close(promise: nil)
+            return loop.makeFailedFuture(error)
+        }
+        // A proxy that never answers: closing the channel fails the tunnel.
+        let deadline = loop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        return established.futureResult.assumeIsolated().flatMap {
+            deadline.cancel()
+            let pipeline = channel.pipeline.syncOperations
+            return pipeline.removeHandler(tunnel).assumeIsolated().flatMap {
+                pipeline.removeHandler(decoder).assumeIsolated().flatMap { pipeline.removeHandler(encoder) }
+                    .nonisolated()
+            }.nonisolated()
+        }.nonisolated()
     }
 
     private static func connectFailure(_ error: any Error, endpoint: UpstreamEndpoint) -> ProviderError {

@@ -10,6 +10,8 @@ struct UpstreamEndpoint: Hashable, Sendable {
     var host: String
     /// TCP port.
     var port: Int
+    /// The proxy to tunnel through, if any; part of the key, so direct and proxied connections never mix.
+    var proxy: UpstreamProxy? = nil
 
     /// The `Host` header value: the port is left out when it is the scheme's default.
     var hostHeader: String {
