@@ -63,6 +63,20 @@ struct StageTests {
         #expect(reached.withLock { $0.first??.allowedModels } == ["m"])
     }
 
+    @Test("The authenticator keeps digests, never the keys themselves")
+    func keepsDigestsOnly() {
+        let authenticator = Authenticator(
+            masterKey: "master-key-0123456789",
+            keys: [KeyConfiguration(name: "team", key: "team-key-0123456789")]
+        )
+        let dump = String(reflecting: authenticator)
+        #expect(!dump.contains("master-key") && !dump.contains("team-key"))
+        let stored = Mirror(reflecting: authenticator).children.compactMap { $0.value as? [UInt8] }
+        #expect(stored.count == 1 && stored[0].count == 32)
+        #expect(stored[0] != Array("master-key-0123456789".utf8))
+        #expect(authenticator.isMaster("master-key-0123456789") && !authenticator.isMaster("master-key-012345678"))
+    }
+
     @Test("Validation sets the decoded request, or throws the 400 (or the rejection) without calling next")
     func validation() async throws {
         let stage = ValidationStage()

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Crypto
 import Foundation
 
 /// Turns the presented key into a ``Caller``, or ends the request with 401.
@@ -21,17 +22,20 @@ public struct AuthenticationStage: Stage {
     }
 }
 
-/// Knows the master key and the configured keys.
+/// Knows the master key and the configured keys, as SHA-256 digests only.
+///
+/// The secrets themselves are not kept: a heap dump or a debugger shows digests, and comparing
+/// fixed-length digests in constant time reveals nothing about a key's length either.
 public struct Authenticator: Sendable {
     private let masterKey: [UInt8]?
-    private let keys: [(secret: [UInt8], caller: Caller)]
+    private let keys: [(digest: [UInt8], caller: Caller)]
 
     /// Creates an authenticator from the configuration.
     public init(masterKey: String?, keys: [KeyConfiguration]) {
-        self.masterKey = masterKey.map { Array($0.utf8) }
+        self.masterKey = masterKey.map(Self.digest)
         self.keys = keys.map {
             (
-                Array($0.key.utf8),
+                Self.digest($0.key),
                 Caller(
                     keyName: $0.name,
                     allowedModels: $0.models.map(Set.init),
@@ -52,11 +56,11 @@ public struct Authenticator: Sendable {
                 "Missing API key: send `Authorization: Bearer <key>` with the master key or a gateway key."
             )
         }
-        let bytes = Array(presented.utf8)
-        if let master = self.masterKey, Self.constantTimeEquals(master, bytes) {
+        let presentedDigest = Self.digest(presented)
+        if let master = self.masterKey, Self.constantTimeEquals(master, presentedDigest) {
             return Caller(keyName: "master")
         }
-        for (secret, caller) in self.keys where Self.constantTimeEquals(secret, bytes) {
+        for (digest, caller) in self.keys where Self.constantTimeEquals(digest, presentedDigest) {
             return caller
         }
         throw .unauthorized("Invalid API key: it is neither the master key nor a key configured on this gateway.")
@@ -66,7 +70,12 @@ public struct Authenticator: Sendable {
     public func isMaster(_ presented: String?) -> Bool {
         guard let master = self.masterKey else { return !self.isEnabled }
         guard let presented else { return false }
-        return Self.constantTimeEquals(master, Array(presented.utf8))
+        return Self.constantTimeEquals(master, Self.digest(presented))
+    }
+
+    /// The SHA-256 digest of a key.
+    static func digest(_ key: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(key.utf8)))
     }
 
     /// Compares without an early exit, so response timing does not reveal how much of a key matched.
