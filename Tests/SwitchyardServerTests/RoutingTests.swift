@@ -9,6 +9,38 @@ import Testing
 /// Retries, fallback and the capability filter, with upstream call counts asserted.
 @Suite(.timeLimit(.minutes(1)))
 struct RoutingTests {
+    @Test(
+        "Once a real provider serves a model, its failure reaches the caller: the simulator never answers in its place"
+    )
+    func neverFallsBackToTheSimulator() async throws {
+        try await TestGateway.run(
+            configure: { _ in
+                // As the embedded default with OPENAI_API_KEY set, but the key's provider is unreachable.
+                var configuration = GatewayConfiguration.embeddedDefault(environment: [:])
+                configuration.providers["openai"] = ProviderConfiguration(
+                    type: "openai",
+                    baseURL: "http://127.0.0.1:9/v1",
+                    apiKey: "sk-invalid"
+                )
+                configuration.port = 0
+                configuration.store = .memory
+                return configuration
+            }
+        ) { _, port in
+            let real = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "gpt-4o-mini"))
+            #expect(real.status == 502)
+            #expect(real.headers["x-switchyard-provider"] == nil)
+            // The simulator still plays the model when asked by name, and serves models no real provider has.
+            let pinned = try await TestGateway.send(
+                port: port,
+                body: TestGateway.chatBody(model: "simulator/gpt-4o-mini")
+            )
+            #expect(pinned.status == 200 && pinned.headers["x-switchyard-provider"] == "simulator")
+            let other = try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "claude-sonnet-4-5"))
+            #expect(other.status == 200 && other.headers["x-switchyard-provider"] == "simulator")
+        }
+    }
+
     @Test("Retries a 5xx route, then falls back to the next route")
     func fallsBackAfterRetries() async throws {
         let upstream = FakeOpenAIUpstream()
