@@ -142,6 +142,12 @@ struct RequestParsingTests {
             ([("retry-after-ms", "250"), ("retry-after", "9")], .after(.milliseconds(250))),
             ([("retry-after", "1e300")], .after(RetryAfter.longest)),
             ([("retry-after-ms", "9223372036854775807999")], .after(RetryAfter.longest)),
+            // Found by FuzzUpstreamAnswer on the old parser (Int64(Double) traps), kept in Fuzz/Crashes/.
+            ([("retry-after", "2e22")], .after(RetryAfter.longest)),
+            (
+                [("retry-after-ms", String(repeating: "9", count: 69))],
+                .after(RetryAfter.longest)
+            ),
             ([("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], .absent),
             ([("x-other", "1")], .absent),
         ]
