@@ -25,6 +25,9 @@ let package = Package(
     products: [
         .executable(name: "switchyard", targets: ["SwitchyardCLI"]),
         .library(name: "SwitchyardServer", targets: ["SwitchyardServer"]),
+        // Exported for the fuzz package in Fuzz/, which links the parsers without the server.
+        .library(name: "SwitchyardCore", targets: ["SwitchyardCore"]),
+        .library(name: "SwitchyardProviders", targets: ["SwitchyardProviders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),

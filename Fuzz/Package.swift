@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+// SPDX-License-Identifier: Apache-2.0
+
+// libFuzzer targets for Switchyard's hand-written parsers. A separate package, so that normal builds
+// and tests never compile them: they only link with `--sanitize=fuzzer` (see scripts/fuzz).
+
+import Foundation
+import PackageDescription
+
+// A path dependency is identified by its directory name, which differs between checkouts.
+let switchyard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .lastPathComponent.lowercased()
+let core = Target.Dependency.product(name: "SwitchyardCore", package: switchyard)
+let providers = Target.Dependency.product(name: "SwitchyardProviders", package: switchyard)
+// Temporary filters for known bugs, so a target that keeps hitting one can still find others.
+let knownBugs = Target.Dependency.target(name: "FuzzKnownBugs")
+
+let package = Package(
+    name: "switchyard-fuzz",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "FuzzChatRequest", targets: ["FuzzChatRequest"]),
+        .executable(name: "FuzzEmbeddingsRequest", targets: ["FuzzEmbeddingsRequest"]),
+        .executable(name: "FuzzJSON", targets: ["FuzzJSON"]),
+        .executable(name: "FuzzSSE", targets: ["FuzzSSE"]),
+        .executable(name: "FuzzUpstreamAnswer", targets: ["FuzzUpstreamAnswer"]),
+        .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
+        .executable(name: "FuzzUpstreamURL", targets: ["FuzzUpstreamURL"]),
+    ],
+    dependencies: [.package(path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzChatRequest", dependencies: [core, knownBugs]),
+        .executableTarget(name: "FuzzEmbeddingsRequest", dependencies: [core, knownBugs]),
+        .executableTarget(name: "FuzzJSON", dependencies: [core]),
+        .executableTarget(name: "FuzzSSE", dependencies: [core]),
+        .executableTarget(name: "FuzzUpstreamAnswer", dependencies: [core, providers, knownBugs]),
+        .executableTarget(name: "FuzzConfig", dependencies: [core]),
+        .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
+        .target(name: "FuzzKnownBugs"),
+    ]
+)
