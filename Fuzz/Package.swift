@@ -13,7 +13,6 @@ let switchyard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 let core = Target.Dependency.product(name: "SwitchyardCore", package: switchyard)
 let providers = Target.Dependency.product(name: "SwitchyardProviders", package: switchyard)
 // Temporary filters for known bugs, so a target that keeps hitting one can still find others.
-let knownBugs = Target.Dependency.target(name: "FuzzKnownBugs")
 
 let package = Package(
     name: "switchyard-fuzz",
@@ -29,13 +28,12 @@ let package = Package(
     ],
     dependencies: [.package(path: "..")],
     targets: [
-        .executableTarget(name: "FuzzChatRequest", dependencies: [core, knownBugs]),
-        .executableTarget(name: "FuzzEmbeddingsRequest", dependencies: [core, knownBugs]),
+        .executableTarget(name: "FuzzChatRequest", dependencies: [core]),
+        .executableTarget(name: "FuzzEmbeddingsRequest", dependencies: [core]),
         .executableTarget(name: "FuzzJSON", dependencies: [core]),
         .executableTarget(name: "FuzzSSE", dependencies: [core]),
-        .executableTarget(name: "FuzzUpstreamAnswer", dependencies: [core, providers, knownBugs]),
+        .executableTarget(name: "FuzzUpstreamAnswer", dependencies: [core, providers]),
         .executableTarget(name: "FuzzConfig", dependencies: [core]),
         .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
-        .target(name: "FuzzKnownBugs"),
     ]
 )

@@ -68,7 +68,10 @@ public struct OpenAICompatibleAdapter: Sendable {
             struct Body: Decodable { var message: String? }
             var error: Body?
         }
-        let decoded = try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
+        // JSONDecoder traps on some bodies nested past its limit: an upstream must not be able to end the process.
+        let decoded =
+            JSONText.nestsTooDeeply(body)
+            ? nil : try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
         let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
         switch RetryAfter.read(headers) {
         case .absent:

@@ -168,6 +168,31 @@ struct RequestParsingTests {
         #expect(reason.contains(value))
     }
 
+    @Test("Bodies nested past 512 levels get a 400 instead of reaching JSONDecoder, which traps on them")
+    func refusesDeepNesting() throws {
+        // Found by FuzzEmbeddingsRequest: JSONDecoder traps when the 513th bracket is the last byte.
+        let bodies = [
+            String(repeating: "[", count: 513),
+            String(repeating: "[\t\t\t\t\t", count: 512) + "[",
+            #"{"model":"m","messages":"# + String(repeating: "[", count: 512),
+        ]
+        for body in bodies {
+            #expect { try parse(body) } throws: { ($0 as? GatewayError)?.code == "nesting_too_deep" }
+            #expect { try EmbeddingsRequest(body: Array(body.utf8)) } throws: {
+                ($0 as? GatewayError)?.code == "nesting_too_deep"
+            }
+        }
+        // Brackets inside strings do not count, and 512 levels are still read.
+        let inString =
+            #"{"model":"m","messages":[{"role":"user","content":""# + String(repeating: "[", count: 600) + #""}]}"#
+        #expect(try parse(inString).lastUserText.count == 600)
+        #expect(
+            !JSONText.nestsTooDeeply(
+                Array((String(repeating: "[", count: 512) + String(repeating: "]", count: 512)).utf8)
+            )
+        )
+    }
+
     @Test("A usage object with impossible token counts is malformed, not summed")
     func refusesHugeUsage() throws {
         #expect(throws: TokenUsage.OutOfRange.self) {

@@ -30,6 +30,13 @@ struct OpenAICompatibleAdapterTests {
         #expect(error.message.contains("malformed"))
     }
 
+    @Test("An upstream error body nested past 512 levels is quoted, never given to JSONDecoder")
+    func survivesDeepErrorBodies() {
+        let body = Array(#"{"error":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 513)
+        let error = self.adapter.parseError(status: 500, headers: [], body: body)
+        #expect(error.kind == .server && error.message.hasPrefix(#"{"error":[[["#))
+    }
+
     @Test("A body that is not OpenAI's error shape is quoted, cut at 300 bytes")
     func quotesOtherBodies() {
         let error = self.adapter.parseError(

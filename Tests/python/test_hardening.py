@@ -161,3 +161,19 @@ def test_connections_beyond_max_connections_are_closed() -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
         assert process.poll() is None
+
+
+def test_a_body_nested_past_512_levels_is_a_400_not_a_crash() -> None:
+    with running_gateway(CONFIG) as (process, port, _):
+        for path in ("/v1/chat/completions", "/v1/embeddings"):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", data=b"[" * 513, headers={"content-type": "application/json"}
+            )
+            try:
+                urllib.request.urlopen(request, timeout=10)
+                raise AssertionError("a 513-deep body was accepted")
+            except urllib.error.HTTPError as error:
+                assert error.code == 400
+                assert json.load(error)["error"]["code"] == "nesting_too_deep"
+        assert process.poll() is None
+        assert _chat(port, "still serving?")["choices"]

@@ -228,6 +228,13 @@ func decodeRequestBody<T: Decodable>(
     if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
         throw .invalidRequest("The request body is empty: send a JSON object.")
     }
+    // JSONDecoder traps on some inputs nested past its limit; such bodies never reach it.
+    if JSONText.nestsTooDeeply(body) {
+        throw .invalidRequest(
+            "The request body nests arrays or objects more than \(JSONText.maxNesting) levels deep.",
+            code: "nesting_too_deep"
+        )
+    }
     do {
         return try JSONDecoderFactory.decoder.decode(T.self, from: Data(body))
     } catch let error as DecodingError {

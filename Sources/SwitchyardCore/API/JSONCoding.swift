@@ -82,6 +82,41 @@ public enum JSONText {
         return JSONValue.parse(Array(literal))?.string
     }
 
+    /// Deepest nesting of arrays and objects that untrusted JSON may reach before `JSONDecoder` sees it.
+    public static let maxNesting = 512
+
+    /// Whether `bytes` nest arrays or objects deeper than ``maxNesting`` (brackets in strings do not count).
+    ///
+    /// Foundation's `JSONDecoder` traps, instead of throwing, when the bracket that passes its own
+    /// 512-level limit is the last byte of its input (`[` × 513): one request would end the process.
+    /// Every body from a client or an upstream is checked with this before it is decoded.
+    public static func nestsTooDeeply(_ bytes: some Collection<UInt8>) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > Self.maxNesting { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return false
+    }
+
     /// The value of a JSON integer literal, or `nil` if `literal` is not one.
     public static func decodeInt(_ literal: ArraySlice<UInt8>) -> Int? {
         guard !literal.isEmpty, literal.count < 19 else { return nil }
