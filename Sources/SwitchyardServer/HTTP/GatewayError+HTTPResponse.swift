@@ -6,9 +6,9 @@ import SwitchyardCore
 
 extension GatewayError {
     /// The error as an HTTP response in OpenAI's error shape.
-    func response(requestID: String? = nil) -> Response {
+    /// (`RequestGuardMiddleware` adds `x-switchyard-request-id` to every response.)
+    func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
-        if let requestID { headers[.switchyardRequestID] = requestID }
         if let seconds = self.retryAfterSeconds { headers[.retryAfter] = "\(seconds)" }
         return Response(
             status: self.status,

@@ -16,7 +16,6 @@ import SwitchyardCore
 enum ReplyResponse {
     static func make(_ reply: Reply, call: Call, channel: any Channel) -> Response {
         var headers: HTTPFields = [
-            .switchyardRequestID: call.id,
             .switchyardProvider: reply.provider,
             .switchyardModel: reply.model,
             .switchyardCache: reply.cacheStatus.rawValue,

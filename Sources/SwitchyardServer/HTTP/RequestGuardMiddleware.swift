@@ -41,7 +41,7 @@ struct RequestGuardMiddleware: RouterMiddleware {
                 self.metrics.recordOutsidePipeline(path: path, status: response.status.code)
             }
         }
-        if response.headers[.switchyardRequestID] == nil { response.headers[.switchyardRequestID] = id }
+        response.headers[.switchyardRequestID] = id
         if let corsOrigin {
             response.headers[.accessControlAllowOrigin] = corsOrigin
             response.headers[.accessControlExposeHeaders] = Self.exposedHeaders

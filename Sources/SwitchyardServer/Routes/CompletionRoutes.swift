@@ -50,7 +50,7 @@ struct CompletionRoutes {
             let reply = try await self.pipeline.run(call)
             return ReplyResponse.make(reply, call: call, channel: context.channel)
         } catch {
-            return GatewayError.from(error).response(requestID: id)
+            return GatewayError.from(error).response()
         }
     }
 
