@@ -45,6 +45,15 @@ public struct GatewayError: Error, Sendable, Equatable {
         GatewayError(status: .badRequest, message: message, type: "invalid_request_error", param: param, code: code)
     }
 
+    /// 400: the list `param` has more than `limit` entries (`noun` names what it holds, for the message).
+    public static func arrayTooLong(_ param: String, count: Int, limit: Int, noun: String) -> GatewayError {
+        .invalidRequest(
+            "`\(param)` has \(count) \(noun); at most \(limit) are accepted.",
+            param: param,
+            code: "array_too_long"
+        )
+    }
+
     /// 401: the key is missing or unknown.
     public static func unauthorized(_ message: String) -> GatewayError {
         GatewayError(status: .unauthorized, message: message, type: "authentication_error", code: "invalid_api_key")

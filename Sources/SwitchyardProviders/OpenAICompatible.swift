@@ -41,12 +41,7 @@ public struct OpenAICompatibleAdapter: Sendable {
             try options.set("include_usage", json: Array("true".utf8))
             try body.set("stream_options", json: options.bytes)
         }
-        return UpstreamHTTPRequest(
-            url: self.baseURL + "/chat/completions",
-            headers: self.headers(),
-            body: body.bytes,
-            proxy: self.proxy
-        )
+        return self.request("/chat/completions", body: body.bytes)
     }
 
     /// The upstream request for embeddings.
@@ -54,12 +49,7 @@ public struct OpenAICompatibleAdapter: Sendable {
     {
         var body = try JSONObjectEditor(request.body)
         if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
-        return UpstreamHTTPRequest(
-            url: self.baseURL + "/embeddings",
-            headers: self.headers(),
-            body: body.bytes,
-            proxy: self.proxy
-        )
+        return self.request("/embeddings", body: body.bytes)
     }
 
     /// Describes a failed upstream response.
@@ -73,20 +63,22 @@ public struct OpenAICompatibleAdapter: Sendable {
             JSONText.nestsTooDeeply(body)
             ? nil : try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
         let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
-        switch RetryAfter.read(headers) {
-        case .absent:
-            return ProviderError(kind: ProviderError.kind(forStatus: status), status: status, message: message)
-        case .after(let wait):
-            return ProviderError(
-                kind: ProviderError.kind(forStatus: status),
-                status: status,
-                message: message,
-                retryAfter: wait
-            )
-        case .invalid(let reason):
+        let retryAfter = RetryAfter.read(headers)
+        if case .invalid(let reason) = retryAfter {
             // A malformed answer: not worth retrying on this route, so the next one is tried.
             return ProviderError(kind: .invalidResponse, status: status, message: "\(message) (malformed \(reason))")
         }
+        return ProviderError(
+            kind: ProviderError.kind(forStatus: status),
+            status: status,
+            message: message,
+            retryAfter: retryAfter.wait
+        )
+    }
+
+    /// A POST of `body` to `path` under the base URL, with the provider's headers and proxy.
+    private func request(_ path: String, body: [UInt8]) -> UpstreamHTTPRequest {
+        UpstreamHTTPRequest(url: self.baseURL + path, headers: self.headers(), body: body, proxy: self.proxy)
     }
 
     private func headers() -> [(String, String)] {

@@ -134,11 +134,7 @@ extension ChatRequest {
             throw .invalidRequest("`\(name)` must be \(text); got \(value).", param: name, code: "invalid_value")
         }
         if messageCount > Limits.messages {
-            throw .invalidRequest(
-                "`messages` has \(messageCount) messages; at most \(Limits.messages) are accepted.",
-                param: "messages",
-                code: "array_too_long"
-            )
+            throw .arrayTooLong("messages", count: messageCount, limit: Limits.messages, noun: "messages")
         }
         try outside("n", wire.n, 1...Limits.choices, "between 1 and \(Limits.choices)")
         try outside("max_tokens", wire.max_tokens, 1...Limits.outputTokens, "between 1 and \(Limits.outputTokens)")
@@ -161,18 +157,10 @@ extension ChatRequest {
             )
         }
         if let tools = wire.tools, tools.count > Limits.tools {
-            throw .invalidRequest(
-                "`tools` has \(tools.count) tools; at most \(Limits.tools) are accepted.",
-                param: "tools",
-                code: "array_too_long"
-            )
+            throw .arrayTooLong("tools", count: tools.count, limit: Limits.tools, noun: "tools")
         }
         if case .many(let sequences) = wire.stop, sequences.count > Limits.stopSequences {
-            throw .invalidRequest(
-                "`stop` has \(sequences.count) sequences; at most \(Limits.stopSequences) are accepted.",
-                param: "stop",
-                code: "array_too_long"
-            )
+            throw .arrayTooLong("stop", count: sequences.count, limit: Limits.stopSequences, noun: "sequences")
         }
     }
 }
@@ -239,19 +227,14 @@ func decodeRequestBody<T: Decodable>(
         return try JSONDecoderFactory.decoder.decode(T.self, from: Data(body))
     } catch let error as DecodingError {
         if let object = JSONValue.parse(body)?.object {
-            for name in integers {
-                if case .number(let text) = object[name], object[name]?.int == nil {
+            let expected =
+                integers.map { ($0, true, "an integer that fits in 64 bits") }
+                + numbers.map { ($0, false, "a finite number") }
+            for (name, isInteger, kind) in expected {
+                guard let value = object[name], case .number(let text) = value else { continue }
+                if (isInteger ? value.int == nil : value.double == nil) {
                     throw GatewayError.invalidRequest(
-                        "`\(name)` must be an integer that fits in 64 bits; got \(text.prefix(40)).",
-                        param: name,
-                        code: "invalid_value"
-                    )
-                }
-            }
-            for name in numbers {
-                if case .number(let text) = object[name], object[name]?.double == nil {
-                    throw GatewayError.invalidRequest(
-                        "`\(name)` must be a finite number; got \(text.prefix(40)).",
+                        "`\(name)` must be \(kind); got \(text.prefix(40)).",
                         param: name,
                         code: "invalid_value"
                     )

@@ -32,29 +32,17 @@ public struct EmbeddingsRequest: Sendable {
         guard let input = wire.input else {
             throw .invalidRequest("`input` is required: a string or an array of strings.", param: "input")
         }
+        // Counted before anything is allocated for token lists.
+        if input.count > Self.maxInputs {
+            throw .arrayTooLong("input", count: input.count, limit: Self.maxInputs, noun: "items")
+        }
         switch input {
         case .one(let text): self.inputs = [text]
         case .many(let texts): self.inputs = texts
-        case .tokens(let count):
-            // Counted before anything is allocated for them.
-            guard count <= Self.maxInputs else {
-                throw .invalidRequest(
-                    "`input` has \(count) items; at most \(Self.maxInputs) are accepted.",
-                    param: "input",
-                    code: "array_too_long"
-                )
-            }
-            self.inputs = Array(repeating: "", count: count)
+        case .tokens(let count): self.inputs = Array(repeating: "", count: count)
         }
         guard !self.inputs.isEmpty else {
             throw .invalidRequest("`input` must not be empty.", param: "input")
-        }
-        if self.inputs.count > Self.maxInputs {
-            throw .invalidRequest(
-                "`input` has \(self.inputs.count) items; at most \(Self.maxInputs) are accepted.",
-                param: "input",
-                code: "array_too_long"
-            )
         }
         if let dimensions = wire.dimensions, !(1...Self.maxDimensions).contains(dimensions) {
             throw .invalidRequest(
@@ -93,6 +81,15 @@ extension EmbeddingsRequest {
         case one(String)
         case many([String])
         case tokens(Int)
+
+        /// How many inputs this is.
+        var count: Int {
+            switch self {
+            case .one: 1
+            case .many(let texts): texts.count
+            case .tokens(let count): count
+            }
+        }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()

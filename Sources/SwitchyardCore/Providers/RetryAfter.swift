@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Foundation
+
 /// Reads an upstream's `retry-after-ms` or `retry-after` header with checked conversions.
 ///
 /// An upstream's headers are untrusted input: `inf`, `nan`, `-1` or `1e300` must neither trap
@@ -13,6 +15,12 @@ public enum RetryAfter {
         case after(Duration)
         /// A number no server means: negative, not finite. The answer is malformed.
         case invalid(String)
+
+        /// The wait, when there is one to honour.
+        public var wait: Duration? {
+            if case .after(let wait) = self { return wait }
+            return nil
+        }
     }
 
     /// The longest wait a header can state; far beyond any retry policy, so it always means "move on".
@@ -35,7 +43,7 @@ public enum RetryAfter {
     }
 
     private static func reading(_ text: String, name: String, unit: Double) -> Reading {
-        let trimmed = text.trimmingASCIIWhitespace
+        let trimmed = text.trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
         // Anything that does not start like a number is treated as a date (or noise) and ignored.
         guard let first = trimmed.utf8.first,
             first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".")
@@ -54,15 +62,5 @@ public enum RetryAfter {
         guard secondsValue < limit else { return .after(self.longest) }
         // Below a day in milliseconds, the conversion to Int64 cannot overflow.
         return .after(.milliseconds(Int64((secondsValue * 1000).rounded(.up))))
-    }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing spaces and tabs.
-    var trimmingASCIIWhitespace: Substring {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        let start = self.firstIndex { !isSpace($0) } ?? self.endIndex
-        let end = self.lastIndex { !isSpace($0) }.map { self.index(after: $0) } ?? start
-        return Substring(self[start..<Swift.max(start, end)])
     }
 }

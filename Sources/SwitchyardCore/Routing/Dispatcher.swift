@@ -279,17 +279,20 @@ public struct Dispatcher: Sendable {
             return "All \(routeCount) route(s) for `\(modelName)` failed after \(attempts.count) attempt(s): "
                 + summary.joined(separator: "; ")
         }
-        var error: GatewayError =
-            !failures.isEmpty && failures.allSatisfy({ $0.kind == .timeout })
-            ? .upstreamTimeout(message(withDetail: false)) : .upstreamFailed(message(withDetail: false))
+        let clientMessage = message(withDetail: false)
+        var error: GatewayError
         if !failures.isEmpty, failures.allSatisfy({ $0.kind == .overloaded }) {
             error = GatewayError(
                 status: .serviceUnavailable,
-                message: message(withDetail: false),
+                message: clientMessage,
                 type: "server_error",
                 code: "gateway_overloaded",
                 retryAfterSeconds: 1
             )
+        } else if !failures.isEmpty, failures.allSatisfy({ $0.kind == .timeout }) {
+            error = .upstreamTimeout(clientMessage)
+        } else {
+            error = .upstreamFailed(clientMessage)
         }
         if attempts.contains(where: { $0.detail != nil }) { error.logMessage = message(withDetail: true) }
         return error

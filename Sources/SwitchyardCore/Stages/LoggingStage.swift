@@ -103,9 +103,6 @@ public struct LoggingStage: Stage {
     /// `body` as text, cut at `limit` bytes with a marker saying how long it was.
     static func loggedBody(_ body: [UInt8], limit: Int) -> String {
         guard body.count > limit else { return String(decoding: body, as: UTF8.self) }
-        return String(decoding: body.prefix(limit), as: UTF8.self) + Self.truncationMarker(total: body.count)
+        return String(decoding: body.prefix(limit), as: UTF8.self) + "…[truncated: \(body.count) bytes in all]"
     }
-
-    /// Appended to a body cut short in the request log.
-    static func truncationMarker(total: Int) -> String { "…[truncated: \(total) bytes in all]" }
 }

@@ -25,9 +25,6 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
 
         /// Counts a connection gone.
         func release() { self.open.wrappingSubtract(1, ordering: .relaxed) }
-
-        /// Connections open now.
-        var current: Int { self.open.load(ordering: .relaxed) }
     }
 
     private let counter: Counter
