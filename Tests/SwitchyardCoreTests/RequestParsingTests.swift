@@ -116,6 +116,10 @@ struct RequestParsingTests {
         let chat =
             #"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":["# + tools.joined(separator: ",") + "]}"
         #expect { try parse(chat) } throws: { ($0 as? GatewayError)?.param == "tools" }
+        let messages = Array(repeating: #"{"role":"user"}"#, count: ChatRequest.Limits.messages + 1)
+        #expect { try parse(#"{"model":"m","messages":["# + messages.joined(separator: ",") + "]}") } throws: {
+            ($0 as? GatewayError)?.param == "messages" && ($0 as? GatewayError)?.code == "array_too_long"
+        }
         let texts = Array(repeating: #""a""#, count: EmbeddingsRequest.maxInputs + 1).joined(separator: ",")
         #expect {
             try EmbeddingsRequest(body: Array(#"{"model":"e","input":["#.utf8) + Array(texts.utf8) + Array("]}".utf8))
