@@ -66,7 +66,8 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "SwitchyardCore", "SwitchyardServer", argumentParser, logging, metrics, prometheus, nioPosix, nioCore,
+                "SwitchyardCore", "SwitchyardServer", "SwitchyardProviders", argumentParser, logging, metrics,
+                prometheus, nioPosix, nioCore,
             ]
         ),
         .target(
@@ -76,10 +77,15 @@ let package = Package(
                 asyncHTTPClient, logging, nioHTTP1,
             ]
         ),
-        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", nioCore, logging, metrics]),
+        .testTarget(
+            name: "SwitchyardCoreTests",
+            // The provider types come from the providers module: configuration tests decode real sections.
+            dependencies: ["SwitchyardCore", "SwitchyardProviders", nioCore, logging, metrics]
+        ),
         .testTarget(
             name: "SwitchyardProvidersTests",
-            dependencies: ["SwitchyardCore", "SwitchyardProviders", nioCore, nioPosix, nioHTTP1, logging]
+            dependencies: ["SwitchyardCore", "SwitchyardProviders", nioCore, nioPosix, nioHTTP1, logging],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "SwitchyardServerTests",

@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(name: "FuzzJSON", dependencies: [core]),
         .executableTarget(name: "FuzzSSE", dependencies: [core]),
         .executableTarget(name: "FuzzUpstreamAnswer", dependencies: [core, providers]),
-        .executableTarget(name: "FuzzConfig", dependencies: [core]),
+        .executableTarget(name: "FuzzConfig", dependencies: [core, providers]),
         .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
     ]
 )

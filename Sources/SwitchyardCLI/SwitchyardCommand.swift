@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import Prometheus
 import SwitchyardCore
+import SwitchyardProviders
 import SwitchyardServer
 
 /// The `switchyard` command.

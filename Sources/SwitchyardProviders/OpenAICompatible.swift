@@ -5,6 +5,98 @@ import HTTPTypes
 import NIOCore
 import SwitchyardCore
 
+/// The `openai` dialect: OpenAI and every server that speaks its API.
+///
+/// - Configuration: the common keys only; `base_url` includes `/v1` and defaults to the
+///   ``KnownProvider`` of the same name, else `https://api.openai.com/v1`.
+/// - Embedded default: each ``KnownProvider`` whose key variable is set.
+public struct OpenAIDialect: ProviderDialect {
+    /// `openai`.
+    public let name = "openai"
+
+    /// Creates the dialect.
+    public init() {}
+
+    /// Each known OpenAI-compatible provider whose key is in `environment`.
+    public func environmentDefaults(
+        _ environment: [String: String]
+    ) -> [(
+        name: String, configuration: ProviderConfiguration
+    )] {
+        KnownProvider.all.compactMap { known in
+            guard let key = environment[known.keyVariable], !key.isEmpty else { return nil }
+            return (known.name, ProviderConfiguration(type: self.name, baseURL: known.baseURL, apiKey: key))
+        }
+    }
+
+    /// A provider forwarding OpenAI bytes to `base_url`.
+    public func makeProvider(
+        name: String,
+        configuration: ProviderConfiguration,
+        services: ProviderServices
+    ) throws -> any Provider {
+        let baseURL = configuration.baseURL ?? KnownProvider.named(name)?.baseURL ?? "https://api.openai.com/v1"
+        return OpenAICompatibleProvider(
+            name: name,
+            adapter: OpenAICompatibleAdapter(
+                baseURL: baseURL,
+                apiKey: configuration.apiKey,
+                extraHeaders: configuration.headers,
+                proxy: try services.proxy(for: baseURL, provider: name, configuration: configuration)
+            ),
+            transport: services.transport
+        )
+    }
+}
+
+/// An OpenAI-compatible provider the gateway knows by name: its public endpoint and key variable.
+///
+/// Catalog routes name providers this way (`groq`), and the embedded default adds each one
+/// whose key variable is set. OpenAI-compatible providers are configuration, not code.
+public struct KnownProvider: Sendable, Equatable {
+    /// The provider's name in catalogs and configs.
+    public var name: String
+    /// Its public API root.
+    public var baseURL: String
+    /// The environment variable that holds its key.
+    public var keyVariable: String
+
+    /// Every provider the gateway knows by name, in the order the embedded default adds them.
+    public static let all: [KnownProvider] = [
+        KnownProvider(
+            name: "openai",
+            baseURL: "https://api.openai.com/v1",
+            keyVariable: "OPENAI_API_KEY"
+        ),
+        KnownProvider(
+            name: "groq",
+            baseURL: "https://api.groq.com/openai/v1",
+            keyVariable: "GROQ_API_KEY"
+        ),
+        KnownProvider(
+            name: "together",
+            baseURL: "https://api.together.xyz/v1",
+            keyVariable: "TOGETHER_API_KEY"
+        ),
+        KnownProvider(
+            name: "mistral",
+            baseURL: "https://api.mistral.ai/v1",
+            keyVariable: "MISTRAL_API_KEY"
+        ),
+        KnownProvider(
+            name: "deepseek",
+            baseURL: "https://api.deepseek.com/v1",
+            keyVariable: "DEEPSEEK_API_KEY"
+        ),
+        KnownProvider(name: "xai", baseURL: "https://api.x.ai/v1", keyVariable: "XAI_API_KEY"),
+    ]
+
+    /// The known provider called `name`.
+    public static func named(_ name: String) -> KnownProvider? {
+        self.all.first { $0.name == name }
+    }
+}
+
 /// Speaks the OpenAI Chat Completions and Embeddings APIs, for OpenAI and every compatible server.
 ///
 /// Groq, Together, DeepSeek, xAI, Mistral, vLLM, Ollama and others differ only by `base_url`
@@ -63,17 +155,7 @@ public struct OpenAICompatibleAdapter: Sendable {
             JSONText.nestsTooDeeply(body)
             ? nil : try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
         let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
-        let retryAfter = RetryAfter.read(headers)
-        if case .invalid(let reason) = retryAfter {
-            // A malformed answer: not worth retrying on this route, so the next one is tried.
-            return ProviderError(kind: .invalidResponse, status: status, message: "\(message) (malformed \(reason))")
-        }
-        return ProviderError(
-            kind: ProviderError.kind(forStatus: status),
-            status: status,
-            message: message,
-            retryAfter: retryAfter.wait
-        )
+        return ProviderError.upstream(status: status, headers: headers, message: message)
     }
 
     /// A POST of `body` to `path` under the base URL, with the provider's headers and proxy.

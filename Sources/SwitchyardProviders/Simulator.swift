@@ -4,6 +4,98 @@ import Foundation
 import NIOCore
 import SwitchyardCore
 
+/// The `simulator` dialect: the built-in provider that invents deterministic answers.
+///
+/// - Configuration keys beyond the common ones (all optional): `ttft` (duration, default 100ms),
+///   `tokens_per_second` (default 200), `failure_rate` (0 to 1, default 0) and `failures` (the kinds
+///   drawn from: `rate_limit`, `server_error`, `timeout`, `broken_stream`; default all).
+/// - Embedded default: always present, as `simulator`, so a machine with no keys serves every catalog model.
+public struct SimulatorDialect: ProviderDialect {
+    /// `simulator`.
+    public let name = "simulator"
+    /// The timing and failure keys.
+    public var settingKeys: [String] { SettingKeys.allCases.map(\.rawValue) }
+
+    private enum SettingKeys: String, CodingKey, CaseIterable {
+        case ttft, failures
+        case tokensPerSecond = "tokens_per_second"
+        case failureRate = "failure_rate"
+    }
+
+    /// Creates the dialect.
+    public init() {}
+
+    /// Reads the timing and failure keys, each range-checked.
+    public func decodeSettings(from decoder: any Decoder) throws -> any ProviderSettings {
+        let c = try decoder.container(keyedBy: SettingKeys.self)
+        var settings = SimulatorSettings()
+        settings.ttft = try c.decodeDurationIfPresent(forKey: .ttft, atLeast: .zero) ?? settings.ttft
+        settings.tokensPerSecond =
+            try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond, within: 0.001...1_000_000)
+            ?? settings.tokensPerSecond
+        settings.failureRate = try c.decodeIfPresent(Double.self, forKey: .failureRate, within: 0...1) ?? 0
+        settings.failures =
+            try c.decodeIfPresent([SimulatorSettings.Failure].self, forKey: .failures)
+            ?? SimulatorSettings.Failure.allCases
+        return settings
+    }
+
+    /// The simulator is always there.
+    public func environmentDefaults(
+        _ environment: [String: String]
+    ) -> [(
+        name: String, configuration: ProviderConfiguration
+    )] {
+        [("simulator", ProviderConfiguration(type: self.name, settings: SimulatorSettings()))]
+    }
+
+    /// A simulator with the decoded settings.
+    public func makeProvider(
+        name: String,
+        configuration: ProviderConfiguration,
+        services: ProviderServices
+    ) throws -> any Provider {
+        SimulatorProvider(name: name, settings: configuration.settings as? SimulatorSettings ?? SimulatorSettings())
+    }
+}
+
+/// How the built-in simulator behaves.
+public struct SimulatorSettings: ProviderSettings, Equatable {
+    /// Delay before the first token.
+    public var ttft: Duration = .milliseconds(100)
+    /// Output speed after the first token.
+    public var tokensPerSecond: Double = 200
+    /// Share of calls, 0 to 1, that fail with one of `failures`.
+    public var failureRate: Double = 0
+    /// Failure kinds drawn from when a call fails.
+    public var failures: [Failure] = Failure.allCases
+
+    /// Creates settings.
+    public init(
+        ttft: Duration = .milliseconds(100),
+        tokensPerSecond: Double = 200,
+        failureRate: Double = 0,
+        failures: [Failure] = Failure.allCases
+    ) {
+        self.ttft = ttft
+        self.tokensPerSecond = tokensPerSecond
+        self.failureRate = failureRate
+        self.failures = failures
+    }
+
+    /// An injected failure.
+    public enum Failure: String, Sendable, Decodable, CaseIterable {
+        /// HTTP 429 with `Retry-After: 1`.
+        case rateLimit = "rate_limit"
+        /// HTTP 500.
+        case serverError = "server_error"
+        /// No answer until the first-token timeout.
+        case timeout
+        /// A stream that stops halfway.
+        case brokenStream = "broken_stream"
+    }
+}
+
 /// The built-in provider: answers every model with deterministic text, locally, in OpenAI's format.
 ///
 /// The answer is derived from the prompt, so the same request gets the same reply (and the same
@@ -15,6 +107,8 @@ public struct SimulatorProvider: Provider {
     public let name: String
     /// Timing and failure settings.
     public let settings: SimulatorSettings
+    /// Its answers are invented.
+    public var inventsAnswers: Bool { true }
 
     /// Creates a simulator.
     public init(name: String, settings: SimulatorSettings) {

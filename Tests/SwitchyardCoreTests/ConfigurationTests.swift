@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import SwitchyardProviders
 import Testing
 
 @testable import SwitchyardCore

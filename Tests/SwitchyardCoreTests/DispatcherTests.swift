@@ -2,6 +2,7 @@
 
 import Logging
 import NIOCore
+import SwitchyardProviders
 import Synchronization
 import Testing
 
@@ -10,11 +11,13 @@ import Testing
 /// A provider that answers from a script, one entry per call, and counts calls.
 final class ScriptedProvider: Provider {
     let name: String
+    let inventsAnswers: Bool
     private let script: Mutex<[Result<String, ProviderError>]>
     private let count = Mutex(0)
 
-    init(_ name: String, _ script: [Result<String, ProviderError>]) {
+    init(_ name: String, _ script: [Result<String, ProviderError>], inventsAnswers: Bool = false) {
         self.name = name
+        self.inventsAnswers = inventsAnswers
         self.script = Mutex(script)
     }
 
@@ -252,7 +255,7 @@ struct ModelTableTests {
         var configuration = GatewayConfiguration.embeddedDefault(environment: ["GROQ_API_KEY": "k"])
         configuration.store = .memory
         let providers: [String: any Provider] = [
-            "groq": ScriptedProvider("groq", []), "simulator": ScriptedProvider("simulator", []),
+            "groq": ScriptedProvider("groq", []), "simulator": ScriptedProvider("simulator", [], inventsAnswers: true),
         ]
         let table = try ModelTable(configuration: configuration, catalog: catalog, providers: providers)
         let llama = try #require(table.resolve("llama-3.3-70b"))

@@ -462,6 +462,9 @@ def from_map(entry: dict, kind: str) -> dict:
     cached = entry.get("cache_read_input_token_cost")
     if cached:
         p["cached_input"] = per_million(cached)
+    written = entry.get("cache_creation_input_token_cost")
+    if written:
+        p["cache_write"] = per_million(written)
     p["output"] = per_million(entry.get("output_cost_per_token", 0.0))
     out["pricing"] = p
     for cap, flag in MAP_CAP_FLAGS.items():
@@ -496,6 +499,11 @@ def resolve_route(spec: dict, r: dict, prices: dict) -> dict:
     }
     if "modalities" in r:
         full["modalities"] = r["modalities"]
+    pricing = full["pricing"]
+    if spec["owned_by"] == "anthropic" and pricing and "cache_write" not in pricing:
+        # Anthropic bills a (5-minute) prompt-cache write at 1.25 times the input price, on its API and Bedrock.
+        priced = {**pricing, "cache_write": round(pricing["input"] * 1.25, 6)}
+        full["pricing"] = {k: priced[k] for k in ("input", "cached_input", "cache_write", "output") if k in priced}
     if spec["kind"] == "embedding":
         full["max_output_tokens"] = None
     return full
@@ -579,9 +587,10 @@ def validate(catalog: dict) -> list[str]:
         positive(f"{where}.output", p.get("output"), allow_zero=(kind == "embedding"))
         if kind == "embedding" and p.get("output") != 0:
             errors.append(f"{where}.output: embeddings price output at 0")
-        if "cached_input" in p:
-            positive(f"{where}.cached_input", p["cached_input"])
-        if set(p) - {"input", "cached_input", "output"}:
+        for optional in ("cached_input", "cache_write"):
+            if optional in p:
+                positive(f"{where}.{optional}", p[optional])
+        if set(p) - {"input", "cached_input", "cache_write", "output"}:
             errors.append(f"{where}: unknown pricing keys")
 
     for m in catalog["models"]:

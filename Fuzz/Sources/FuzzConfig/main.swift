@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import SwitchyardCore
+import SwitchyardProviders
 
 /// Feeds arbitrary text to the configuration loader: YAML parsing, `${VAR}` interpolation,
 /// decoding and validation (`load` validates before returning).

@@ -8,28 +8,34 @@ public struct Pricing: Sendable, Equatable, Codable {
     public var input: Double
     /// Price of input tokens served from the prompt cache; the input price when absent.
     public var cachedInput: Double?
+    /// Price of input tokens written to the prompt cache; the input price when absent.
+    public var cacheWrite: Double?
     /// Price of output tokens, reasoning tokens included.
     public var output: Double
 
     enum CodingKeys: String, CodingKey {
         case input, output
         case cachedInput = "cached_input"
+        case cacheWrite = "cache_write"
     }
 
     /// Creates prices, USD per 1M tokens.
-    public init(input: Double, cachedInput: Double? = nil, output: Double) {
+    public init(input: Double, cachedInput: Double? = nil, cacheWrite: Double? = nil, output: Double) {
         self.input = input
         self.cachedInput = cachedInput
+        self.cacheWrite = cacheWrite
         self.output = output
     }
 
-    /// The cost of `usage` in USD: cached input at the cached rate, the rest of the input at the input rate.
+    /// The cost of `usage` in USD: cache reads and cache writes at their own rates, the rest of the
+    /// input at the input rate.
     public func cost(of usage: TokenUsage) -> Double {
         let cached = min(usage.cachedInputTokens, usage.inputTokens)
-        let uncached = usage.inputTokens - cached
+        let written = min(usage.cacheWriteTokens, usage.inputTokens - cached)
+        let uncached = usage.inputTokens - cached - written
         let micro =
             Double(uncached) * self.input + Double(cached) * (self.cachedInput ?? self.input)
-            + Double(usage.outputTokens) * self.output
+            + Double(written) * (self.cacheWrite ?? self.input) + Double(usage.outputTokens) * self.output
         return micro / 1_000_000
     }
 }

@@ -8,15 +8,24 @@ public struct TokenUsage: Sendable, Equatable, Codable {
     public var inputTokens: Int
     /// The part of `inputTokens` served from the provider's prompt cache.
     public var cachedInputTokens: Int
+    /// The part of `inputTokens` written to the provider's prompt cache (Anthropic and Bedrock bill it apart).
+    public var cacheWriteTokens: Int
     /// Completion tokens, reasoning tokens included.
     public var outputTokens: Int
     /// The part of `outputTokens` spent on reasoning.
     public var reasoningTokens: Int
 
     /// Creates a usage record.
-    public init(inputTokens: Int = 0, cachedInputTokens: Int = 0, outputTokens: Int = 0, reasoningTokens: Int = 0) {
+    public init(
+        inputTokens: Int = 0,
+        cachedInputTokens: Int = 0,
+        cacheWriteTokens: Int = 0,
+        outputTokens: Int = 0,
+        reasoningTokens: Int = 0
+    ) {
         self.inputTokens = inputTokens
         self.cachedInputTokens = cachedInputTokens
+        self.cacheWriteTokens = cacheWriteTokens
         self.outputTokens = outputTokens
         self.reasoningTokens = reasoningTokens
     }
@@ -39,11 +48,15 @@ public struct TokenUsage: Sendable, Equatable, Codable {
         let usage = TokenUsage(
             inputTokens: integer("prompt_tokens", in: object, members),
             cachedInputTokens: nested("prompt_tokens_details", "cached_tokens"),
+            cacheWriteTokens: nested("prompt_tokens_details", "cache_creation_tokens"),
             outputTokens: integer("completion_tokens", in: object, members),
             reasoningTokens: nested("completion_tokens_details", "reasoning_tokens")
         )
         // An upstream's numbers are untrusted: a count no call can reach would overflow sums downstream.
-        let counts = [usage.inputTokens, usage.cachedInputTokens, usage.outputTokens, usage.reasoningTokens]
+        let counts = [
+            usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens,
+            usage.reasoningTokens,
+        ]
         guard counts.allSatisfy({ $0 <= Self.maxTokensPerCall }) else {
             throw OutOfRange(message: "usage reports more than \(Self.maxTokensPerCall) tokens")
         }

@@ -86,6 +86,7 @@ extension Catalog {
         return Pricing(
             input: input,
             cachedInput: perMillion("cache_read_input_token_cost"),
+            cacheWrite: perMillion("cache_creation_input_token_cost"),
             output: perMillion("output_cost_per_token") ?? 0
         )
     }

@@ -29,7 +29,11 @@ extension Decoder {
     ///
     /// Codable ignores unknown keys; a misspelt option silently doing nothing is worse than an error.
     public func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_ known: Key.Type) throws {
-        let names = Set(Key.allCases.map(\.stringValue))
+        try self.rejectUnknownKeys(Set(Key.allCases.map(\.stringValue)))
+    }
+
+    /// Throws a ``ConfigurationError`` naming the first key not in `names`.
+    public func rejectUnknownKeys(_ names: Set<String>) throws {
         let container = try self.container(keyedBy: AnyCodingKey.self)
         for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue })
         where !names.contains(key.stringValue) {
@@ -101,7 +105,7 @@ public struct ConfigDuration: Sendable, Equatable, Decodable, CustomStringConver
 
 extension KeyedDecodingContainer {
     /// An optional number that must lie in `range` (so never NaN); otherwise a config error naming its path.
-    func decodeIfPresent<Number: Decodable & Comparable>(
+    public func decodeIfPresent<Number: Decodable & Comparable>(
         _ type: Number.Type,
         forKey key: Key,
         within range: ClosedRange<Number>
@@ -117,7 +121,10 @@ extension KeyedDecodingContainer {
     }
 
     /// An optional duration of at least `minimum`; otherwise a config error naming its path.
-    func decodeDurationIfPresent(forKey key: Key, atLeast minimum: Duration = .milliseconds(1)) throws -> Duration? {
+    public func decodeDurationIfPresent(
+        forKey key: Key,
+        atLeast minimum: Duration = .milliseconds(1)
+    ) throws -> Duration? {
         guard let value = try self.decodeIfPresent(ConfigDuration.self, forKey: key)?.duration else { return nil }
         guard value >= minimum else {
             throw ConfigurationError(

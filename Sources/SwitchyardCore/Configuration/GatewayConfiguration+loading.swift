@@ -4,19 +4,28 @@ import Foundation
 import Yams
 
 extension GatewayConfiguration {
-    /// Loads and validates the YAML file at `path`, replacing `${VAR}` from `environment`.
-    public static func load(path: String, environment: [String: String]) throws -> GatewayConfiguration {
+    /// Loads and validates the YAML file at `path`, replacing `${VAR}` from `environment`;
+    /// `types` are the provider types its `providers` may name.
+    public static func load(
+        path: String,
+        environment: [String: String],
+        types: ProviderTypes
+    ) throws -> GatewayConfiguration {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigurationError("cannot read config file `\(path)`: \(error.localizedDescription)")
         }
-        return try self.load(yaml: text, environment: environment)
+        return try self.load(yaml: text, environment: environment, types: types)
     }
 
     /// Parses and validates a YAML document, replacing `${VAR}` and `${VAR:-default}` from `environment`.
-    public static func load(yaml: String, environment: [String: String]) throws -> GatewayConfiguration {
+    public static func load(
+        yaml: String,
+        environment: [String: String],
+        types: ProviderTypes
+    ) throws -> GatewayConfiguration {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -38,7 +47,11 @@ extension GatewayConfiguration {
         let interpolated = try interpolate(node, environment: environment, path: "", budget: &budget)
         let configuration: GatewayConfiguration
         do {
-            configuration = try YAMLDecoder().decode(GatewayConfiguration.self, from: interpolated)
+            configuration = try YAMLDecoder().decode(
+                GatewayConfiguration.self,
+                from: interpolated,
+                userInfo: [ProviderTypes.userInfoKey: types]
+            )
         } catch let error as ConfigurationError {
             throw error
         } catch let error as DecodingError {

@@ -119,15 +119,15 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
 /// One upstream provider.
 ///
 /// - Configuration keys:
-///   - `type` (string, required): `openai` or `simulator`.
-///   - `base_url` (string, optional): API root, including `/v1` for `openai`; defaults by provider name.
-///   - `api_key` (string, optional): sent upstream as `Authorization: Bearer`.
+///   - `type` (string, required): a registered ``ProviderType`` (`openai`, `simulator`, ...).
+///   - `base_url` (string, optional): API root; each type documents its default and whether it includes `/v1`.
+///   - `api_key` (string, optional): the provider key, sent the way the type's API expects.
 ///   - `headers` (map, optional): extra headers sent upstream (for example `OpenAI-Organization`).
 ///   - `proxy` (string, optional): `http://[user:password@]host:port` to tunnel through (`CONNECT`),
 ///     or `none`; unset follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`.
-///   - `ttft`, `tokens_per_second`, `failure_rate`, `failures` (simulator only): see ``SimulatorSettings``.
-public struct ProviderConfiguration: Sendable, Decodable, Equatable {
-    /// The provider dialect.
+///   - the type's own keys (``ProviderType/settingKeys``), decoded into ``settings``.
+public struct ProviderConfiguration: Sendable, Decodable {
+    /// The provider dialect (`type`).
     public var type: String
     /// API root.
     public var baseURL: String?
@@ -137,41 +137,54 @@ public struct ProviderConfiguration: Sendable, Decodable, Equatable {
     public var headers: [String: String] = [:]
     /// `none`, or the proxy URL upstream calls tunnel through; `nil` follows the environment.
     public var proxy: String?
-    /// Simulator behaviour.
-    public var simulator = SimulatorSettings()
+    /// What the type read from its own keys.
+    public var settings: any ProviderSettings
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case type, headers, ttft, failures, proxy
+    /// Keys every provider section may have, whatever its type.
+    public static let commonKeys = ["type", "base_url", "api_key", "headers", "proxy"]
+
+    enum CodingKeys: String, CodingKey {
+        case type, headers, proxy
         case baseURL = "base_url"
         case apiKey = "api_key"
-        case tokensPerSecond = "tokens_per_second"
-        case failureRate = "failure_rate"
     }
 
-    /// Provider types this version implements.
-    public static let supportedTypes = ["openai", "simulator"]
-
     /// Creates a provider.
-    public init(type: String, baseURL: String? = nil, apiKey: String? = nil, simulator: SimulatorSettings = .init()) {
+    public init(
+        type: String,
+        baseURL: String? = nil,
+        apiKey: String? = nil,
+        settings: any ProviderSettings = NoProviderSettings()
+    ) {
         self.type = type
         self.baseURL = baseURL
         self.apiKey = apiKey
-        self.simulator = simulator
+        self.settings = settings
     }
 
-    /// Decodes a provider, rejecting unknown keys and types.
+    /// Decodes a provider, rejecting unknown keys and types; the type decodes its own keys.
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.type = try c.decode(String.self, forKey: .type)
-        guard Self.supportedTypes.contains(self.type) else {
-            let planned = ["anthropic", "gemini", "azure", "bedrock"].contains(self.type)
+        guard let types = decoder.userInfo[ProviderTypes.userInfoKey] as? ProviderTypes,
+            let providerType = types.named(self.type)
+        else {
+            let known = (decoder.userInfo[ProviderTypes.userInfoKey] as? ProviderTypes)?.names ?? []
             throw ConfigurationError(
-                "`\(configPath(decoder.codingPath, "type"))` is `\(self.type)`, which "
-                    + (planned ? "this version does not implement yet" : "is not a provider type")
-                    + "; supported: \(Self.supportedTypes.joined(separator: ", "))"
+                "`\(configPath(decoder.codingPath, "type"))` is `\(self.type)`, which is not a provider type; "
+                    + "supported: \(known.joined(separator: ", "))"
             )
         }
+        let allowed = Set(Self.commonKeys + providerType.settingKeys)
+        // A key of another type is a likelier mistake than a typo: say which type it belongs to.
+        for key in try decoder.container(keyedBy: AnyCodingKey.self).allKeys where !allowed.contains(key.stringValue) {
+            if let owner = types.all.first(where: { $0.settingKeys.contains(key.stringValue) }) {
+                throw ConfigurationError(
+                    "`\(configPath(decoder.codingPath, key.stringValue))` applies to `type: \(owner.name)` only"
+                )
+            }
+        }
+        try decoder.rejectUnknownKeys(allowed)
         self.baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
         if let url = self.baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ConfigurationError(
@@ -187,57 +200,7 @@ public struct ProviderConfiguration: Sendable, Decodable, Equatable {
                     + "http://127.0.0.1:3128 (https:// proxies are not supported)"
             )
         }
-        let simulatorKeys: [CodingKeys] = [.ttft, .tokensPerSecond, .failureRate, .failures]
-        if self.type != "simulator", let key = simulatorKeys.first(where: { c.contains($0) }) {
-            throw ConfigurationError(
-                "`\(configPath(decoder.codingPath, key.rawValue))` applies to `type: simulator` only"
-            )
-        }
-        self.simulator.ttft = try c.decodeDurationIfPresent(forKey: .ttft, atLeast: .zero) ?? self.simulator.ttft
-        self.simulator.tokensPerSecond =
-            try c.decodeIfPresent(Double.self, forKey: .tokensPerSecond, within: 0.001...1_000_000)
-            ?? self.simulator.tokensPerSecond
-        self.simulator.failureRate = try c.decodeIfPresent(Double.self, forKey: .failureRate, within: 0...1) ?? 0
-        self.simulator.failures =
-            try c.decodeIfPresent([SimulatorSettings.Failure].self, forKey: .failures)
-            ?? SimulatorSettings.Failure.allCases
-    }
-}
-
-/// How the built-in simulator behaves.
-public struct SimulatorSettings: Sendable, Equatable {
-    /// Delay before the first token.
-    public var ttft: Duration = .milliseconds(100)
-    /// Output speed after the first token.
-    public var tokensPerSecond: Double = 200
-    /// Share of calls, 0 to 1, that fail with one of `failures`.
-    public var failureRate: Double = 0
-    /// Failure kinds drawn from when a call fails.
-    public var failures: [Failure] = Failure.allCases
-
-    /// Creates settings.
-    public init(
-        ttft: Duration = .milliseconds(100),
-        tokensPerSecond: Double = 200,
-        failureRate: Double = 0,
-        failures: [Failure] = Failure.allCases
-    ) {
-        self.ttft = ttft
-        self.tokensPerSecond = tokensPerSecond
-        self.failureRate = failureRate
-        self.failures = failures
-    }
-
-    /// An injected failure.
-    public enum Failure: String, Sendable, Decodable, CaseIterable {
-        /// HTTP 429 with `Retry-After: 1`.
-        case rateLimit = "rate_limit"
-        /// HTTP 500.
-        case serverError = "server_error"
-        /// No answer until the first-token timeout.
-        case timeout
-        /// A stream that stops halfway.
-        case brokenStream = "broken_stream"
+        self.settings = try providerType.decodeSettings(from: decoder)
     }
 }
 

@@ -23,6 +23,9 @@ import NIOCore
 public protocol Provider: Sendable {
     /// The provider's name in the configuration, reported as `x-switchyard-provider`.
     var name: String { get }
+    /// Whether its answers are invented (the simulator): such a provider plays only catalog models
+    /// and never stands in for a real one.
+    var inventsAnswers: Bool { get }
     /// Makes one chat completion attempt; throws ``ProviderError`` on failure.
     func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
     /// Makes one embeddings attempt; throws ``ProviderError`` on failure.
@@ -32,6 +35,11 @@ public protocol Provider: Sendable {
         context: UpstreamContext
     ) async throws
         -> UpstreamResponse
+}
+
+extension Provider {
+    /// Real providers answer for real.
+    public var inventsAnswers: Bool { false }
 }
 
 /// What a provider needs to know about the call beyond the request.
@@ -127,6 +135,22 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case 500...599: .server
         default: .rejected
         }
+    }
+
+    /// The error for an upstream's failed answer: the kind its status means, with its `Retry-After`.
+    /// A `Retry-After` no server means (`inf`, negative) makes the answer malformed instead, so the
+    /// next route is tried rather than this one waited for.
+    public static func upstream(status: Int, headers: [(String, String)], message: String) -> ProviderError {
+        let retryAfter = RetryAfter.read(headers)
+        if case .invalid(let reason) = retryAfter {
+            return ProviderError(kind: .invalidResponse, status: status, message: "\(message) (malformed \(reason))")
+        }
+        return ProviderError(
+            kind: Self.kind(forStatus: status),
+            status: status,
+            message: message,
+            retryAfter: retryAfter.wait
+        )
     }
 
     /// `HTTP 500 (server error): message`.

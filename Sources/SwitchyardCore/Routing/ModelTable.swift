@@ -5,7 +5,8 @@ import Foundation
 /// Every public model the gateway serves, resolved to routes on configured providers.
 ///
 /// 1. Each catalog model gets the catalog routes whose provider is configured, in catalog order;
-///    a model no configured real provider serves gets one route per configured simulator instead.
+///    a model no configured real provider serves gets one route per provider that invents answers
+///    (the simulator) instead.
 /// 2. Each model under `models:` in the configuration is added or replaces the catalog's entry;
 ///    facts its routes do not state come from the catalog.
 /// 3. `provider/model` names a configured provider directly, for models the table does not list.
@@ -14,7 +15,6 @@ public struct ModelTable: Sendable {
     public let catalog: Catalog
     /// Providers by configured name.
     public let providers: [String: any Provider]
-    private let providerTypes: [String: String]
     private var models: [String: ResolvedModel] = [:]
     /// Public model names, catalog order first, then configured ones.
     public private(set) var publicNames: [String] = []
@@ -23,15 +23,12 @@ public struct ModelTable: Sendable {
     public init(configuration: GatewayConfiguration, catalog: Catalog, providers: [String: any Provider]) throws {
         self.catalog = catalog
         self.providers = providers
-        self.providerTypes = configuration.providers.mapValues(\.type)
-        let simulators = configuration.providers.filter { $0.value.type == "simulator" }.keys.sorted()
+        let inventing = providers.filter { $0.value.inventsAnswers }.keys.sorted()
 
         for model in catalog.models {
             var routes: [Route] = []
             for catalogRoute in model.routes {
-                guard let provider = providers[catalogRoute.provider],
-                    self.providerTypes[catalogRoute.provider] != "simulator"
-                else { continue }
+                guard let provider = providers[catalogRoute.provider], !provider.inventsAnswers else { continue }
                 routes.append(
                     Self.makeRoute(
                         provider,
@@ -41,9 +38,9 @@ public struct ModelTable: Sendable {
                     )
                 )
             }
-            // A simulator never stands in for a real provider: invented text must not look like a real
+            // A provider that invents answers never stands in for a real provider: invented text must not look like a real
             // answer after a real route failed. It stays reachable as `simulator/<model>`.
-            for name in simulators where routes.isEmpty {
+            for name in inventing where routes.isEmpty {
                 guard let provider = providers[name] else { continue }
                 routes.append(
                     Self.makeRoute(
@@ -51,7 +48,7 @@ public struct ModelTable: Sendable {
                         upstreamModel: model.id,
                         model: model,
                         catalogRoute: nil,
-                        isSimulator: true
+                        inventsAnswers: true
                     )
                 )
             }
@@ -65,7 +62,7 @@ public struct ModelTable: Sendable {
                 guard let provider = providers[routeConfiguration.provider] else {
                     throw ConfigurationError("`models.\(name).routes[\(index)].provider` names an unknown provider")
                 }
-                let isSimulator = self.providerTypes[routeConfiguration.provider] == "simulator"
+                let inventsAnswers = provider.inventsAnswers
                 let facts =
                     self.facts(provider: routeConfiguration.provider, upstreamModel: routeConfiguration.model)
                     ?? catalog.model(name).map { ($0, nil) }
@@ -74,7 +71,7 @@ public struct ModelTable: Sendable {
                     upstreamModel: routeConfiguration.model,
                     model: facts?.0,
                     catalogRoute: facts?.1,
-                    isSimulator: isSimulator
+                    inventsAnswers: inventsAnswers
                 )
                 route.apply(routeConfiguration)
                 route.timeouts = (routeConfiguration.timeouts ?? Timeouts()).inheriting(modelConfiguration.timeouts)
@@ -103,24 +100,24 @@ public struct ModelTable: Sendable {
         let providerName = String(name[..<slash])
         let upstreamModel = String(name[name.index(after: slash)...])
         guard let provider = self.providers[providerName], !upstreamModel.isEmpty else { return nil }
-        let isSimulator = self.providerTypes[providerName] == "simulator"
+        let inventsAnswers = provider.inventsAnswers
         let facts = self.facts(provider: providerName, upstreamModel: upstreamModel)
-        // The simulator invents answers: it only plays models the catalog describes.
-        if isSimulator && facts == nil { return nil }
+        // A provider that invents answers only plays models the catalog describes.
+        if inventsAnswers && facts == nil { return nil }
         let route = Self.makeRoute(
             provider,
             upstreamModel: upstreamModel,
             model: facts?.0,
             catalogRoute: facts?.1,
-            isSimulator: isSimulator
+            inventsAnswers: inventsAnswers
         )
         return ResolvedModel(publicName: name, kind: facts?.0.kind, routes: [route], fallbacks: [])
     }
 
-    /// Public names whose every route is a simulator: their answers are invented, and `serve` says so.
+    /// Public names whose every route invents its answers: their answers are invented, and `serve` says so.
     public var simulatedNames: [String] {
         self.publicNames.filter { name in
-            self.models[name]?.routes.allSatisfy { self.providerTypes[$0.provider.name] == "simulator" } ?? false
+            self.models[name]?.routes.allSatisfy { $0.provider.inventsAnswers } ?? false
         }
     }
 
@@ -137,7 +134,7 @@ public struct ModelTable: Sendable {
 
     /// The catalog facts for `upstreamModel` on the provider named `provider`.
     private func facts(provider: String, upstreamModel: String) -> (CatalogModel, CatalogRoute?)? {
-        if self.providerTypes[provider] == "simulator" {
+        if self.providers[provider]?.inventsAnswers == true {
             return self.catalog.model(upstreamModel).map { ($0, nil) }
         }
         if let (model, route) = self.catalog.model(provider: provider, upstreamModel: upstreamModel) {
@@ -153,20 +150,20 @@ public struct ModelTable: Sendable {
 
     /// A route with the catalog's facts: the catalog route's own values first, then the model's.
     ///
-    /// Prices come only from a catalog route (or the simulator, which bills like the model's
+    /// Prices come only from a catalog route (or a provider that invents answers, which bills like the model's
     /// primary route so demos show real costs): a reseller's price is not the maker's.
     static func makeRoute(
         _ provider: any Provider,
         upstreamModel: String,
         model: CatalogModel?,
         catalogRoute: CatalogRoute?,
-        isSimulator: Bool = false
+        inventsAnswers: Bool = false
     ) -> Route {
         guard let model else {
             return Route(provider: provider, upstreamModel: upstreamModel)
         }
         let capabilities = catalogRoute?.capabilities?.applied(to: model.capabilities) ?? model.capabilities
-        let pricing = catalogRoute.map { $0.pricing ?? model.pricing } ?? (isSimulator ? model.pricing : nil)
+        let pricing = catalogRoute.map { $0.pricing ?? model.pricing } ?? (inventsAnswers ? model.pricing : nil)
         return Route(
             provider: provider,
             upstreamModel: upstreamModel,

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import NIOCore
+import SwitchyardCore
+
+/// The `anthropic` dialect: Anthropic's Messages API.
+///
+/// - Configuration: the common keys; `base_url` with or without `/v1` (default
+///   `https://api.anthropic.com`); `api_key` is sent as `x-api-key`.
+/// - Embedded default: `anthropic` when `ANTHROPIC_API_KEY` is set.
+public struct AnthropicDialect: ProviderDialect {
+    /// `anthropic`.
+    public let name = "anthropic"
+
+    /// Creates the dialect.
+    public init() {}
+
+    /// `anthropic` from `ANTHROPIC_API_KEY` (and `ANTHROPIC_BASE_URL`, as Anthropic's SDKs read it).
+    public func environmentDefaults(
+        _ environment: [String: String]
+    ) -> [(
+        name: String, configuration: ProviderConfiguration
+    )] {
+        guard let key = environment["ANTHROPIC_API_KEY"], !key.isEmpty else { return [] }
+        let baseURL = environment["ANTHROPIC_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        return [("anthropic", ProviderConfiguration(type: self.name, baseURL: baseURL, apiKey: key))]
+    }
+
+    /// A translating provider for Anthropic's API.
+    public func makeProvider(
+        name: String,
+        configuration: ProviderConfiguration,
+        services: ProviderServices
+    ) throws -> any Provider {
+        var root = configuration.baseURL ?? "https://api.anthropic.com"
+        while root.hasSuffix("/") { root.removeLast() }
+        let url = root.hasSuffix("/v1") ? root + "/messages" : root + "/v1/messages"
+        return TranslatingProvider(
+            name: name,
+            translator: AnthropicTranslator(
+                messagesURL: url,
+                apiKey: configuration.apiKey,
+                extraHeaders: configuration.headers,
+                proxy: try services.proxy(for: url, provider: name, configuration: configuration)
+            ),
+            transport: services.transport
+        )
+    }
+}
+
+/// Translates OpenAI chat requests to Anthropic's Messages API and its answers back.
+public struct AnthropicTranslator: ChatTranslator {
+    /// The full URL of `POST /v1/messages`.
+    public var messagesURL: String
+    /// The key, sent as `x-api-key`.
+    public var apiKey: String?
+    /// Extra headers from the configuration (for example `anthropic-beta`).
+    public var extraHeaders: [String: String]
+    /// The proxy to tunnel through, if any.
+    public var proxy: UpstreamProxy?
+
+    /// The API version the translation is written against.
+    public static let apiVersion = "2023-06-01"
+    /// `max_tokens` when neither the request nor the catalog gives one: Anthropic requires it.
+    public static let defaultMaxTokens = 4096
+    /// Thinking budgets for `reasoning_effort`.
+    public static let thinkingBudgets = ["minimal": 1024, "low": 1024, "medium": 4096, "high": 16384]
+
+    /// Creates a translator.
+    public init(messagesURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil)
+    {
+        self.messagesURL = messagesURL
+        self.apiKey = apiKey.flatMap { $0.isEmpty || $0 == "none" ? nil : $0 }
+        self.extraHeaders = extraHeaders
+        self.proxy = proxy
+    }
+
+    // MARK: Request
+
+    /// The Messages request for `request` on `route`.
+    public func makeChatRequest(_ request: OpenAIChat.Request, route: Route) throws -> UpstreamHTTPRequest {
+        let translated = try Self.translate(
+            request,
+            upstreamModel: route.upstreamModel,
+            routeMaxOutput: route.maxOutputTokens
+        )
+        var headers = [
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("anthropic-version", Self.apiVersion),
+        ]
+        if let apiKey = self.apiKey { headers.append(("x-api-key", apiKey)) }
+        headers += self.extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return UpstreamHTTPRequest(
+            url: self.messagesURL,
+            headers: headers,
+            body: try TranslatedJSON.encode(translated),
+            proxy: self.proxy
+        )
+    }
+
+    /// The Messages body for an OpenAI request; throws a 400 ``ProviderError`` naming what cannot be expressed.
+    public static func translate(
+        _ request: OpenAIChat.Request,
+        upstreamModel: String,
+        routeMaxOutput: Int?
+    ) throws -> AnthropicMessages.Request {
+        func refuse(_ parameter: String, _ why: String) -> ProviderError {
+            ProviderError(kind: .invalidRequest, status: 400, message: "`\(parameter)` \(why) on Anthropic routes")
+        }
+        if let n = request.n, n > 1 { throw refuse("n", "above 1 cannot be served") }
+        for (name, isSet) in [
+            ("logprobs", request.logprobs == true), ("top_logprobs", request.top_logprobs != nil),
+            ("logit_bias", !(request.logit_bias ?? [:]).isEmpty), ("seed", request.seed != nil),
+            ("presence_penalty", request.presence_penalty.map { $0 != 0 } ?? false),
+            ("frequency_penalty", request.frequency_penalty.map { $0 != 0 } ?? false),
+        ] where isSet {
+            throw refuse(name, "is not supported")
+        }
+        if let format = request.response_format?.type, format != "text" {
+            throw refuse("response_format", "`\(format)` is not supported")
+        }
+        if let temperature = request.temperature, temperature > 1 {
+            throw refuse("temperature", "above 1 cannot be expressed (Anthropic's range is 0 to 1)")
+        }
+
+        var system: [AnthropicMessages.ContentBlock] = []
+        var messages: [AnthropicMessages.Message] = []
+        func append(_ role: String, _ blocks: [AnthropicMessages.ContentBlock]) {
+            guard !blocks.isEmpty else { return }
+            // Anthropic requires alternating roles: consecutive turns of one role become one turn.
+            if messages.last?.role == role {
+                messages[messages.count - 1].content += blocks
+            } else {
+                messages.append(AnthropicMessages.Message(role: role, content: blocks))
+            }
+        }
+        for (index, message) in request.messages.enumerated() {
+            switch message.role {
+            case "system", "developer":
+                system += try Self.blocks(message.content, at: index)
+            case "user":
+                append("user", try Self.blocks(message.content, at: index))
+            case "assistant":
+                var blocks = try Self.blocks(message.content, at: index)
+                for (callIndex, call) in (message.tool_calls ?? []).enumerated() {
+                    guard let block = AnthropicMessages.ContentBlock.toolUse(call) else {
+                        throw ProviderError(
+                            kind: .invalidRequest,
+                            status: 400,
+                            message:
+                                "`messages[\(index)].tool_calls[\(callIndex)].function.arguments` is not a JSON object"
+                        )
+                    }
+                    blocks.append(block)
+                }
+                append("assistant", blocks)
+            case "tool", "function":
+                var block = AnthropicMessages.ContentBlock(type: "tool_result")
+                block.tool_use_id = message.tool_call_id ?? message.name ?? ""
+                block.content = .text(message.content?.text ?? "")
+                append("user", [block])
+            default:
+                throw refuse("messages[\(index)].role", "`\(message.role)` is not supported")
+            }
+        }
+
+        var translated = AnthropicMessages.Request(
+            model: upstreamModel,
+            max_tokens: request.maxOutputTokens ?? routeMaxOutput ?? Self.defaultMaxTokens,
+            messages: messages
+        )
+        if !system.isEmpty {
+            let plain = system.allSatisfy { $0.type == "text" && $0.cache_control == nil }
+            translated.system =
+                plain ? .text(system.compactMap(\.text).joined(separator: "\n\n")) : .list(system)
+        }
+        translated.stop_sequences = request.stop?.sequences
+        translated.temperature = request.temperature
+        translated.top_p = request.top_p
+        translated.stream = request.stream == true ? true : nil
+        if let user = request.user { translated.metadata = AnthropicMessages.Metadata(user_id: user) }
+        if let tools = request.tools, !tools.isEmpty {
+            translated.tools = tools.map {
+                AnthropicMessages.Tool(
+                    name: $0.function.name,
+                    description: $0.function.description,
+                    input_schema: $0.function.parameters ?? .object(["type": .string("object")])
+                )
+            }
+        }
+        switch request.tool_choice {
+        case .mode("none"): translated.tool_choice = .init(type: "none")
+        case .mode("required"): translated.tool_choice = .init(type: "any")
+        case .mode("auto"): translated.tool_choice = .init(type: "auto")
+        case .function(let name): translated.tool_choice = .init(type: "tool", name: name)
+        case .mode(let other): throw refuse("tool_choice", "`\(other)` is not supported")
+        case nil: break
+        }
+        if request.parallel_tool_calls == false, translated.tools != nil {
+            var choice = translated.tool_choice ?? .init(type: "auto")
+            if choice.type != "none" { choice.disable_parallel_tool_use = true }
+            translated.tool_choice = choice
+        }
+        if let effort = request.reasoning_effort, effort != "none" {
+            guard let budget = Self.thinkingBudgets[effort] else {
+                throw refuse("reasoning_effort", "`\(effort)` is not one of minimal, low, medium, high")
+            }
+            translated.thinking = AnthropicMessages.Thinking(type: "enabled", budget_tokens: budget)
+            // The budget counts against max_tokens, which must exceed it.
+            if let limit = translated.max_tokens, limit <= budget { translated.max_tokens = budget + limit }
+        }
+        return translated
+    }
+
+    /// Anthropic blocks for an OpenAI message's content.
+    static func blocks(_ content: OpenAIChat.Content?, at index: Int) throws -> [AnthropicMessages.ContentBlock] {
+        guard let content else { return [] }
+        if case .text(let text) = content { return text.isEmpty ? [] : [.text(text)] }
+        return try content.parts.enumerated().map { partIndex, part in
+            switch part.type {
+            case "text":
+                return .text(part.text ?? "", cacheControl: part.cache_control)
+            case "image_url":
+                guard let image = part.image_url else {
+                    throw ProviderError(
+                        kind: .invalidRequest,
+                        status: 400,
+                        message: "`messages[\(index)].content[\(partIndex)].image_url` is required"
+                    )
+                }
+                var block = AnthropicMessages.ContentBlock(type: "image")
+                if let inline = image.inlineData {
+                    block.source = .init(type: "base64", media_type: inline.mediaType, data: inline.base64)
+                } else {
+                    block.source = .init(type: "url", url: image.url)
+                }
+                block.cache_control = part.cache_control
+                return block
+            default:
+                throw ProviderError(
+                    kind: .invalidRequest,
+                    status: 400,
+                    message:
+                        "`messages[\(index)].content[\(partIndex)].type` `\(part.type)` is not supported on Anthropic routes"
+                )
+            }
+        }
+    }
+
+    // MARK: Answers
+
+    /// The Messages answer as an OpenAI completion.
+    public func readChatResponse(_ body: [UInt8], upstreamModel: String) throws -> OpenAIChat.Response {
+        let response = try Self.decode(AnthropicMessages.Response.self, from: body)
+        var text = ""
+        var reasoning = ""
+        var calls: [OpenAIChat.ToolCall] = []
+        for block in response.content {
+            switch block.type {
+            case "text": text += block.text ?? ""
+            case "thinking": reasoning += block.thinking ?? ""
+            case "tool_use": calls.append(block.openAIToolCall)
+            default: break  // redacted thinking and server-side tool blocks have no OpenAI form
+            }
+        }
+        var message = OpenAIChat.Message(
+            role: "assistant",
+            content: .text(text),
+            tool_calls: calls.isEmpty ? nil : calls
+        )
+        if !reasoning.isEmpty { message.reasoning_content = reasoning }
+        return OpenAIChat.Response(
+            id: response.id,
+            created: Self.now(),
+            model: response.model,
+            choices: [
+                OpenAIChat.Choice(index: 0, message: message, finish_reason: Self.finishReason(response.stop_reason))
+            ],
+            usage: OpenAIChat.Usage(try response.usage.tokenUsage())
+        )
+    }
+
+    /// OpenAI's `finish_reason` for Anthropic's `stop_reason`.
+    public static func finishReason(_ stopReason: String?) -> String? {
+        switch stopReason {
+        case nil: nil
+        case "max_tokens", "model_context_window_exceeded": "length"
+        case "tool_use": "tool_calls"
+        case "refusal": "content_filter"
+        default: "stop"  // end_turn, stop_sequence, pause_turn
+        }
+    }
+
+    /// A reader for a streamed answer.
+    public func makeStreamReader(upstreamModel: String) -> AnthropicStreamReader {
+        AnthropicStreamReader(model: upstreamModel, created: Self.now())
+    }
+
+    /// Anthropic's error body as a ``ProviderError``; 529 (overloaded) counts as a server error.
+    public func parseError(status: Int, headers: [(String, String)], body: [UInt8]) -> ProviderError {
+        let decoded = try? Self.decode(AnthropicMessages.ErrorBody.self, from: body)
+        let message =
+            decoded.map { "\($0.error.type): \($0.error.message)" } ?? String(decoding: body.prefix(300), as: UTF8.self)
+        return ProviderError.upstream(status: status, headers: headers, message: message)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws -> T {
+        // JSONDecoder traps on some documents nested past its limit: an upstream must not end the process.
+        guard !JSONText.nestsTooDeeply(body),
+            let value = try? JSONDecoderFactory.decoder.decode(T.self, from: Data(body))
+        else {
+            throw ProviderError(
+                kind: .invalidResponse,
+                message:
+                    "the answer is not a Messages API \(T.self == AnthropicMessages.Response.self ? "message" : "object")"
+            )
+        }
+        return value
+    }
+
+    static func now() -> Int { Int(Date().timeIntervalSince1970) }
+}
+
+/// Reads Anthropic's streamed events (`message_start`, `content_block_delta`, ...) into OpenAI chunks.
+///
+/// Unknown event types are skipped: Anthropic's versioning policy says new ones may appear.
+public struct AnthropicStreamReader: ChatStreamReader {
+    private var decoder = SSEDecoder()
+    private var id = ""
+    private var model: String
+    private let created: Int
+    private var usage = AnthropicMessages.Usage()
+    /// OpenAI tool-call index for each Anthropic content block index that is a tool use.
+    private var toolIndex: [Int: Int] = [:]
+    private var stopped = false
+
+    /// Creates a reader; `model` stands until `message_start` names the answering model.
+    public init(model: String, created: Int) {
+        self.model = model
+        self.created = created
+    }
+
+    /// The chunks the events in `bytes` make.
+    public mutating func read(_ bytes: ByteBuffer) throws -> [OpenAIChat.Chunk] {
+        let events: [ServerSentEvent]
+        do {
+            events = try self.decoder.feed(bytes.readableBytesView)
+        } catch {
+            throw ProviderError(kind: .invalidResponse, message: "a stream event exceeds \(error.limit) bytes")
+        }
+        var chunks: [OpenAIChat.Chunk] = []
+        for event in events where !self.stopped {
+            chunks += try self.translate(event)
+        }
+        return chunks
+    }
+
+    /// Throws unless `message_stop` arrived.
+    public mutating func finish() throws -> [OpenAIChat.Chunk] {
+        guard self.stopped else {
+            throw ProviderError(kind: .connection, message: "the Anthropic stream ended before `message_stop`")
+        }
+        return []
+    }
+
+    private mutating func translate(_ event: ServerSentEvent) throws -> [OpenAIChat.Chunk] {
+        guard !JSONText.nestsTooDeeply(event.data),
+            let decoded = try? JSONDecoderFactory.decoder.decode(
+                AnthropicMessages.StreamEvent.self,
+                from: Data(event.data)
+            )
+        else {
+            throw ProviderError(kind: .invalidResponse, message: "a stream event is not Messages API JSON")
+        }
+        switch decoded.type {
+        case "message_start":
+            if let message = decoded.message {
+                self.id = message.id
+                self.model = message.model
+                self.merge(message.usage)
+            }
+            return [self.chunk(OpenAIChat.Delta(role: "assistant", content: ""))]
+        case "content_block_start":
+            guard let block = decoded.content_block, block.type == "tool_use", let index = decoded.index else {
+                return []
+            }
+            let toolIndex = self.toolIndex.count
+            self.toolIndex[index] = toolIndex
+            return [
+                self.chunk(
+                    OpenAIChat.Delta(tool_calls: [
+                        .init(index: toolIndex, id: block.id, name: block.name, arguments: "")
+                    ])
+                )
+            ]
+        case "content_block_delta":
+            guard let delta = decoded.delta else { return [] }
+            switch delta.type {
+            case "text_delta":
+                return [self.chunk(OpenAIChat.Delta(content: delta.text ?? ""))]
+            case "thinking_delta":
+                return [self.chunk(OpenAIChat.Delta(reasoning_content: delta.thinking ?? ""))]
+            case "input_json_delta":
+                guard let index = decoded.index, let toolIndex = self.toolIndex[index] else {
+                    throw ProviderError(
+                        kind: .invalidResponse,
+                        message: "tool input arrived for a block that is no tool use"
+                    )
+                }
+                return [
+                    self.chunk(
+                        OpenAIChat.Delta(tool_calls: [.init(index: toolIndex, arguments: delta.partial_json ?? "")])
+                    )
+                ]
+            default:
+                return []  // signature deltas and future kinds have no OpenAI form
+            }
+        case "message_delta":
+            if let usage = decoded.usage { self.merge(usage) }
+            return [
+                self.chunk(
+                    OpenAIChat.Delta(),
+                    finishReason: AnthropicTranslator.finishReason(decoded.delta?.stop_reason) ?? "stop"
+                )
+            ]
+        case "message_stop":
+            self.stopped = true
+            var last = self.chunk(nil)
+            last.usage = OpenAIChat.Usage(try self.usage.tokenUsage())
+            return [last]
+        case "error":
+            let detail = decoded.error
+            let kind: ProviderError.Kind =
+                switch detail?.type {
+                case "overloaded_error", "api_error": .server
+                case "rate_limit_error": .rateLimited
+                default: .invalidResponse
+                }
+            throw ProviderError(
+                kind: kind,
+                message: "\(detail?.type ?? "error") in the stream: \(detail?.message ?? "no message")"
+            )
+        default:
+            return []  // ping, content_block_stop, and event types added later
+        }
+    }
+
+    /// Later usage figures replace earlier ones (`message_delta` carries the final output count).
+    private mutating func merge(_ usage: AnthropicMessages.Usage) {
+        if let value = usage.input_tokens { self.usage.input_tokens = value }
+        if let value = usage.output_tokens { self.usage.output_tokens = value }
+        if let value = usage.cache_read_input_tokens { self.usage.cache_read_input_tokens = value }
+        if let value = usage.cache_creation_input_tokens { self.usage.cache_creation_input_tokens = value }
+    }
+
+    private func chunk(_ delta: OpenAIChat.Delta?, finishReason: String? = nil) -> OpenAIChat.Chunk {
+        OpenAIChat.Chunk(
+            id: self.id,
+            created: self.created,
+            model: self.model,
+            choices: delta.map { [OpenAIChat.ChunkChoice(delta: $0, finish_reason: finishReason)] } ?? []
+        )
+    }
+}

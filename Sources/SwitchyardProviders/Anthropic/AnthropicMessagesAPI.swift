@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import SwitchyardCore
+
+/// Anthropic's Messages API wire format as types: what the `anthropic` dialect sends and reads,
+/// and what `POST /v1/messages` accepts and answers. Members are named as on the wire.
+public enum AnthropicMessages {
+    /// A `POST /v1/messages` body.
+    public struct Request: Codable, Sendable, Equatable {
+        public var model: String
+        public var max_tokens: Int?
+        public var messages: [Message]
+        public var system: SystemPrompt?
+        public var stop_sequences: [String]?
+        public var temperature: Double?
+        public var top_p: Double?
+        public var top_k: Int?
+        public var stream: Bool?
+        public var tools: [Tool]?
+        public var tool_choice: ToolChoice?
+        public var metadata: Metadata?
+        public var thinking: Thinking?
+
+        /// Creates a request.
+        public init(model: String, max_tokens: Int?, messages: [Message]) {
+            self.model = model
+            self.max_tokens = max_tokens
+            self.messages = messages
+        }
+    }
+
+    /// `system`: a string or a list of text blocks (which may carry `cache_control`).
+    public typealias SystemPrompt = TextOrList<ContentBlock>
+
+    /// One turn: `user` or `assistant`, with a string or a list of blocks.
+    public struct Message: Codable, Sendable, Equatable {
+        public var role: String
+        public var content: [ContentBlock]
+
+        /// Creates a message.
+        public init(role: String, content: [ContentBlock]) {
+            self.role = role
+            self.content = content
+        }
+
+        enum CodingKeys: String, CodingKey { case role, content }
+
+        /// Decodes `content` as a string or a list of blocks.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.role = try c.decode(String.self, forKey: .role)
+            if let text = try? c.decode(String.self, forKey: .content) {
+                self.content = [.text(text)]
+            } else {
+                self.content = try c.decode([ContentBlock].self, forKey: .content)
+            }
+        }
+    }
+
+    /// A content block. Kinds the gateway does not read keep their JSON in ``other``.
+    public struct ContentBlock: Codable, Sendable, Equatable {
+        /// `text`, `image`, `tool_use`, `tool_result`, `thinking`, `redacted_thinking`, ...
+        public var type: String
+        public var text: String?
+        public var source: ImageSource?
+        public var id: String?
+        public var name: String?
+        public var input: JSONNode?
+        public var tool_use_id: String?
+        /// A tool result's content: a string or blocks.
+        public var content: ToolResultContent?
+        public var is_error: Bool?
+        public var thinking: String?
+        public var signature: String?
+        public var data: String?
+        public var cache_control: JSONNode?
+
+        /// A text block.
+        public static func text(_ text: String, cacheControl: JSONNode? = nil) -> ContentBlock {
+            var block = ContentBlock(type: "text")
+            block.text = text
+            block.cache_control = cacheControl
+            return block
+        }
+
+        /// Creates an empty block of `type`.
+        public init(type: String) { self.type = type }
+
+        /// A `tool_use` block for an OpenAI tool call, or `nil` when its arguments are not a JSON object.
+        public static func toolUse(_ call: OpenAIChat.ToolCall) -> ContentBlock? {
+            let arguments = call.function.arguments.isEmpty ? "{}" : call.function.arguments
+            guard let input = JSONNode(parsing: Array(arguments.utf8)), case .object = input else { return nil }
+            var block = ContentBlock(type: "tool_use")
+            block.id = call.id
+            block.name = call.function.name
+            block.input = input
+            return block
+        }
+
+        /// The OpenAI tool call of a `tool_use` block.
+        public var openAIToolCall: OpenAIChat.ToolCall {
+            OpenAIChat.ToolCall(id: self.id ?? "", name: self.name ?? "", arguments: (self.input ?? .object([:])).text)
+        }
+    }
+
+    /// A tool result's content: a string or text and image blocks.
+    public typealias ToolResultContent = TextOrList<ContentBlock>
+
+    /// An image: base64 data with its media type, or a URL.
+    public struct ImageSource: Codable, Sendable, Equatable {
+        /// `base64` or `url`.
+        public var type: String
+        public var media_type: String?
+        public var data: String?
+        public var url: String?
+    }
+
+    /// A tool definition; `type` is set only for Anthropic's server tools (`web_search_20250305`, ...).
+    public struct Tool: Codable, Sendable, Equatable {
+        public var type: String?
+        public var name: String
+        public var description: String?
+        public var input_schema: JSONNode?
+        public var cache_control: JSONNode?
+    }
+
+    /// `tool_choice`: `auto`, `any`, `none`, or `tool` with a name.
+    public struct ToolChoice: Codable, Sendable, Equatable {
+        public var type: String
+        public var name: String?
+        public var disable_parallel_tool_use: Bool?
+    }
+
+    /// `metadata`.
+    public struct Metadata: Codable, Sendable, Equatable {
+        public var user_id: String?
+    }
+
+    /// `thinking`: extended thinking with a token budget.
+    public struct Thinking: Codable, Sendable, Equatable {
+        /// `enabled` or `disabled`.
+        public var type: String
+        public var budget_tokens: Int?
+        /// Creates a setting.
+        public init(type: String, budget_tokens: Int? = nil) {
+            self.type = type
+            self.budget_tokens = budget_tokens
+        }
+    }
+
+    /// A complete answer.
+    public struct Response: Codable, Sendable, Equatable {
+        public var id: String
+        /// `message`.
+        public var type: String = "message"
+        public var role: String = "assistant"
+        public var model: String
+        public var content: [ContentBlock]
+        public var stop_reason: String?
+        public var stop_sequence: String?
+        public var usage: Usage
+
+        /// Creates an answer.
+        public init(id: String, model: String, content: [ContentBlock], stop_reason: String?, usage: Usage) {
+            self.id = id
+            self.model = model
+            self.content = content
+            self.stop_reason = stop_reason
+            self.usage = usage
+        }
+
+        enum CodingKeys: String, CodingKey { case id, type, role, model, content, stop_reason, stop_sequence, usage }
+
+        /// Encodes every member, `stop_sequence: null` included, as Anthropic does.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(self.id, forKey: .id)
+            try c.encode(self.type, forKey: .type)
+            try c.encode(self.role, forKey: .role)
+            try c.encode(self.model, forKey: .model)
+            try c.encode(self.content, forKey: .content)
+            try c.encode(self.stop_reason, forKey: .stop_reason)
+            try c.encode(self.stop_sequence, forKey: .stop_sequence)
+            try c.encode(self.usage, forKey: .usage)
+        }
+    }
+
+    /// Token counts: `input_tokens` excludes cache reads and cache writes.
+    public struct Usage: Codable, Sendable, Equatable {
+        public var input_tokens: Int?
+        public var output_tokens: Int?
+        public var cache_creation_input_tokens: Int?
+        public var cache_read_input_tokens: Int?
+
+        /// Creates counts.
+        public init(
+            input_tokens: Int? = nil,
+            output_tokens: Int? = nil,
+            cache_creation_input_tokens: Int? = nil,
+            cache_read_input_tokens: Int? = nil
+        ) {
+            self.input_tokens = input_tokens
+            self.output_tokens = output_tokens
+            self.cache_creation_input_tokens = cache_creation_input_tokens
+            self.cache_read_input_tokens = cache_read_input_tokens
+        }
+
+        /// The gateway's usage: prompt tokens are input, cache reads and cache writes together.
+        public func tokenUsage() throws -> TokenUsage {
+            let parts = [
+                self.input_tokens ?? 0, self.cache_read_input_tokens ?? 0, self.cache_creation_input_tokens ?? 0,
+                self.output_tokens ?? 0,
+            ]
+            // Counts from an upstream are untrusted: negative or absurd ones make the answer malformed.
+            guard parts.allSatisfy({ (0...TokenUsage.maxTokensPerCall).contains($0) }) else {
+                throw ProviderError(kind: .invalidResponse, message: "the answer's usage counts are out of range")
+            }
+            return TokenUsage(
+                inputTokens: parts[0] + parts[1] + parts[2],
+                cachedInputTokens: parts[1],
+                cacheWriteTokens: parts[2],
+                outputTokens: parts[3]
+            )
+        }
+    }
+
+    /// An error body: `{"type": "error", "error": {"type": ..., "message": ...}}`.
+    public struct ErrorBody: Codable, Sendable, Equatable {
+        /// The inner error.
+        public struct Detail: Codable, Sendable, Equatable {
+            public var type: String
+            public var message: String
+        }
+        public var type: String = "error"
+        public var error: Detail
+
+        /// Creates an error body.
+        public init(type: String, message: String) { self.error = Detail(type: type, message: message) }
+    }
+
+    /// One streamed event's JSON (`message_start`, `content_block_delta`, ...): the union of their members.
+    public struct StreamEvent: Codable, Sendable, Equatable {
+        public var type: String
+        public var message: Response?
+        public var index: Int?
+        public var content_block: ContentBlock?
+        public var delta: StreamDelta?
+        public var usage: Usage?
+        public var error: ErrorBody.Detail?
+    }
+
+    /// The `delta` of `content_block_delta` and `message_delta` events.
+    public struct StreamDelta: Codable, Sendable, Equatable {
+        /// `text_delta`, `input_json_delta`, `thinking_delta`, `signature_delta` (absent in `message_delta`).
+        public var type: String?
+        public var text: String?
+        public var partial_json: String?
+        public var thinking: String?
+        public var signature: String?
+        public var stop_reason: String?
+        public var stop_sequence: String?
+    }
+}
+
+extension TextOrList where Element == AnthropicMessages.ContentBlock {
+    /// The blocks, plain text being one text block.
+    public var blocks: [AnthropicMessages.ContentBlock] {
+        switch self {
+        case .text(let text): [.text(text)]
+        case .list(let blocks): blocks
+        }
+    }
+
+    /// The text of every text block.
+    public var text: String {
+        switch self {
+        case .text(let text): text
+        case .list(let blocks): blocks.compactMap(\.text).joined()
+        }
+    }
+}

@@ -1,0 +1,167 @@
+"""Fake upstream providers on loopback, each speaking its provider's real wire format.
+
+Each fake records the requests it received (path, headers, JSON body) and answers from the request:
+text by default, a tool call when the request offers tools and the last turn is the user's, and a
+stream when the request asks for one. ``fail_next`` queues error answers in the provider's own shape.
+Written from the providers' public API references.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Failure:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeProvider:
+    """A threaded HTTP server; subclasses implement ``answer``."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.failures: list[Failure] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+                raw = self.rfile.read(int(self.headers.get("content-length", "0")))
+                body = json.loads(raw) if raw else {}
+                fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if fake.failures:
+                    failure = fake.failures.pop(0)
+                    self._send(failure.status, "application/json", failure.body, failure.headers)
+                    return
+                fake.answer(self, body)
+
+            def _send(self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def send_json(self, payload: Any) -> None:
+                self._send(200, "application/json", json.dumps(payload).encode())
+
+            def send_events(self, events: list[bytes]) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for event in events:
+                    self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self.failures.append(Failure(status, json.dumps(body).encode(), headers or {}))
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _last_text(body: dict[str, Any], key: str = "content") -> str:
+    """The text of the last message, whatever its content shape."""
+    content = body["messages"][-1][key]
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+
+
+class FakeAnthropic(FakeProvider):
+    """``POST /v1/messages`` as Anthropic documents it: ``x-api-key``, ``anthropic-version``, blocks, events."""
+
+    API_KEY = "sk-ant-fake"
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        recorded = self.requests[-1]
+        if recorded.headers.get("x-api-key") != self.API_KEY:
+            handler._send(401, "application/json", json.dumps(
+                {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}).encode())
+            return
+        if recorded.headers.get("anthropic-version") != "2023-06-01" or "max_tokens" not in body:
+            handler._send(400, "application/json", json.dumps(
+                {"type": "error", "error": {"type": "invalid_request_error",
+                                            "message": "anthropic-version and max_tokens are required"}}).encode())
+            return
+        wants_tool = bool(body.get("tools")) and body["messages"][-1]["role"] == "user" and not any(
+            isinstance(block, dict) and block.get("type") == "tool_result"
+            for block in (body["messages"][-1]["content"] if isinstance(body["messages"][-1]["content"], list) else [])
+        )
+        text = f"Echo: {_last_text(body)}"
+        usage = {"input_tokens": 12, "output_tokens": 7, "cache_read_input_tokens": 3, "cache_creation_input_tokens": 2}
+        if not body.get("stream"):
+            content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+            if wants_tool:
+                tool = body["tools"][0]["name"]
+                content.append({"type": "tool_use", "id": "toolu_fake1", "name": tool, "input": {"city": "Paris"}})
+            handler.send_json({
+                "id": "msg_fake1", "type": "message", "role": "assistant", "model": body["model"],
+                "content": content, "stop_reason": "tool_use" if wants_tool else "end_turn",
+                "stop_sequence": None, "usage": usage,
+            })
+            return
+
+        def event(name: str, data: dict[str, Any]) -> bytes:
+            return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+        events = [
+            event("message_start", {"type": "message_start", "message": {
+                "id": "msg_fake2", "type": "message", "role": "assistant", "model": body["model"], "content": [],
+                "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3,
+                          "cache_creation_input_tokens": 2}}}),
+            event("content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "text", "text": ""}}),
+            event("ping", {"type": "ping"}),
+        ]
+        for word in text.split(" "):
+            events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                        "delta": {"type": "text_delta", "text": word + " "}}))
+        events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        if wants_tool:
+            events.append(event("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+                "type": "tool_use", "id": "toolu_fake2", "name": body["tools"][0]["name"], "input": {}}}))
+            for piece in ['{"city":', ' "Paris"}']:
+                events.append(event("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                                            "delta": {"type": "input_json_delta", "partial_json": piece}}))
+            events.append(event("content_block_stop", {"type": "content_block_stop", "index": 1}))
+        events.append(event("message_delta", {"type": "message_delta", "delta": {
+            "stop_reason": "tool_use" if wants_tool else "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 7}}))
+        events.append(event("message_stop", {"type": "message_stop"}))
+        handler.send_events(events)

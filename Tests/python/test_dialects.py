@@ -1,0 +1,173 @@
+"""The official ``openai`` SDK calling models whose routes speak other dialects (fake upstreams on loopback).
+
+Each fake speaks its provider's real wire format (see ``fake_providers.py``); the gateway is the real
+binary. The tests check what the SDK sees (content, tool calls, streaming, usage and cost, errors)
+and what the upstream received (the translated request, credentials in the provider's header).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Iterator
+
+import openai
+import pytest
+
+from fake_providers import FakeAnthropic
+from test_operations import running_gateway
+
+# Catalog prices for claude-sonnet-4-5 on Anthropic, USD per 1M tokens.
+SONNET = {"input": 3.0, "cached_input": 0.3, "cache_write": 3.75, "output": 15.0}
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
+
+
+@pytest.fixture(scope="module")
+def anthropic_upstream() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def client(anthropic_upstream: FakeAnthropic) -> Iterator[openai.OpenAI]:
+    config = f"""\
+listen: 127.0.0.1:{{port}}
+store: memory
+providers:
+  anthropic:
+    type: anthropic
+    base_url: {anthropic_upstream.url}
+    api_key: {FakeAnthropic.API_KEY}
+"""
+    with running_gateway(config) as (_, port, _):
+        yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=20)
+
+
+def sonnet_cost(prompt: int, cached: int, written: int, completion: int) -> float:
+    plain = prompt - cached - written
+    return (plain * SONNET["input"] + cached * SONNET["cached_input"] + written * SONNET["cache_write"]
+            + completion * SONNET["output"]) / 1e6
+
+
+def test_a_chat_completion_on_an_anthropic_route(client: openai.OpenAI, anthropic_upstream: FakeAnthropic) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-sonnet-4-5",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}],
+        max_tokens=200,
+    )
+    response = raw.parse()
+    assert response.choices[0].message.content == "Echo: Hello there"
+    assert response.choices[0].finish_reason == "stop"
+    assert raw.headers["x-switchyard-provider"] == "anthropic"
+    assert raw.headers["x-switchyard-model"] == "claude-sonnet-4-5-20250929"
+
+    sent = anthropic_upstream.requests[-1]
+    assert sent.path == "/v1/messages"
+    assert sent.headers["x-api-key"] == FakeAnthropic.API_KEY
+    assert "authorization" not in sent.headers
+    assert sent.body["system"] == "Be brief."
+    assert sent.body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hello there"}]}]
+    assert sent.body["max_tokens"] == 200
+
+    # 12 input + 3 cache reads + 2 cache writes; each priced at its own rate.
+    usage = response.usage
+    assert (usage.prompt_tokens, usage.completion_tokens) == (17, 7)
+    assert usage.prompt_tokens_details.cached_tokens == 3
+    cost = (response.usage.model_extra or {})["cost"]
+    assert math.isclose(cost, sonnet_cost(17, 3, 2, 7), rel_tol=1e-9)
+    assert math.isclose(float(raw.headers["x-switchyard-cost-usd"]), cost, rel_tol=1e-6)
+
+
+def test_max_tokens_defaults_to_the_routes_output_limit(client: openai.OpenAI,
+                                                        anthropic_upstream: FakeAnthropic) -> None:
+    client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
+    assert anthropic_upstream.requests[-1].body["max_tokens"] == 64000
+
+
+def test_streaming_text_with_usage(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "stream me please"}],
+        stream=True, stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip() == "Echo: stream me please"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    usage = chunks[-1].usage
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (17, 7)
+    assert math.isclose((usage.model_extra or {})["cost"], sonnet_cost(17, 3, 2, 7), rel_tol=1e-9)
+
+
+def test_streaming_without_include_usage_gets_no_usage_chunk(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert all(chunk.usage is None for chunk in chunks)
+    assert all(chunk.choices for chunk in chunks)
+
+
+def test_tools_and_images_round_trip(client: openai.OpenAI, anthropic_upstream: FakeAnthropic) -> None:
+    messages = [{"role": "user", "content": [
+        {"type": "text", "text": "Weather in the photo's city?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+    ]}]
+    response = client.chat.completions.create(model="claude-sonnet-4-5", messages=messages, tools=TOOLS)
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
+        "toolu_fake1", "get_weather", {"city": "Paris"})
+    sent = anthropic_upstream.requests[-1].body
+    assert sent["tools"][0]["input_schema"]["required"] == ["city"]
+    assert sent["messages"][0]["content"][1] == {
+        "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+
+    # The tool result goes back as a tool_result block in a user turn.
+    messages += [choice.message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "18 degrees"}]
+    final = client.chat.completions.create(model="claude-sonnet-4-5", messages=messages, tools=TOOLS)
+    assert final.choices[0].finish_reason == "stop"
+    sent = anthropic_upstream.requests[-1].body
+    assert sent["messages"][1]["content"][-1]["type"] == "tool_use"
+    assert sent["messages"][2] == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_fake1", "content": "18 degrees"}]}
+
+
+def test_streamed_tool_call_arguments(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "weather?"}], tools=TOOLS, stream=True))
+    deltas = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+    assert deltas[0].id == "toolu_fake2" and deltas[0].function.name == "get_weather"
+    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "Paris"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+
+
+def test_an_anthropic_error_reaches_the_caller_in_openai_shape(client: openai.OpenAI,
+                                                               anthropic_upstream: FakeAnthropic) -> None:
+    anthropic_upstream.fail_next(400, {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "messages: text content blocks must be non-empty"}})
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
+    error = caught.value.response.json()["error"]
+    assert "text content blocks must be non-empty" in error["message"]
+
+
+def test_an_overloaded_anthropic_is_retried(client: openai.OpenAI, anthropic_upstream: FakeAnthropic) -> None:
+    anthropic_upstream.fail_next(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    before = len(anthropic_upstream.requests)
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "again"}])
+    assert raw.parse().choices[0].message.content == "Echo: again"
+    assert raw.headers["x-switchyard-attempts"] == "2"
+    assert len(anthropic_upstream.requests) == before + 2
+
+
+def test_what_anthropic_cannot_express_is_a_400_naming_it(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}], logprobs=True)
+    assert "`logprobs`" in caught.value.response.json()["error"]["message"]
