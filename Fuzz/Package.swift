@@ -12,6 +12,7 @@ let switchyard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     .lastPathComponent.lowercased()
 let core = Target.Dependency.product(name: "SwitchyardCore", package: switchyard)
 let providers = Target.Dependency.product(name: "SwitchyardProviders", package: switchyard)
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 // Temporary filters for known bugs, so a target that keeps hitting one can still find others.
 
 let package = Package(
@@ -25,8 +26,13 @@ let package = Package(
         .executable(name: "FuzzUpstreamAnswer", targets: ["FuzzUpstreamAnswer"]),
         .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
         .executable(name: "FuzzUpstreamURL", targets: ["FuzzUpstreamURL"]),
+        .executable(name: "FuzzAnthropic", targets: ["FuzzAnthropic"]),
     ],
-    dependencies: [.package(path: "..")],
+    dependencies: [
+        .package(path: ".."),
+        // The same requirement as the gateway's, so it resolves to the same version: ByteBuffer for FuzzAnthropic.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
     targets: [
         .executableTarget(name: "FuzzChatRequest", dependencies: [core]),
         .executableTarget(name: "FuzzEmbeddingsRequest", dependencies: [core]),
@@ -35,5 +41,6 @@ let package = Package(
         .executableTarget(name: "FuzzUpstreamAnswer", dependencies: [core, providers]),
         .executableTarget(name: "FuzzConfig", dependencies: [core, providers]),
         .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
+        .executableTarget(name: "FuzzAnthropic", dependencies: [core, providers, nioCore]),
     ]
 )

@@ -119,7 +119,13 @@ public struct Gateway: Sendable {
             router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization, .xAPIKey]))
         }
         router.add(middleware: ErrorMiddleware(maxBodyBytes: configuration.server.maxBodyBytes))
-        CompletionRoutes(pipeline: pipeline, limits: configuration.server).register(on: router)
+        CompletionRoutes(
+            pipeline: pipeline,
+            limits: configuration.server,
+            models: models,
+            authenticator: authenticator
+        )
+        .register(on: router)
         ModelRoutes(models: models, authenticator: authenticator).register(on: router)
         OperationsRoutes(
             store: store,

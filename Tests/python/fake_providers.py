@@ -165,3 +165,60 @@ class FakeAnthropic(FakeProvider):
             "usage": {"output_tokens": 7}}))
         events.append(event("message_stop", {"type": "message_stop"}))
         handler.send_events(events)
+
+
+class FakeOpenAI(FakeProvider):
+    """``POST /v1/chat/completions`` as OpenAI documents it, streaming included (with the usage chunk)."""
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        last = body["messages"][-1]
+        wants_tool = bool(body.get("tools")) and last["role"] == "user"
+        content = last.get("content")
+        if isinstance(content, list):
+            text = " ".join(part.get("text", "") for part in content if part.get("type") == "text")
+            images = sum(1 for part in content if part.get("type") == "image_url")
+            if images:
+                text += f" [{images} image(s)]"
+        else:
+            text = content or ""
+        reply = f"Echo: {text}"
+        usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25,
+                 "prompt_tokens_details": {"cached_tokens": 4}}
+        call = {"id": "call_fake1", "type": "function",
+                "function": {"name": body["tools"][0]["function"]["name"], "arguments": '{"city": "Paris"}'}} \
+            if wants_tool else None
+        if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": None if call else reply}
+            if call:
+                message["tool_calls"] = [call]
+            handler.send_json({
+                "id": "chatcmpl-fake1", "object": "chat.completion", "created": 1700000000, "model": body["model"],
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if call else "stop"}],
+                "usage": usage,
+            })
+            return
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, with_usage: bool = False) -> bytes:
+            payload: dict[str, Any] = {"id": "chatcmpl-fake2", "object": "chat.completion.chunk",
+                                       "created": 1700000000, "model": body["model"],
+                                       "choices": [] if with_usage else [
+                                           {"index": 0, "delta": delta, "finish_reason": finish}]}
+            if with_usage:
+                payload["usage"] = usage
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        if call:
+            events.append(chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                                                 "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+            for piece in ['{"city":', ' "Paris"}']:
+                events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+            events.append(chunk({}, "tool_calls"))
+        else:
+            for word in reply.split(" "):
+                events.append(chunk({"content": word + " "}))
+            events.append(chunk({}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append(chunk({}, with_usage=True))
+        events.append(b"data: [DONE]\n\n")
+        handler.send_events(events)

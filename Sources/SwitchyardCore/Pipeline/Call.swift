@@ -15,6 +15,8 @@ public struct Call: Sendable {
         case chatCompletions = "chat.completions"
         /// `POST /v1/embeddings`.
         case embeddings
+        /// `POST /v1/messages`: Anthropic's Messages API, translated to a chat request before the pipeline.
+        case messages
     }
 
     /// The gateway's id for the request (`x-switchyard-request-id`).

@@ -14,7 +14,7 @@ public struct ValidationStage: Stage {
         if let rejection = call.rejection { throw rejection }
         var call = call
         switch call.endpoint {
-        case .chatCompletions: call.chat = try ChatRequest(body: call.body)
+        case .chatCompletions, .messages: call.chat = try ChatRequest(body: call.body)
         case .embeddings: call.embeddings = try EmbeddingsRequest(body: call.body)
         }
         return try await next(call)

@@ -18,6 +18,35 @@ public enum AnthropicInbound {
         }
     }
 
+    /// The model and an estimate of the input tokens of a `count_tokens` body (a Messages body without
+    /// `max_tokens`): four characters of text, schema or tool input per token, 1,600 per image.
+    public static func estimateInputTokens(_ body: [UInt8]) throws(GatewayError) -> (model: String, tokens: Int) {
+        var request = try self.decode(body)
+        request.max_tokens = request.max_tokens ?? 1
+        let translated = try self.translate(request)
+        var characters = 0
+        var images = 0
+        for message in translated.messages {
+            switch message.content {
+            case .text(let text): characters += text.count
+            case .list(let parts):
+                for part in parts {
+                    characters += part.text?.count ?? 0
+                    if part.image_url != nil { images += 1 }
+                }
+            case nil: break
+            }
+            for call in message.tool_calls ?? [] {
+                characters += call.function.name.count + call.function.arguments.count
+            }
+        }
+        for tool in translated.tools ?? [] {
+            characters += tool.function.name.count + (tool.function.description?.count ?? 0)
+            characters += tool.function.parameters?.text.count ?? 0
+        }
+        return (request.model, characters / 4 + images * 1600 + translated.messages.count * 3)
+    }
+
     static func decode(_ body: [UInt8]) throws(GatewayError) -> AnthropicMessages.Request {
         guard !JSONText.nestsTooDeeply(body) else {
             throw .invalidRequest(

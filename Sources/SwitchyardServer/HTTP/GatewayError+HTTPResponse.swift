@@ -3,18 +3,20 @@
 import HTTPTypes
 import Hummingbird
 import SwitchyardCore
+import SwitchyardProviders
 
 extension GatewayError {
-    /// The error as an HTTP response in OpenAI's error shape.
+    /// The error as an HTTP response in the error shape of the API called (OpenAI's by default).
     /// (`RequestGuardMiddleware` adds `x-switchyard-request-id` to every response.)
-    func response() -> Response {
+    func response(in api: InboundAPI = .openAI) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let seconds = self.retryAfterSeconds { headers[.retryAfter] = "\(seconds)" }
-        return Response(
-            status: self.status,
-            headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: self.jsonBody))
-        )
+        let body =
+            switch api {
+            case .openAI: self.jsonBody
+            case .anthropic: AnthropicInbound.errorBody(status: Int(self.status.code), message: self.message)
+            }
+        return Response(status: self.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// The gateway error for an error Hummingbird raised before our handlers ran.

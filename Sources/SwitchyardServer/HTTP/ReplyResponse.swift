@@ -5,6 +5,15 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SwitchyardCore
+import SwitchyardProviders
+
+/// The API a client called, which decides the shape of its answers and errors.
+enum InboundAPI: Sendable {
+    /// OpenAI's Chat Completions and Embeddings: the pipeline's own shape, sent as it is.
+    case openAI
+    /// Anthropic's Messages API: answers, events and errors translated from OpenAI's.
+    case anthropic
+}
 
 /// Turns a pipeline ``Reply`` into an HTTP response with the `x-switchyard-*` headers.
 ///
@@ -12,9 +21,10 @@ import SwitchyardCore
 /// the upstream call: a failed write ends the relay, and ``ClientCloseHandler`` stops a silent
 /// upstream when the connection closes. The connection stays open for the client's next request.
 /// Finish hooks run with the receipt of what was sent: before the write for a complete body, after
-/// the last byte for a stream.
+/// the last byte for a stream. For `/v1/messages` the body, the events and a failure mid-stream are
+/// written in Anthropic's shape; the receipt keeps the OpenAI form the pipeline produced.
 enum ReplyResponse {
-    static func make(_ reply: Reply, call: Call, channel: any Channel) -> Response {
+    static func make(_ reply: Reply, call: Call, channel: any Channel, api: InboundAPI = .openAI) -> Response {
         var headers: HTTPFields = [
             .switchyardProvider: reply.provider,
             .switchyardModel: reply.model,
@@ -22,16 +32,33 @@ enum ReplyResponse {
             .switchyardAttempts: "\(reply.attempts.count)",
         ]
         switch reply.body {
-        case .complete(let buffer, let usage, let cost):
+        case .complete(var buffer, let usage, let cost):
             let latency = ContinuousClock.now - call.startedAt
+            let sent = Array(buffer.readableBytesView)
+            if api == .anthropic {
+                do {
+                    buffer = ByteBuffer(bytes: try AnthropicInbound.messagesBody(fromChatCompletion: sent))
+                } catch {
+                    let failure = GatewayError.from(error)
+                    reply.finish(
+                        Self.receipt(
+                            reply,
+                            usage: usage,
+                            cost: cost,
+                            latency: latency,
+                            error: failure.message,
+                            body: sent
+                        )
+                    )
+                    return failure.response(in: api)
+                }
+            }
             headers[.contentType] = "application/json"
             headers[.switchyardLatency] = "\(Int(latency.milliseconds.rounded()))"
             if let cost { headers[.switchyardCost] = reply.cacheStatus == .hit ? "0" : CostFormat.plainDecimal(cost) }
             // The receipt is taken before the write: a single-buffer body goes out head and body in one
             // syscall (a closure body costs a write, and a client wakeup, per part).
-            reply.finish(
-                Self.receipt(reply, usage: usage, cost: cost, latency: latency, body: Array(buffer.readableBytesView))
-            )
+            reply.finish(Self.receipt(reply, usage: usage, cost: cost, latency: latency, body: sent))
             let body = ResponseBody(byteBuffer: buffer)
             return Response(status: .ok, headers: headers, body: body)
 
@@ -43,16 +70,25 @@ enum ReplyResponse {
                 let watcher = try? await channel.pipeline.handler(type: ClientCloseHandler.self).get()
                 watcher?.watch { stream.cancelUpstream() }
                 defer { watcher?.stopWatching() }
+                var events = api == .anthropic ? AnthropicEventWriter(model: reply.model) : nil
                 do {
                     for try await chunk in stream {
-                        try await writer.write(chunk)
+                        if events == nil {
+                            try await writer.write(chunk)
+                        } else if let translated = try events?.translate(chunk), translated.readableBytes > 0 {
+                            try await writer.write(translated)
+                        }
                     }
                 } catch  where watcher?.isClosed == true || error is CancellationError {
                     stream.outcome.recordFailure("the client disconnected before the stream finished")
                 } catch {
                     let failure = GatewayError.from(error)
                     stream.outcome.recordFailure(failure.message)
-                    try? await writer.write(ChatStream.errorEvent(failure))
+                    let event =
+                        events == nil
+                        ? ChatStream.errorEvent(failure)
+                        : AnthropicInbound.errorEvent(status: Int(failure.status.code), message: failure.message)
+                    try? await writer.write(event)
                 }
                 // The receipt goes in before the last chunk, so a client that saw the end of its
                 // stream finds the request in `GET /admin/logs`.

@@ -7,13 +7,17 @@ import Logging
 import NIOCore
 import NIOPosix
 import SwitchyardCore
+import SwitchyardProviders
 
-/// `POST /v1/chat/completions` and `POST /v1/embeddings`: read the body, run the pipeline, send the reply.
+/// `POST /v1/chat/completions`, `/v1/embeddings` and `/v1/messages`: read the body, run the pipeline,
+/// send the reply; and `POST /v1/messages/count_tokens`.
 struct CompletionRoutes {
     typealias Context = GatewayRequestContext
 
     let pipeline: Pipeline
     let limits: ServerLimits
+    let models: ModelTable
+    let authenticator: Authenticator
 
     func register(on router: Router<Context>) {
         router.post("/v1/chat/completions") { request, context in
@@ -22,17 +26,32 @@ struct CompletionRoutes {
         router.post("/v1/embeddings") { request, context in
             try await self.handle(request, context: context, endpoint: .embeddings)
         }
+        router.post("/v1/messages") { request, context in
+            try await self.handle(request, context: context, endpoint: .messages)
+        }
+        router.post("/v1/messages/count_tokens") { request, context in
+            do {
+                return try await self.countTokens(request)
+            } catch {
+                return GatewayError.from(error).response(in: .anthropic)
+            }
+        }
     }
 
     private func handle(_ inbound: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
         let id = context.requestID
+        let api: InboundAPI = endpoint == .messages ? .anthropic : .openAI
         var body = ByteBuffer()
         var request = inbound
         // A body too large or too slow still goes through authentication, the request log and the
-        // metrics, with an empty body: validation raises the rejection.
+        // metrics, with an empty body: validation raises the rejection. So does a Messages body
+        // that does not translate.
         var rejection: GatewayError?
         do {
             (body, request) = try await self.collectBody(inbound)
+            if api == .anthropic {
+                body = ByteBuffer(bytes: try AnthropicInbound.chatBody(fromMessages: Array(body.readableBytesView)))
+            }
         } catch {
             rejection = GatewayError.from(error)
         }
@@ -48,10 +67,30 @@ struct CompletionRoutes {
         )
         do {
             let reply = try await self.pipeline.run(call)
-            return ReplyResponse.make(reply, call: call, channel: context.channel)
+            return ReplyResponse.make(reply, call: call, channel: context.channel, api: api)
         } catch {
-            return GatewayError.from(error).response()
+            return GatewayError.from(error).response(in: api)
         }
+    }
+
+    /// `{"input_tokens": N}` for a Messages body, estimated at four characters per token (images at
+    /// a flat 1,600 tokens), since no route's tokenizer is available here; the model must be served.
+    private func countTokens(_ inbound: Request) async throws -> Response {
+        _ = try self.authenticator.authenticate(Self.presentedKey(inbound.headers))
+        let (body, _) = try await self.collectBody(inbound)
+        let count = try AnthropicInbound.estimateInputTokens(Array(body.readableBytesView))
+        guard self.models.resolve(count.model) != nil else {
+            throw GatewayError.notFound(
+                "The model `\(count.model)` does not exist on this gateway.",
+                param: "model",
+                code: "model_not_found"
+            )
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(count.tokens)}"#))
+        )
     }
 
     /// The body, within `server.max_body_bytes` and `server.body_timeout` (enforced by ``BodyDeadlineHandler``).

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import NIOCore
+import SwitchyardCore
+import SwitchyardProviders
+
+/// Feeds arbitrary bytes to the Anthropic decoders of both directions.
+///
+/// The first byte picks the decoder, the second where the input is split into two network chunks:
+/// the outbound stream reader (Messages API events to OpenAI chunks), the outbound answer and error
+/// readers, the inbound `/v1/messages` body translation, and the inbound event writer (OpenAI events
+/// to Messages API events). Any input may be refused; none may trap, hang or grow without bound.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
+    guard bytes.count >= 2 else { return 0 }
+    let input = Array(bytes.dropFirst(2))
+    let split = Int(bytes[1]) % (input.count + 1)
+    let translator = AnthropicTranslator(messagesURL: "http://127.0.0.1:9/v1/messages", apiKey: nil)
+    switch bytes[0] % 4 {
+    case 0:
+        var reader = translator.makeStreamReader(upstreamModel: "m")
+        _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
+        _ = try? reader.read(ByteBuffer(bytes: input[split...]))
+        _ = try? reader.finish()
+    case 1:
+        _ = try? translator.readChatResponse(input, upstreamModel: "m")
+        _ = translator.parseError(status: 400, headers: [("retry-after", "1")], body: input)
+    case 2:
+        if let body = try? AnthropicInbound.chatBody(fromMessages: input) {
+            _ = try? ChatRequest(body: body)
+        }
+    default:
+        var writer = AnthropicEventWriter(model: "m")
+        _ = try? writer.translate(ByteBuffer(bytes: input[..<split]))
+        _ = try? writer.translate(ByteBuffer(bytes: input[split...]))
+        _ = try? AnthropicInbound.messagesBody(fromChatCompletion: input)
+    }
+    return 0
+}
