@@ -26,11 +26,11 @@ let package = Package(
         .executable(name: "FuzzUpstreamAnswer", targets: ["FuzzUpstreamAnswer"]),
         .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
         .executable(name: "FuzzUpstreamURL", targets: ["FuzzUpstreamURL"]),
-        .executable(name: "FuzzAnthropic", targets: ["FuzzAnthropic"]),
+        .executable(name: "FuzzDialects", targets: ["FuzzDialects"]),
     ],
     dependencies: [
         .package(path: ".."),
-        // The same requirement as the gateway's, so it resolves to the same version: ByteBuffer for FuzzAnthropic.
+        // The same requirement as the gateway's, so it resolves to the same version: ByteBuffer for FuzzDialects.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
@@ -41,6 +41,6 @@ let package = Package(
         .executableTarget(name: "FuzzUpstreamAnswer", dependencies: [core, providers]),
         .executableTarget(name: "FuzzConfig", dependencies: [core, providers]),
         .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
-        .executableTarget(name: "FuzzAnthropic", dependencies: [core, providers, nioCore]),
+        .executableTarget(name: "FuzzDialects", dependencies: [core, providers, nioCore]),
     ]
 )

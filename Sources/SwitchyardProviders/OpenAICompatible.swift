@@ -104,22 +104,18 @@ public struct KnownProvider: Sendable, Equatable {
 /// with two edits made in place: `model` becomes the route's upstream model, and streams ask for
 /// the usage chunk so every call can be priced.
 public struct OpenAICompatibleAdapter: Sendable {
-    /// API root including `/v1`.
-    public var baseURL: String
-    /// Provider key; `nil` sends no `Authorization` header.
-    public var apiKey: String?
-    /// Extra headers from the configuration.
-    public var extraHeaders: [String: String]
-    /// The proxy upstream calls tunnel through, if any.
-    public var proxy: UpstreamProxy?
+    /// API root including `/v1`, key (`Authorization: Bearer`), extra headers and proxy.
+    public var access: UpstreamAccess
 
     /// Creates an adapter.
     public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
-        self.proxy = proxy
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        // `none` is how configs say "this server takes no key" (vLLM, Ollama).
-        self.apiKey = apiKey.flatMap { $0.isEmpty || $0 == "none" ? nil : $0 }
-        self.extraHeaders = extraHeaders
+        self.access = UpstreamAccess(
+            baseURL: baseURL,
+            apiKey: apiKey,
+            credentials: { [("authorization", "Bearer \($0)")] },
+            extraHeaders: extraHeaders,
+            proxy: proxy
+        )
     }
 
     /// The upstream request for a chat completion.
@@ -133,7 +129,7 @@ public struct OpenAICompatibleAdapter: Sendable {
             try options.set("include_usage", json: Array("true".utf8))
             try body.set("stream_options", json: options.bytes)
         }
-        return self.request("/chat/completions", body: body.bytes)
+        return self.access.post("/chat/completions", body: body.bytes)
     }
 
     /// The upstream request for embeddings.
@@ -141,7 +137,7 @@ public struct OpenAICompatibleAdapter: Sendable {
     {
         var body = try JSONObjectEditor(request.body)
         if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
-        return self.request("/embeddings", body: body.bytes)
+        return self.access.post("/embeddings", body: body.bytes)
     }
 
     /// Describes a failed upstream response.
@@ -158,43 +154,6 @@ public struct OpenAICompatibleAdapter: Sendable {
         return ProviderError.upstream(status: status, headers: headers, message: message)
     }
 
-    /// A POST of `body` to `path` under the base URL, with the provider's headers and proxy.
-    private func request(_ path: String, body: [UInt8]) -> UpstreamHTTPRequest {
-        UpstreamHTTPRequest(url: self.baseURL + path, headers: self.headers(), body: body, proxy: self.proxy)
-    }
-
-    private func headers() -> [(String, String)] {
-        var headers = [("content-type", "application/json"), ("accept", "application/json, text/event-stream")]
-        if let apiKey = self.apiKey { headers.append(("authorization", "Bearer \(apiKey)")) }
-        headers += self.extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        return headers
-    }
-}
-
-/// An HTTP request an adapter wants made: always a POST of a JSON body.
-public struct UpstreamHTTPRequest: Sendable, Equatable {
-    /// Full URL.
-    public var url: String
-    /// Headers, credentials included (never log them).
-    public var headers: [(String, String)]
-    /// The JSON body.
-    public var body: [UInt8]
-    /// The proxy to tunnel through, if any.
-    public var proxy: UpstreamProxy?
-
-    /// Creates a request.
-    public init(url: String, headers: [(String, String)], body: [UInt8], proxy: UpstreamProxy? = nil) {
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.proxy = proxy
-    }
-
-    /// Compares URL, body, headers and proxy.
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.url == rhs.url && lhs.body == rhs.body && lhs.proxy == rhs.proxy
-            && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
-    }
 }
 
 /// An OpenAI-compatible provider reached over HTTP.

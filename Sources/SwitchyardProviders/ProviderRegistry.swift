@@ -52,6 +52,7 @@ public enum ProviderRegistry {
     public static let dialects: [any ProviderDialect] = [
         OpenAIDialect(),
         AnthropicDialect(),
+        GeminiDialect(),
         SimulatorDialect(),
     ]
 

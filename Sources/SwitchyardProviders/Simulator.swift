@@ -356,21 +356,19 @@ struct SimulatedEmbeddings {
     let dimensions: Int
 
     func json() -> [UInt8] {
-        let data: [[String: Any]] = self.request.inputs.enumerated().map { index, text in
+        let vectors = self.request.inputs.map { text in
             var generator = SeededGenerator(seed: fnv1a(text))
             var vector = (0..<self.dimensions).map { _ in Float(Double(generator.next() % 2_000_001) / 1_000_000 - 1) }
             let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if norm > 0 { vector = vector.map { $0 / norm } }
-            let embedding: Any =
-                self.request.encodingFormat == "base64"
-                ? vector.withUnsafeBufferPointer { Data(buffer: $0).base64EncodedString() } : vector.map { Double($0) }
-            return ["object": "embedding", "index": index, "embedding": embedding]
+            return vector.map { Double($0) }
         }
-        let tokens = max(1, (self.request.characterCount + 3) / 4)
-        return SwitchyardProviders.json([
-            "object": "list", "data": data, "model": self.model,
-            "usage": ["prompt_tokens": tokens, "total_tokens": tokens],
-        ])
+        return EmbeddingsAnswer.json(
+            vectors: vectors,
+            model: self.model,
+            encodingFormat: self.request.encodingFormat,
+            promptTokens: max(1, (self.request.characterCount + 3) / 4)
+        )
     }
 }
 

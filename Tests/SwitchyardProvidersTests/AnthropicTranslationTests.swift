@@ -31,7 +31,7 @@ func readAll<Reader: ChatStreamReader>(
 }
 
 struct AnthropicTranslationTests {
-    let translator = AnthropicTranslator(messagesURL: "https://api.anthropic.com/v1/messages", apiKey: "sk-ant-test")
+    let translator = AnthropicTranslator(baseURL: "https://api.anthropic.com/v1", apiKey: "sk-ant-test")
     let route = Route(
         provider: SimulatorProvider(name: "anthropic", settings: .init()),
         upstreamModel: "claude-sonnet-4-5-20250929",

@@ -222,3 +222,48 @@ class FakeOpenAI(FakeProvider):
             events.append(chunk({}, with_usage=True))
         events.append(b"data: [DONE]\n\n")
         handler.send_events(events)
+
+
+class FakeGemini(FakeProvider):
+    """``models/{model}:generateContent``, ``:streamGenerateContent?alt=sse`` and ``:batchEmbedContents``."""
+
+    API_KEY = "AIza-fake"
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        recorded = self.requests[-1]
+        if recorded.headers.get("x-goog-api-key") != self.API_KEY:
+            handler._send(400, "application/json", json.dumps({"error": {
+                "code": 400, "message": "API key not valid. Please pass a valid API key.",
+                "status": "INVALID_ARGUMENT"}}).encode())
+            return
+        path = recorded.path
+        if path.endswith(":batchEmbedContents"):
+            handler.send_json({"embeddings": [
+                {"values": [float(len(item["content"]["parts"][0]["text"])), 0.5, -0.5]} for item in body["requests"]]})
+            return
+        last = body["contents"][-1]
+        wants_tool = bool(body.get("tools")) and not any("functionResponse" in part for part in last["parts"])
+        text = "Echo: " + " ".join(part.get("text", "") for part in last["parts"] if "text" in part)
+        usage = {"promptTokenCount": 11, "candidatesTokenCount": 6, "cachedContentTokenCount": 2,
+                 "thoughtsTokenCount": 3, "totalTokenCount": 20}
+        parts: list[dict[str, Any]] = [{"text": text}]
+        if wants_tool:
+            name = body["tools"][0]["functionDeclarations"][0]["name"]
+            parts = [{"functionCall": {"name": name, "args": {"city": "Paris"}}}]
+        if ":streamGenerateContent" not in path:
+            handler.send_json({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP",
+                                               "index": 0}], "usageMetadata": usage,
+                               "modelVersion": path.split("/models/")[1].split(":")[0], "responseId": "gem1"})
+            return
+        assert path.endswith("?alt=sse"), path
+        pieces = [[{"text": word + " "}] for word in text.split(" ")] if not wants_tool else [parts]
+        events = []
+        for index, piece in enumerate(pieces):
+            final = index == len(pieces) - 1
+            event: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": piece}, "index": 0}],
+                                     "modelVersion": "gemini-2.5-flash", "responseId": "gem2"}
+            if final:
+                event["candidates"][0]["finishReason"] = "STOP"
+                event["usageMetadata"] = usage
+            events.append(f"data: {json.dumps(event)}\r\n\r\n".encode())
+        handler.send_events(events)

@@ -15,7 +15,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from fake_providers import FakeAnthropic
+from fake_providers import FakeAnthropic, FakeGemini
 from test_operations import running_gateway
 
 # Catalog prices for claude-sonnet-4-5 on Anthropic, USD per 1M tokens.
@@ -34,7 +34,14 @@ def anthropic_upstream() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture(scope="module")
-def client(anthropic_upstream: FakeAnthropic) -> Iterator[openai.OpenAI]:
+def gemini_upstream() -> Iterator[FakeGemini]:
+    fake = FakeGemini()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def client(anthropic_upstream: FakeAnthropic, gemini_upstream: FakeGemini) -> Iterator[openai.OpenAI]:
     config = f"""\
 listen: 127.0.0.1:{{port}}
 store: memory
@@ -43,6 +50,15 @@ providers:
     type: anthropic
     base_url: {anthropic_upstream.url}
     api_key: {FakeAnthropic.API_KEY}
+  gemini:
+    type: gemini
+    base_url: {gemini_upstream.url}/v1beta
+    api_key: {FakeGemini.API_KEY}
+models:
+  gemini-embedding:
+    routes:
+      - provider: gemini
+        model: text-embedding-004
 """
     with running_gateway(config) as (_, port, _):
         yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=20)
@@ -171,3 +187,65 @@ def test_what_anthropic_cannot_express_is_a_400_naming_it(client: openai.OpenAI)
         client.chat.completions.create(
             model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}], logprobs=True)
     assert "`logprobs`" in caught.value.response.json()["error"]["message"]
+
+
+# Gemini ------------------------------------------------------------------------------------------
+
+GEMINI_FLASH = {"input": 0.3, "cached_input": 0.03, "output": 2.5}
+
+
+def test_a_chat_completion_on_a_gemini_route(client: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="gemini-2.5-flash",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Bonjour"}],
+        max_tokens=100, reasoning_effort="low",
+    )
+    response = raw.parse()
+    assert response.choices[0].message.content == "Echo: Bonjour"
+    assert raw.headers["x-switchyard-provider"] == "gemini"
+    sent = gemini_upstream.requests[-1]
+    assert sent.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert sent.headers["x-goog-api-key"] == FakeGemini.API_KEY
+    assert sent.body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert sent.body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 1024, "includeThoughts": True}
+    usage = response.usage
+    # Thinking tokens count as output and are reported as reasoning.
+    assert (usage.prompt_tokens, usage.completion_tokens) == (11, 9)
+    assert usage.completion_tokens_details.reasoning_tokens == 3
+    expected = (9 * GEMINI_FLASH["input"] + 2 * GEMINI_FLASH["cached_input"] + 9 * GEMINI_FLASH["output"]) / 1e6
+    assert math.isclose((usage.model_extra or {})["cost"], expected, rel_tol=1e-9)
+
+
+def test_a_gemini_stream_and_tool_call(client: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
+    chunks = list(client.chat.completions.create(
+        model="gemini-2.5-flash", messages=[{"role": "user", "content": "stream it"}], stream=True,
+        stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == "Echo: stream it"
+    assert chunks[-1].usage.completion_tokens == 9
+    assert gemini_upstream.requests[-1].path.endswith(":streamGenerateContent?alt=sse")
+
+    response = client.chat.completions.create(
+        model="gemini-2.5-flash", messages=[{"role": "user", "content": "weather?"}], tools=TOOLS)
+    call = response.choices[0].message.tool_calls[0]
+    assert response.choices[0].finish_reason == "tool_calls"
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Paris"})
+    follow_up = client.chat.completions.create(model="gemini-2.5-flash", tools=TOOLS, messages=[
+        {"role": "user", "content": "weather?"}, response.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"celsius": 18}'}])
+    assert follow_up.choices[0].finish_reason == "stop"
+    assert gemini_upstream.requests[-1].body["contents"][-1] == {"role": "user", "parts": [
+        {"functionResponse": {"name": "get_weather", "response": {"celsius": 18}}}]}
+
+
+def test_gemini_embeddings(client: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
+    result = client.embeddings.create(model="gemini-embedding", input=["one", "three"])
+    assert [item.embedding for item in result.data] == [[3.0, 0.5, -0.5], [5.0, 0.5, -0.5]]
+    assert gemini_upstream.requests[-1].path == "/v1beta/models/text-embedding-004:batchEmbedContents"
+
+
+def test_a_gemini_error_in_openai_shape(client: openai.OpenAI, gemini_upstream: FakeGemini) -> None:
+    gemini_upstream.fail_next(400, {"error": {"code": 400, "message": "Invalid JSON payload received.",
+                                              "status": "INVALID_ARGUMENT"}})
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gemini-2.5-flash", messages=[{"role": "user", "content": "x"}])
+    assert "INVALID_ARGUMENT: Invalid JSON payload received." in caught.value.response.json()["error"]["message"]

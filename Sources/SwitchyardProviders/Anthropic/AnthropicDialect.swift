@@ -35,14 +35,14 @@ public struct AnthropicDialect: ProviderDialect {
     ) throws -> any Provider {
         var root = configuration.baseURL ?? "https://api.anthropic.com"
         while root.hasSuffix("/") { root.removeLast() }
-        let url = root.hasSuffix("/v1") ? root + "/messages" : root + "/v1/messages"
+        if !root.hasSuffix("/v1") { root += "/v1" }
         return TranslatingProvider(
             name: name,
             translator: AnthropicTranslator(
-                messagesURL: url,
+                baseURL: root,
                 apiKey: configuration.apiKey,
                 extraHeaders: configuration.headers,
-                proxy: try services.proxy(for: url, provider: name, configuration: configuration)
+                proxy: try services.proxy(for: root, provider: name, configuration: configuration)
             ),
             transport: services.transport
         )
@@ -51,14 +51,8 @@ public struct AnthropicDialect: ProviderDialect {
 
 /// Translates OpenAI chat requests to Anthropic's Messages API and its answers back.
 public struct AnthropicTranslator: ChatTranslator {
-    /// The full URL of `POST /v1/messages`.
-    public var messagesURL: String
-    /// The key, sent as `x-api-key`.
-    public var apiKey: String?
-    /// Extra headers from the configuration (for example `anthropic-beta`).
-    public var extraHeaders: [String: String]
-    /// The proxy to tunnel through, if any.
-    public var proxy: UpstreamProxy?
+    /// The API root including `/v1`, the key (`x-api-key`), extra headers (such as `anthropic-beta`) and proxy.
+    public var access: UpstreamAccess
 
     /// The API version the translation is written against.
     public static let apiVersion = "2023-06-01"
@@ -67,13 +61,15 @@ public struct AnthropicTranslator: ChatTranslator {
     /// Thinking budgets for `reasoning_effort`.
     public static let thinkingBudgets = ["minimal": 1024, "low": 1024, "medium": 4096, "high": 16384]
 
-    /// Creates a translator.
-    public init(messagesURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil)
-    {
-        self.messagesURL = messagesURL
-        self.apiKey = apiKey.flatMap { $0.isEmpty || $0 == "none" ? nil : $0 }
-        self.extraHeaders = extraHeaders
-        self.proxy = proxy
+    /// Creates a translator for the API root including `/v1`; the key goes in `x-api-key`.
+    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
+        self.access = UpstreamAccess(
+            baseURL: baseURL,
+            apiKey: apiKey,
+            credentials: { [("x-api-key", $0)] },
+            extraHeaders: extraHeaders,
+            proxy: proxy
+        )
     }
 
     // MARK: Request
@@ -85,18 +81,10 @@ public struct AnthropicTranslator: ChatTranslator {
             upstreamModel: route.upstreamModel,
             routeMaxOutput: route.maxOutputTokens
         )
-        var headers = [
-            ("content-type", "application/json"),
-            ("accept", "application/json, text/event-stream"),
-            ("anthropic-version", Self.apiVersion),
-        ]
-        if let apiKey = self.apiKey { headers.append(("x-api-key", apiKey)) }
-        headers += self.extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        return UpstreamHTTPRequest(
-            url: self.messagesURL,
-            headers: headers,
+        return self.access.post(
+            "/messages",
             body: try TranslatedJSON.encode(translated),
-            proxy: self.proxy
+            headers: [("anthropic-version", Self.apiVersion)]
         )
     }
 
@@ -106,18 +94,12 @@ public struct AnthropicTranslator: ChatTranslator {
         upstreamModel: String,
         routeMaxOutput: Int?
     ) throws -> AnthropicMessages.Request {
-        func refuse(_ parameter: String, _ why: String) -> ProviderError {
-            ProviderError(kind: .invalidRequest, status: 400, message: "`\(parameter)` \(why) on Anthropic routes")
-        }
-        if let n = request.n, n > 1 { throw refuse("n", "above 1 cannot be served") }
-        for (name, isSet) in [
-            ("logprobs", request.logprobs == true), ("top_logprobs", request.top_logprobs != nil),
-            ("logit_bias", !(request.logit_bias ?? [:]).isEmpty), ("seed", request.seed != nil),
-            ("presence_penalty", request.presence_penalty.map { $0 != 0 } ?? false),
-            ("frequency_penalty", request.frequency_penalty.map { $0 != 0 } ?? false),
-        ] where isSet {
-            throw refuse(name, "is not supported")
-        }
+        let rules = TranslationRules(provider: "Anthropic")
+        let refuse = rules.refusal
+        try rules.refuseUnsupported(
+            request,
+            ["n", "logprobs", "top_logprobs", "logit_bias", "seed", "presence_penalty", "frequency_penalty"]
+        )
         if let format = request.response_format?.type, format != "text" {
             throw refuse("response_format", "`\(format)` is not supported")
         }
@@ -126,41 +108,26 @@ public struct AnthropicTranslator: ChatTranslator {
         }
 
         var system: [AnthropicMessages.ContentBlock] = []
+        // Anthropic requires alternating roles: consecutive turns of one role become one turn.
         var messages: [AnthropicMessages.Message] = []
-        func append(_ role: String, _ blocks: [AnthropicMessages.ContentBlock]) {
-            guard !blocks.isEmpty else { return }
-            // Anthropic requires alternating roles: consecutive turns of one role become one turn.
-            if messages.last?.role == role {
-                messages[messages.count - 1].content += blocks
-            } else {
-                messages.append(AnthropicMessages.Message(role: role, content: blocks))
-            }
-        }
         for (index, message) in request.messages.enumerated() {
             switch message.role {
             case "system", "developer":
-                system += try Self.blocks(message.content, at: index)
+                system += try Self.blocks(message.content, at: index, rules: rules)
             case "user":
-                append("user", try Self.blocks(message.content, at: index))
+                messages.appendTurn("user", try Self.blocks(message.content, at: index, rules: rules))
             case "assistant":
-                var blocks = try Self.blocks(message.content, at: index)
+                var blocks = try Self.blocks(message.content, at: index, rules: rules)
                 for (callIndex, call) in (message.tool_calls ?? []).enumerated() {
-                    guard let block = AnthropicMessages.ContentBlock.toolUse(call) else {
-                        throw ProviderError(
-                            kind: .invalidRequest,
-                            status: 400,
-                            message:
-                                "`messages[\(index)].tool_calls[\(callIndex)].function.arguments` is not a JSON object"
-                        )
-                    }
-                    blocks.append(block)
+                    let input = try rules.arguments(of: call, message: index, index: callIndex)
+                    blocks.append(.toolUse(id: call.id, name: call.function.name, input: input))
                 }
-                append("assistant", blocks)
+                messages.appendTurn("assistant", blocks)
             case "tool", "function":
                 var block = AnthropicMessages.ContentBlock(type: "tool_result")
                 block.tool_use_id = message.tool_call_id ?? message.name ?? ""
                 block.content = .text(message.content?.text ?? "")
-                append("user", [block])
+                messages.appendTurn("user", [block])
             default:
                 throw refuse("messages[\(index)].role", "`\(message.role)` is not supported")
             }
@@ -215,37 +182,28 @@ public struct AnthropicTranslator: ChatTranslator {
     }
 
     /// Anthropic blocks for an OpenAI message's content.
-    static func blocks(_ content: OpenAIChat.Content?, at index: Int) throws -> [AnthropicMessages.ContentBlock] {
-        guard let content else { return [] }
-        if case .text(let text) = content { return text.isEmpty ? [] : [.text(text)] }
-        return try content.parts.enumerated().map { partIndex, part in
-            switch part.type {
-            case "text":
-                return .text(part.text ?? "", cacheControl: part.cache_control)
-            case "image_url":
-                guard let image = part.image_url else {
-                    throw ProviderError(
-                        kind: .invalidRequest,
-                        status: 400,
-                        message: "`messages[\(index)].content[\(partIndex)].image_url` is required"
-                    )
-                }
-                var block = AnthropicMessages.ContentBlock(type: "image")
+    static func blocks(
+        _ content: OpenAIChat.Content?,
+        at index: Int,
+        rules: TranslationRules
+    ) throws -> [AnthropicMessages.ContentBlock] {
+        try rules.parts(content, message: index) { part, image in
+            var block: AnthropicMessages.ContentBlock
+            switch (part.type, image) {
+            case ("text", _):
+                block = .text(part.text ?? "")
+            case ("image_url", let image?):
+                block = AnthropicMessages.ContentBlock(type: "image")
                 if let inline = image.inlineData {
                     block.source = .init(type: "base64", media_type: inline.mediaType, data: inline.base64)
                 } else {
                     block.source = .init(type: "url", url: image.url)
                 }
-                block.cache_control = part.cache_control
-                return block
             default:
-                throw ProviderError(
-                    kind: .invalidRequest,
-                    status: 400,
-                    message:
-                        "`messages[\(index)].content[\(partIndex)].type` `\(part.type)` is not supported on Anthropic routes"
-                )
+                return nil
             }
+            block.cache_control = part.cache_control
+            return block
         }
     }
 
@@ -344,12 +302,7 @@ public struct AnthropicStreamReader: ChatStreamReader {
 
     /// The chunks the events in `bytes` make.
     public mutating func read(_ bytes: ByteBuffer) throws -> [OpenAIChat.Chunk] {
-        let events: [ServerSentEvent]
-        do {
-            events = try self.decoder.feed(bytes.readableBytesView)
-        } catch {
-            throw ProviderError(kind: .invalidResponse, message: "a stream event exceeds \(error.limit) bytes")
-        }
+        let events = try self.decoder.upstreamEvents(in: bytes)
         var chunks: [OpenAIChat.Chunk] = []
         for event in events where !self.stopped {
             chunks += try self.translate(event)

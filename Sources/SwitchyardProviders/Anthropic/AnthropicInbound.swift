@@ -276,13 +276,14 @@ public enum AnthropicInbound {
         var content: [AnthropicMessages.ContentBlock] = []
         if let text = choice?.message.content?.text, !text.isEmpty { content.append(.text(text)) }
         for call in choice?.message.tool_calls ?? [] {
-            guard let block = AnthropicMessages.ContentBlock.toolUse(call) else {
+            let arguments = call.function.arguments.isEmpty ? "{}" : call.function.arguments
+            guard let input = JSONNode(parsing: Array(arguments.utf8)), case .object = input else {
                 throw ProviderError(
                     kind: .invalidResponse,
                     message: "the model called tool `\(call.function.name)` with arguments that are not a JSON object"
                 )
             }
-            content.append(block)
+            content.append(.toolUse(id: call.id, name: call.function.name, input: input))
         }
         let answer = AnthropicMessages.Response(
             id: response.id,
@@ -387,12 +388,7 @@ public struct AnthropicEventWriter: Sendable {
     /// chunk or a tool call whose arguments are not JSON.
     public mutating func translate(_ bytes: ByteBuffer) throws -> ByteBuffer {
         var out = ByteBuffer()
-        let events: [ServerSentEvent]
-        do {
-            events = try self.decoder.feed(bytes.readableBytesView)
-        } catch {
-            throw ProviderError(kind: .invalidResponse, message: "a stream event exceeds \(error.limit) bytes")
-        }
+        let events = try self.decoder.upstreamEvents(in: bytes)
         for event in events {
             if event.data.elementsEqual("[DONE]".utf8) {
                 self.finish(into: &out)

@@ -34,7 +34,7 @@ public enum AnthropicMessages {
     public typealias SystemPrompt = TextOrList<ContentBlock>
 
     /// One turn: `user` or `assistant`, with a string or a list of blocks.
-    public struct Message: Codable, Sendable, Equatable {
+    public struct Message: Codable, Sendable, Equatable, AlternatingTurn {
         public var role: String
         public var content: [ContentBlock]
 
@@ -45,6 +45,13 @@ public enum AnthropicMessages {
         }
 
         enum CodingKeys: String, CodingKey { case role, content }
+
+        var turnRole: String? { self.role }
+        var items: [ContentBlock] {
+            get { self.content }
+            set { self.content = newValue }
+        }
+        init(turnRole: String, items: [ContentBlock]) { self.init(role: turnRole, content: items) }
 
         /// Decodes `content` as a string or a list of blocks.
         public init(from decoder: any Decoder) throws {
@@ -87,13 +94,11 @@ public enum AnthropicMessages {
         /// Creates an empty block of `type`.
         public init(type: String) { self.type = type }
 
-        /// A `tool_use` block for an OpenAI tool call, or `nil` when its arguments are not a JSON object.
-        public static func toolUse(_ call: OpenAIChat.ToolCall) -> ContentBlock? {
-            let arguments = call.function.arguments.isEmpty ? "{}" : call.function.arguments
-            guard let input = JSONNode(parsing: Array(arguments.utf8)), case .object = input else { return nil }
+        /// A `tool_use` block.
+        public static func toolUse(id: String, name: String, input: JSONNode) -> ContentBlock {
             var block = ContentBlock(type: "tool_use")
-            block.id = call.id
-            block.name = call.function.name
+            block.id = id
+            block.name = name
             block.input = input
             return block
         }

@@ -4,20 +4,21 @@ import NIOCore
 import SwitchyardCore
 import SwitchyardProviders
 
-/// Feeds arbitrary bytes to the Anthropic decoders of both directions.
+/// Feeds arbitrary bytes to the decoders of the translated dialects.
 ///
 /// The first byte picks the decoder, the second where the input is split into two network chunks:
-/// the outbound stream reader (Messages API events to OpenAI chunks), the outbound answer and error
-/// readers, the inbound `/v1/messages` body translation, and the inbound event writer (OpenAI events
-/// to Messages API events). Any input may be refused; none may trap, hang or grow without bound.
+/// Anthropic's stream reader, answer and error readers, the inbound `/v1/messages` body translation
+/// and event writer; Gemini's stream reader, answer, error and embeddings readers. Any input may be
+/// refused; none may trap, hang or grow without bound.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
     guard bytes.count >= 2 else { return 0 }
     let input = Array(bytes.dropFirst(2))
     let split = Int(bytes[1]) % (input.count + 1)
-    let translator = AnthropicTranslator(messagesURL: "http://127.0.0.1:9/v1/messages", apiKey: nil)
-    switch bytes[0] % 4 {
+    let translator = AnthropicTranslator(baseURL: "http://127.0.0.1:9/v1", apiKey: nil)
+    let gemini = GeminiTranslator(baseURL: "http://127.0.0.1:9/v1beta", apiKey: nil)
+    switch bytes[0] % 6 {
     case 0:
         var reader = translator.makeStreamReader(upstreamModel: "m")
         _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
@@ -29,6 +30,17 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     case 2:
         if let body = try? AnthropicInbound.chatBody(fromMessages: input) {
             _ = try? ChatRequest(body: body)
+        }
+    case 4:
+        var reader = gemini.makeStreamReader(upstreamModel: "m")
+        _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
+        _ = try? reader.read(ByteBuffer(bytes: input[split...]))
+        _ = try? reader.finish()
+    case 5:
+        _ = try? gemini.readChatResponse(input, upstreamModel: "m")
+        _ = gemini.parseError(status: 400, headers: [], body: input)
+        if let request = try? EmbeddingsRequest(body: Array(#"{"model": "m", "input": ["a", "b"]}"#.utf8)) {
+            _ = try? gemini.readEmbeddingsResponse(input, request: request, upstreamModel: "m")
         }
     default:
         var writer = AnthropicEventWriter(model: "m")
