@@ -106,16 +106,32 @@ public struct KnownProvider: Sendable, Equatable {
 public struct OpenAICompatibleAdapter: Sendable {
     /// API root including `/v1`, key (`Authorization: Bearer`), extra headers and proxy.
     public var access: UpstreamAccess
+    /// The path under the root for an operation (`chat/completions`, `embeddings`) on an upstream
+    /// model: `/chat/completions` for OpenAI; Azure puts the deployment and `api-version` in it.
+    public var path: @Sendable (_ operation: String, _ upstreamModel: String) -> String
 
-    /// Creates an adapter.
+    /// Creates an adapter for an OpenAI-style server (`Authorization: Bearer`, `/v1/...` paths).
     public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
-        self.access = UpstreamAccess(
-            baseURL: baseURL,
-            apiKey: apiKey,
-            credentials: { [("authorization", "Bearer \($0)")] },
-            extraHeaders: extraHeaders,
-            proxy: proxy
+        self.init(
+            access: UpstreamAccess(
+                baseURL: baseURL,
+                apiKey: apiKey,
+                credentials: { [("authorization", "Bearer \($0)")] },
+                extraHeaders: extraHeaders,
+                proxy: proxy
+            )
         )
+    }
+
+    /// Creates an adapter with its own access and paths.
+    public init(
+        access: UpstreamAccess,
+        path: @escaping @Sendable (_ operation: String, _ upstreamModel: String) -> String = { operation, _ in
+            "/" + operation
+        }
+    ) {
+        self.access = access
+        self.path = path
     }
 
     /// The upstream request for a chat completion.
@@ -129,7 +145,7 @@ public struct OpenAICompatibleAdapter: Sendable {
             try options.set("include_usage", json: Array("true".utf8))
             try body.set("stream_options", json: options.bytes)
         }
-        return self.access.post("/chat/completions", body: body.bytes)
+        return self.access.post(self.path("chat/completions", upstreamModel), body: body.bytes)
     }
 
     /// The upstream request for embeddings.
@@ -137,7 +153,7 @@ public struct OpenAICompatibleAdapter: Sendable {
     {
         var body = try JSONObjectEditor(request.body)
         if request.model != upstreamModel { try body.set("model", json: JSONText.string(upstreamModel)) }
-        return self.access.post("/embeddings", body: body.bytes)
+        return self.access.post(self.path("embeddings", upstreamModel), body: body.bytes)
     }
 
     /// Describes a failed upstream response.

@@ -53,6 +53,7 @@ public enum ProviderRegistry {
         OpenAIDialect(),
         AnthropicDialect(),
         GeminiDialect(),
+        AzureDialect(),
         SimulatorDialect(),
     ]
 

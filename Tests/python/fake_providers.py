@@ -267,3 +267,29 @@ class FakeGemini(FakeProvider):
                 event["usageMetadata"] = usage
             events.append(f"data: {json.dumps(event)}\r\n\r\n".encode())
         handler.send_events(events)
+
+
+class FakeAzure(FakeOpenAI):
+    """Azure OpenAI: ``/openai/deployments/{deployment}/...?api-version=...`` and the ``api-key`` header."""
+
+    API_KEY = "azure-fake-key"
+    API_VERSION = "2024-10-21"
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        recorded = self.requests[-1]
+        if recorded.headers.get("api-key") != self.API_KEY:
+            handler._send(401, "application/json", json.dumps({"error": {
+                "code": "401", "message": "Access denied due to invalid subscription key."}}).encode())
+            return
+        if not recorded.path.startswith("/openai/deployments/") or \
+                not recorded.path.endswith(f"?api-version={self.API_VERSION}"):
+            handler._send(404, "application/json", json.dumps({"error": {
+                "code": "404", "message": "Resource not found"}}).encode())
+            return
+        if "/embeddings?" in recorded.path:
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            handler.send_json({"object": "list", "model": "text-embedding-3-small", "data": [
+                {"object": "embedding", "index": i, "embedding": [0.1, 0.2]} for i, _ in enumerate(inputs)],
+                "usage": {"prompt_tokens": 2, "total_tokens": 2}})
+            return
+        super().answer(handler, body)

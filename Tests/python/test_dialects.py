@@ -15,7 +15,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from fake_providers import FakeAnthropic, FakeGemini
+from fake_providers import FakeAnthropic, FakeAzure, FakeGemini
 from test_operations import running_gateway
 
 # Catalog prices for claude-sonnet-4-5 on Anthropic, USD per 1M tokens.
@@ -41,7 +41,15 @@ def gemini_upstream() -> Iterator[FakeGemini]:
 
 
 @pytest.fixture(scope="module")
-def client(anthropic_upstream: FakeAnthropic, gemini_upstream: FakeGemini) -> Iterator[openai.OpenAI]:
+def azure_upstream() -> Iterator[FakeAzure]:
+    fake = FakeAzure()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def client(anthropic_upstream: FakeAnthropic, gemini_upstream: FakeGemini,
+           azure_upstream: FakeAzure) -> Iterator[openai.OpenAI]:
     config = f"""\
 listen: 127.0.0.1:{{port}}
 store: memory
@@ -54,7 +62,20 @@ providers:
     type: gemini
     base_url: {gemini_upstream.url}/v1beta
     api_key: {FakeGemini.API_KEY}
+  azure:
+    type: azure
+    base_url: {azure_upstream.url}
+    api_key: {FakeAzure.API_KEY}
+    api_version: "{FakeAzure.API_VERSION}"
 models:
+  team-4o:
+    routes:
+      - provider: azure
+        model: prod-gpt4o-deployment
+  azure-embedding:
+    routes:
+      - provider: azure
+        model: embedding-deployment
   gemini-embedding:
     routes:
       - provider: gemini
@@ -249,3 +270,25 @@ def test_a_gemini_error_in_openai_shape(client: openai.OpenAI, gemini_upstream: 
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="gemini-2.5-flash", messages=[{"role": "user", "content": "x"}])
     assert "INVALID_ARGUMENT: Invalid JSON payload received." in caught.value.response.json()["error"]["message"]
+
+
+# Azure -------------------------------------------------------------------------------------------
+
+
+def test_azure_deployments(client: openai.OpenAI, azure_upstream: FakeAzure) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="team-4o", messages=[{"role": "user", "content": "hello azure"}])
+    assert raw.parse().choices[0].message.content == "Echo: hello azure"
+    assert raw.headers["x-switchyard-provider"] == "azure"
+    sent = azure_upstream.requests[-1]
+    assert sent.path == f"/openai/deployments/prod-gpt4o-deployment/chat/completions?api-version={FakeAzure.API_VERSION}"
+    assert sent.headers["api-key"] == FakeAzure.API_KEY and "authorization" not in sent.headers
+
+    chunks = list(client.chat.completions.create(
+        model="team-4o", messages=[{"role": "user", "content": "stream azure"}], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == "Echo: stream azure"
+    assert azure_upstream.requests[-1].body["stream_options"] == {"include_usage": True}
+
+    result = client.embeddings.create(model="azure-embedding", input=["a", "b"])
+    assert len(result.data) == 2
+    assert azure_upstream.requests[-1].path.startswith("/openai/deployments/embedding-deployment/embeddings?")
