@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "SwitchyardProviders",
-            dependencies: ["SwitchyardCore", nioCore, nioPosix, nioHTTP1, nioSSL, httpTypes, logging]
+            dependencies: ["SwitchyardCore", nioCore, nioPosix, nioHTTP1, nioSSL, httpTypes, logging, crypto]
         ),
         .target(name: "SwitchyardStorage", dependencies: ["SwitchyardCore", logging, grdb]),
         .target(

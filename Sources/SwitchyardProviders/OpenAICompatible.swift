@@ -162,11 +162,9 @@ public struct OpenAICompatibleAdapter: Sendable {
             struct Body: Decodable { var message: String? }
             var error: Body?
         }
-        // JSONDecoder traps on some bodies nested past its limit: an upstream must not be able to end the process.
-        let decoded =
-            JSONText.nestsTooDeeply(body)
-            ? nil : try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
-        let message = decoded?.error?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
+        let message =
+            JSONText.decode(Envelope.self, from: body)?.error?.message
+            ?? String(decoding: body.prefix(300), as: UTF8.self)
         return ProviderError.upstream(status: status, headers: headers, message: message)
     }
 

@@ -54,6 +54,7 @@ public enum ProviderRegistry {
         AnthropicDialect(),
         GeminiDialect(),
         AzureDialect(),
+        BedrockDialect(),
         SimulatorDialect(),
     ]
 

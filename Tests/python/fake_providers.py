@@ -293,3 +293,79 @@ class FakeAzure(FakeOpenAI):
                 "usage": {"prompt_tokens": 2, "total_tokens": 2}})
             return
         super().answer(handler, body)
+
+
+def aws_event(event_type: str, payload: dict[str, Any], message_type: str = "event") -> bytes:
+    """One message of AWS's binary event stream (application/vnd.amazon.eventstream), CRCs from zlib."""
+    import struct
+    import zlib
+
+    def header(name: str, value: str) -> bytes:
+        raw_name, raw_value = name.encode(), value.encode()
+        return bytes([len(raw_name)]) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+
+    kind = ":exception-type" if message_type == "exception" else ":event-type"
+    headers = header(kind, event_type) + header(":content-type", "application/json") + \
+        header(":message-type", message_type)
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    message = prelude + headers + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+class FakeBedrock(FakeProvider):
+    """Converse and ConverseStream (binary event stream) and InvokeModel embeddings, checking SigV4's shape."""
+
+    ACCESS_KEY = "AKIDFAKEEXAMPLE"
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        recorded = self.requests[-1]
+        authorization = recorded.headers.get("authorization", "")
+        if not authorization.startswith(f"AWS4-HMAC-SHA256 Credential={self.ACCESS_KEY}/") or \
+                "/bedrock/aws4_request" not in authorization or "x-amz-date" not in recorded.headers:
+            handler._send(403, "application/json", json.dumps({"message": "The security token is invalid."}).encode(),
+                          {"x-amzn-ErrorType": "UnrecognizedClientException:http://internal.amazon.com/"})
+            return
+        path = recorded.path
+        if path.endswith("/invoke"):
+            handler.send_json({"embeddings": [[0.5, float(len(text))] for text in body["texts"]]})
+            return
+        last = body["messages"][-1]
+        wants_tool = "toolConfig" in body and not any("toolResult" in block for block in last["content"])
+        text = "Echo: " + " ".join(block["text"] for block in last["content"] if "text" in block)
+        usage = {"inputTokens": 10, "outputTokens": 4, "totalTokens": 17, "cacheReadInputTokens": 2,
+                 "cacheWriteInputTokens": 1}
+        stop = "tool_use" if wants_tool else "end_turn"
+        name = body["toolConfig"]["tools"][0]["toolSpec"]["name"] if wants_tool else ""
+        if path.endswith("/converse"):
+            content: list[dict[str, Any]] = [{"text": text}]
+            if wants_tool:
+                content.append({"toolUse": {"toolUseId": "tooluse_fake1", "name": name, "input": {"city": "Paris"}}})
+            handler.send_json({"output": {"message": {"role": "assistant", "content": content}},
+                               "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 12}})
+            return
+        events = [aws_event("messageStart", {"role": "assistant"})]
+        for word in text.split(" "):
+            events.append(aws_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": word + " "}}))
+        events.append(aws_event("contentBlockStop", {"contentBlockIndex": 0}))
+        if wants_tool:
+            events.append(aws_event("contentBlockStart", {"contentBlockIndex": 1, "start": {
+                "toolUse": {"toolUseId": "tooluse_fake2", "name": name}}}))
+            for piece in ['{"city":', ' "Paris"}']:
+                events.append(aws_event("contentBlockDelta", {"contentBlockIndex": 1,
+                                                              "delta": {"toolUse": {"input": piece}}}))
+            events.append(aws_event("contentBlockStop", {"contentBlockIndex": 1}))
+        events.append(aws_event("messageStop", {"stopReason": stop}))
+        events.append(aws_event("metadata", {"usage": usage, "metrics": {"latencyMs": 12}}))
+        handler.send_response(200)
+        handler.send_header("content-type", "application/vnd.amazon.eventstream")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.end_headers()
+        for event in events:
+            # Split each message in two writes, as a network may.
+            for piece in (event[:7], event[7:]):
+                handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                handler.wfile.flush()
+        handler.wfile.write(b"0\r\n\r\n")

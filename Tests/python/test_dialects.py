@@ -15,7 +15,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from fake_providers import FakeAnthropic, FakeAzure, FakeGemini
+from fake_providers import FakeAnthropic, FakeAzure, FakeBedrock, FakeGemini
 from test_operations import running_gateway
 
 # Catalog prices for claude-sonnet-4-5 on Anthropic, USD per 1M tokens.
@@ -48,8 +48,15 @@ def azure_upstream() -> Iterator[FakeAzure]:
 
 
 @pytest.fixture(scope="module")
-def client(anthropic_upstream: FakeAnthropic, gemini_upstream: FakeGemini,
-           azure_upstream: FakeAzure) -> Iterator[openai.OpenAI]:
+def bedrock_upstream() -> Iterator[FakeBedrock]:
+    fake = FakeBedrock()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def client(anthropic_upstream: FakeAnthropic, gemini_upstream: FakeGemini, azure_upstream: FakeAzure,
+           bedrock_upstream: FakeBedrock) -> Iterator[openai.OpenAI]:
     config = f"""\
 listen: 127.0.0.1:{{port}}
 store: memory
@@ -67,7 +74,21 @@ providers:
     base_url: {azure_upstream.url}
     api_key: {FakeAzure.API_KEY}
     api_version: "{FakeAzure.API_VERSION}"
+  bedrock:
+    type: bedrock
+    base_url: {bedrock_upstream.url}
+    region: us-east-1
+    access_key_id: {FakeBedrock.ACCESS_KEY}
+    secret_access_key: fake-secret
 models:
+  claude-on-bedrock:
+    routes:
+      - provider: bedrock
+        model: us.anthropic.claude-sonnet-4-5-20250929-v1:0
+  cohere-embed:
+    routes:
+      - provider: bedrock
+        model: cohere.embed-english-v3
   team-4o:
     routes:
       - provider: azure
@@ -292,3 +313,61 @@ def test_azure_deployments(client: openai.OpenAI, azure_upstream: FakeAzure) -> 
     result = client.embeddings.create(model="azure-embedding", input=["a", "b"])
     assert len(result.data) == 2
     assert azure_upstream.requests[-1].path.startswith("/openai/deployments/embedding-deployment/embeddings?")
+
+
+# Bedrock -----------------------------------------------------------------------------------------
+
+
+def test_bedrock_converse(client: openai.OpenAI, bedrock_upstream: FakeBedrock) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-on-bedrock", messages=[{"role": "system", "content": "Short."},
+                                             {"role": "user", "content": "hi bedrock"}], max_tokens=50)
+    response = raw.parse()
+    assert response.choices[0].message.content == "Echo: hi bedrock"
+    assert raw.headers["x-switchyard-provider"] == "bedrock"
+    sent = bedrock_upstream.requests[-1]
+    assert sent.path == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"
+    assert "SignedHeaders=content-type;host;x-amz-date" in sent.headers["authorization"]
+    assert sent.body["system"] == [{"text": "Short."}]
+    assert sent.body["inferenceConfig"] == {"maxTokens": 50}
+    usage = response.usage
+    assert (usage.prompt_tokens, usage.completion_tokens) == (13, 4)
+    # The catalog's prices for the Bedrock route (cross-region, 10% above Anthropic's), cache reads and
+    # writes at their own rates.
+    expected = (10 * 3.3 + 2 * 0.33 + 1 * 4.125 + 4 * 16.5) / 1e6
+    assert math.isclose((usage.model_extra or {})["cost"], expected, rel_tol=1e-9)
+
+
+def test_bedrock_converse_stream_and_tools(client: openai.OpenAI, bedrock_upstream: FakeBedrock) -> None:
+    chunks = list(client.chat.completions.create(
+        model="claude-on-bedrock", messages=[{"role": "user", "content": "stream bedrock"}], stream=True,
+        stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == "Echo: stream bedrock"
+    assert chunks[-1].usage.prompt_tokens == 13
+    assert bedrock_upstream.requests[-1].path.endswith("/converse-stream")
+
+    streamed = list(client.chat.completions.create(
+        model="claude-on-bedrock", messages=[{"role": "user", "content": "weather?"}], tools=TOOLS, stream=True))
+    deltas = [call for c in streamed if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+    assert deltas[0].id == "tooluse_fake2"
+    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "Paris"}
+
+    response = client.chat.completions.create(
+        model="claude-on-bedrock", messages=[{"role": "user", "content": "weather?"}], tools=TOOLS)
+    call = response.choices[0].message.tool_calls[0]
+    assert (call.id, json.loads(call.function.arguments)) == ("tooluse_fake1", {"city": "Paris"})
+    client.chat.completions.create(model="claude-on-bedrock", tools=TOOLS, messages=[
+        {"role": "user", "content": "weather?"}, response.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "18 C"}])
+    assert bedrock_upstream.requests[-1].body["messages"][-1] == {"role": "user", "content": [
+        {"toolResult": {"toolUseId": "tooluse_fake1", "content": [{"text": "18 C"}]}}]}
+
+
+def test_bedrock_embeddings_and_errors(client: openai.OpenAI, bedrock_upstream: FakeBedrock) -> None:
+    result = client.embeddings.create(model="cohere-embed", input=["ab", "abc"])
+    assert [item.embedding for item in result.data] == [[0.5, 2.0], [0.5, 3.0]]
+    bedrock_upstream.fail_next(400, {"message": "Malformed input request: #: extraneous key [foo]"},
+                               {"x-amzn-ErrorType": "ValidationException:http://internal.amazon.com/"})
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="claude-on-bedrock", messages=[{"role": "user", "content": "x"}])
+    assert "ValidationException: Malformed input request" in caught.value.response.json()["error"]["message"]

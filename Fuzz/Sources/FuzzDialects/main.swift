@@ -8,8 +8,9 @@ import SwitchyardProviders
 ///
 /// The first byte picks the decoder, the second where the input is split into two network chunks:
 /// Anthropic's stream reader, answer and error readers, the inbound `/v1/messages` body translation
-/// and event writer; Gemini's stream reader, answer, error and embeddings readers. Any input may be
-/// refused; none may trap, hang or grow without bound.
+/// and event writer; Gemini's stream reader, answer, error and embeddings readers; Bedrock's binary
+/// event-stream decoder (with a small message limit, so the refusal path runs too), stream reader,
+/// answer and error readers. Any input may be refused; none may trap, hang or grow without bound.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
@@ -18,7 +19,11 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let split = Int(bytes[1]) % (input.count + 1)
     let translator = AnthropicTranslator(baseURL: "http://127.0.0.1:9/v1", apiKey: nil)
     let gemini = GeminiTranslator(baseURL: "http://127.0.0.1:9/v1beta", apiKey: nil)
-    switch bytes[0] % 6 {
+    let bedrock = BedrockTranslator(
+        access: UpstreamAccess(baseURL: "http://127.0.0.1:9", apiKey: nil, credentials: { _ in [] }),
+        signer: nil
+    )
+    switch bytes[0] % 8 {
     case 0:
         var reader = translator.makeStreamReader(upstreamModel: "m")
         _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
@@ -42,6 +47,17 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         if let request = try? EmbeddingsRequest(body: Array(#"{"model": "m", "input": ["a", "b"]}"#.utf8)) {
             _ = try? gemini.readEmbeddingsResponse(input, request: request, upstreamModel: "m")
         }
+    case 6:
+        var decoder = AWSEventStreamDecoder(maxMessageBytes: 256)
+        _ = try? decoder.feed(input[..<split])
+        _ = try? decoder.feed(input[split...])
+        var reader = bedrock.makeStreamReader(upstreamModel: "m")
+        _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
+        _ = try? reader.read(ByteBuffer(bytes: input[split...]))
+        _ = try? reader.finish()
+    case 7:
+        _ = try? bedrock.readChatResponse(input, upstreamModel: "m")
+        _ = bedrock.parseError(status: 400, headers: [("x-amzn-ErrorType", "ValidationException:x")], body: input)
     default:
         var writer = AnthropicEventWriter(model: "m")
         _ = try? writer.translate(ByteBuffer(bytes: input[..<split]))

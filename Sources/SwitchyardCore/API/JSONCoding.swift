@@ -72,6 +72,13 @@ public struct JSONObjectEditor {
 
 /// Small helpers that read and write JSON text directly.
 public enum JSONText {
+    /// `bytes` decoded as `T` with the shared decoder; `nil` when they are not `T`, or nest past
+    /// ``maxNesting`` (where Foundation's decoder traps instead of throwing).
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) -> T? {
+        guard !Self.nestsTooDeeply(bytes) else { return nil }
+        return try? JSONDecoderFactory.decoder.decode(T.self, from: Data(bytes))
+    }
+
     /// The value of a JSON string literal, or `nil` if `literal` is not one.
     public static func decodeString(_ literal: ArraySlice<UInt8>) -> String? {
         guard literal.count >= 2, literal.first == UInt8(ascii: "\""), literal.last == UInt8(ascii: "\"") else {

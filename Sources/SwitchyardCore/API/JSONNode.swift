@@ -69,10 +69,7 @@ public enum JSONNode: Sendable, Equatable, Codable {
 
     /// Parses JSON text; `nil` when it is not JSON or nests past ``JSONText/maxNesting``.
     public init?(parsing bytes: some Collection<UInt8>) {
-        // JSONDecoder traps on some documents nested past its limit: check first.
-        guard !JSONText.nestsTooDeeply(bytes),
-            let node = try? JSONDecoderFactory.decoder.decode(JSONNode.self, from: Data(bytes))
-        else { return nil }
+        guard let node = JSONText.decode(JSONNode.self, from: bytes) else { return nil }
         self = node
     }
 

@@ -94,7 +94,7 @@ public struct AnthropicTranslator: ChatTranslator {
         upstreamModel: String,
         routeMaxOutput: Int?
     ) throws -> AnthropicMessages.Request {
-        let rules = TranslationRules(provider: "Anthropic")
+        let rules = Self.rules
         let refuse = rules.refusal
         try rules.refuseUnsupported(
             request,
@@ -107,31 +107,19 @@ public struct AnthropicTranslator: ChatTranslator {
             throw refuse("temperature", "above 1 cannot be expressed (Anthropic's range is 0 to 1)")
         }
 
-        var system: [AnthropicMessages.ContentBlock] = []
-        // Anthropic requires alternating roles: consecutive turns of one role become one turn.
-        var messages: [AnthropicMessages.Message] = []
-        for (index, message) in request.messages.enumerated() {
-            switch message.role {
-            case "system", "developer":
-                system += try Self.blocks(message.content, at: index, rules: rules)
-            case "user":
-                messages.appendTurn("user", try Self.blocks(message.content, at: index, rules: rules))
-            case "assistant":
-                var blocks = try Self.blocks(message.content, at: index, rules: rules)
-                for (callIndex, call) in (message.tool_calls ?? []).enumerated() {
-                    let input = try rules.arguments(of: call, message: index, index: callIndex)
-                    blocks.append(.toolUse(id: call.id, name: call.function.name, input: input))
+        let (system, messages): ([AnthropicMessages.ContentBlock], [AnthropicMessages.Message]) =
+            try rules.conversation(
+                request,
+                assistantRole: "assistant",
+                content: { try Self.blocks($0, at: $1, rules: rules) },
+                toolCall: { .toolUse(id: $0.id, name: $0.function.name, input: $1) },
+                toolResult: { message, _ in
+                    var block = AnthropicMessages.ContentBlock(type: "tool_result")
+                    block.tool_use_id = message.tool_call_id ?? message.name ?? ""
+                    block.content = .text(message.content?.text ?? "")
+                    return block
                 }
-                messages.appendTurn("assistant", blocks)
-            case "tool", "function":
-                var block = AnthropicMessages.ContentBlock(type: "tool_result")
-                block.tool_use_id = message.tool_call_id ?? message.name ?? ""
-                block.content = .text(message.content?.text ?? "")
-                messages.appendTurn("user", [block])
-            default:
-                throw refuse("messages[\(index)].role", "`\(message.role)` is not supported")
-            }
-        }
+            )
 
         var translated = AnthropicMessages.Request(
             model: upstreamModel,
@@ -211,7 +199,7 @@ public struct AnthropicTranslator: ChatTranslator {
 
     /// The Messages answer as an OpenAI completion.
     public func readChatResponse(_ body: [UInt8], upstreamModel: String) throws -> OpenAIChat.Response {
-        let response = try Self.decode(AnthropicMessages.Response.self, from: body)
+        let response = try Self.rules.answer(AnthropicMessages.Response.self, from: body, "the answer")
         var text = ""
         var reasoning = ""
         var calls: [OpenAIChat.ToolCall] = []
@@ -258,25 +246,14 @@ public struct AnthropicTranslator: ChatTranslator {
 
     /// Anthropic's error body as a ``ProviderError``; 529 (overloaded) counts as a server error.
     public func parseError(status: Int, headers: [(String, String)], body: [UInt8]) -> ProviderError {
-        let decoded = try? Self.decode(AnthropicMessages.ErrorBody.self, from: body)
+        let decoded = JSONText.decode(AnthropicMessages.ErrorBody.self, from: body)
         let message =
             decoded.map { "\($0.error.type): \($0.error.message)" } ?? String(decoding: body.prefix(300), as: UTF8.self)
         return ProviderError.upstream(status: status, headers: headers, message: message)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws -> T {
-        // JSONDecoder traps on some documents nested past its limit: an upstream must not end the process.
-        guard !JSONText.nestsTooDeeply(body),
-            let value = try? JSONDecoderFactory.decoder.decode(T.self, from: Data(body))
-        else {
-            throw ProviderError(
-                kind: .invalidResponse,
-                message:
-                    "the answer is not a Messages API \(T.self == AnthropicMessages.Response.self ? "message" : "object")"
-            )
-        }
-        return value
-    }
+    /// How this dialect refuses parameters and reads answers.
+    static let rules = TranslationRules(provider: "Anthropic")
 
     static func now() -> Int { Int(Date().timeIntervalSince1970) }
 }
@@ -319,14 +296,11 @@ public struct AnthropicStreamReader: ChatStreamReader {
     }
 
     private mutating func translate(_ event: ServerSentEvent) throws -> [OpenAIChat.Chunk] {
-        guard !JSONText.nestsTooDeeply(event.data),
-            let decoded = try? JSONDecoderFactory.decoder.decode(
-                AnthropicMessages.StreamEvent.self,
-                from: Data(event.data)
-            )
-        else {
-            throw ProviderError(kind: .invalidResponse, message: "a stream event is not Messages API JSON")
-        }
+        let decoded = try AnthropicTranslator.rules.answer(
+            AnthropicMessages.StreamEvent.self,
+            from: event.data,
+            "a stream event"
+        )
         switch decoded.type {
         case "message_start":
             if let message = decoded.message {

@@ -267,9 +267,7 @@ public enum AnthropicInbound {
     /// A Messages answer for an OpenAI completion body; throws ``ProviderError`` when it is malformed
     /// or a tool call's arguments are not a JSON object.
     public static func messagesBody(fromChatCompletion body: [UInt8]) throws -> [UInt8] {
-        guard !JSONText.nestsTooDeeply(body),
-            let response = try? JSONDecoderFactory.decoder.decode(OpenAIChat.Response.self, from: Data(body))
-        else {
+        guard let response = JSONText.decode(OpenAIChat.Response.self, from: body) else {
             throw ProviderError(kind: .invalidResponse, message: "the upstream answer is not a chat completion")
         }
         let choice = response.choices.first
@@ -394,9 +392,7 @@ public struct AnthropicEventWriter: Sendable {
                 self.finish(into: &out)
                 continue
             }
-            guard !JSONText.nestsTooDeeply(event.data),
-                let chunk = try? JSONDecoderFactory.decoder.decode(OpenAIChat.Chunk.self, from: Data(event.data))
-            else {
+            guard let chunk = JSONText.decode(OpenAIChat.Chunk.self, from: event.data) else {
                 throw ProviderError(kind: .invalidResponse, message: "a stream chunk is not a chat completion chunk")
             }
             try self.translate(chunk, into: &out)

@@ -213,19 +213,11 @@ public enum AnthropicMessages {
 
         /// The gateway's usage: prompt tokens are input, cache reads and cache writes together.
         public func tokenUsage() throws -> TokenUsage {
-            let parts = [
-                self.input_tokens ?? 0, self.cache_read_input_tokens ?? 0, self.cache_creation_input_tokens ?? 0,
-                self.output_tokens ?? 0,
-            ]
-            // Counts from an upstream are untrusted: negative or absurd ones make the answer malformed.
-            guard parts.allSatisfy({ (0...TokenUsage.maxTokensPerCall).contains($0) }) else {
-                throw ProviderError(kind: .invalidResponse, message: "the answer's usage counts are out of range")
-            }
-            return TokenUsage(
-                inputTokens: parts[0] + parts[1] + parts[2],
-                cachedInputTokens: parts[1],
-                cacheWriteTokens: parts[2],
-                outputTokens: parts[3]
+            try TokenUsage.excludingCache(
+                input: self.input_tokens,
+                cacheRead: self.cache_read_input_tokens,
+                cacheWrite: self.cache_creation_input_tokens,
+                output: self.output_tokens
             )
         }
     }

@@ -114,30 +114,21 @@ public struct GeminiTranslator: ChatTranslator {
     /// The generateContent body for an OpenAI request; throws a 400 ``ProviderError`` naming what
     /// Gemini cannot express.
     public static func translate(_ request: OpenAIChat.Request) throws -> Wire.GenerateRequest {
-        let rules = TranslationRules(provider: "Gemini")
+        let rules = Self.rules
         let refuse = rules.refusal
         try rules.refuseUnsupported(request, ["logprobs", "top_logprobs", "logit_bias", "parallel_tool_calls"])
-        // Gemini requires alternating roles: consecutive turns of one role become one turn.
-        var system: [Wire.Part] = []
-        var contents: [Wire.Content] = []
         var toolNames: [String: String] = [:]  // tool call id → function name, for the results
-        for (index, message) in request.messages.enumerated() {
-            switch message.role {
-            case "system", "developer":
-                system += try Self.parts(message.content, at: index, rules: rules)
-            case "user":
-                contents.appendTurn("user", try Self.parts(message.content, at: index, rules: rules))
-            case "assistant":
-                var parts = try Self.parts(message.content, at: index, rules: rules)
-                for (callIndex, call) in (message.tool_calls ?? []).enumerated() {
-                    let args = try rules.arguments(of: call, message: index, index: callIndex)
-                    toolNames[call.id] = call.function.name
-                    var part = Wire.Part()
-                    part.functionCall = Wire.FunctionCall(name: call.function.name, args: args)
-                    parts.append(part)
-                }
-                contents.appendTurn("model", parts)
-            case "tool", "function":
+        let (system, contents): ([Wire.Part], [Wire.Content]) = try rules.conversation(
+            request,
+            assistantRole: "model",
+            content: { try Self.parts($0, at: $1, rules: rules) },
+            toolCall: { call, arguments in
+                toolNames[call.id] = call.function.name
+                var part = Wire.Part()
+                part.functionCall = Wire.FunctionCall(name: call.function.name, args: arguments)
+                return part
+            },
+            toolResult: { message, index in
                 let id = message.tool_call_id ?? ""
                 guard let name = toolNames[id] ?? message.name else {
                     throw ProviderError(
@@ -154,11 +145,9 @@ public struct GeminiTranslator: ChatTranslator {
                     }
                 var part = Wire.Part()
                 part.functionResponse = Wire.FunctionResponse(name: name, response: response)
-                contents.appendTurn("user", [part])
-            default:
-                throw refuse("messages[\(index)].role", "`\(message.role)` is not supported")
+                return part
             }
-        }
+        )
 
         var body = Wire.GenerateRequest(contents: contents)
         if !system.isEmpty { body.systemInstruction = Wire.Content(role: nil, parts: system) }
@@ -349,11 +338,10 @@ public struct GeminiTranslator: ChatTranslator {
             }
             var error: Detail?
         }
-        let decoded =
-            JSONText.nestsTooDeeply(body)
-            ? nil : try? JSONDecoderFactory.decoder.decode(Envelope.self, from: Data(body))
         let message =
-            decoded?.error.map { [$0.status, $0.message].compactMap { $0 }.joined(separator: ": ") }
+            JSONText.decode(Envelope.self, from: body)?.error.map {
+                [$0.status, $0.message].compactMap { $0 }.joined(separator: ": ")
+            }
             ?? String(decoding: body.prefix(300), as: UTF8.self)
         return ProviderError.upstream(status: status, headers: headers, message: message)
     }
@@ -368,9 +356,7 @@ public struct GeminiTranslator: ChatTranslator {
             struct Embedding: Decodable { var values: [Double] }
             var embeddings: [Embedding]
         }
-        guard !JSONText.nestsTooDeeply(body),
-            let answer = try? JSONDecoderFactory.decoder.decode(Answer.self, from: Data(body)),
-            answer.embeddings.count == request.inputs.count
+        guard let answer = JSONText.decode(Answer.self, from: body), answer.embeddings.count == request.inputs.count
         else {
             throw ProviderError(kind: .invalidResponse, message: "the Gemini answer is not one embedding per input")
         }
@@ -383,13 +369,11 @@ public struct GeminiTranslator: ChatTranslator {
         )
     }
 
-    static func decode(_ body: [UInt8]) throws -> Wire.GenerateResponse {
-        guard !JSONText.nestsTooDeeply(body),
-            let value = try? JSONDecoderFactory.decoder.decode(Wire.GenerateResponse.self, from: Data(body))
-        else {
-            throw ProviderError(kind: .invalidResponse, message: "the answer is not a Gemini GenerateContentResponse")
-        }
-        return value
+    /// How this dialect refuses parameters and reads answers.
+    static let rules = TranslationRules(provider: "Gemini")
+
+    static func decode(_ body: some Collection<UInt8>) throws -> Wire.GenerateResponse {
+        try Self.rules.answer(Wire.GenerateResponse.self, from: body, "the answer")
     }
 }
 
@@ -632,13 +616,12 @@ extension GeminiTranslator {
 
             /// The gateway's usage: output tokens include thinking, which is also counted as reasoning.
             public func tokenUsage() throws -> TokenUsage {
-                let counts = [
-                    self.promptTokenCount ?? 0, self.cachedContentTokenCount ?? 0, self.candidatesTokenCount ?? 0,
-                    self.thoughtsTokenCount ?? 0,
-                ]
-                guard counts.allSatisfy({ (0...TokenUsage.maxTokensPerCall).contains($0) }) else {
-                    throw ProviderError(kind: .invalidResponse, message: "the answer's usage counts are out of range")
-                }
+                let counts = try TokenUsage.upstreamCounts(
+                    self.promptTokenCount,
+                    self.cachedContentTokenCount,
+                    self.candidatesTokenCount,
+                    self.thoughtsTokenCount
+                )
                 return TokenUsage(
                     inputTokens: counts[0],
                     cachedInputTokens: min(counts[1], counts[0]),

@@ -14,6 +14,14 @@ struct TranslationRules {
         ProviderError(kind: .invalidRequest, status: 400, message: "`\(parameter)` \(why) on \(self.provider) routes")
     }
 
+    /// The provider's JSON answer (or event) as `T`; anything else makes the answer malformed.
+    func answer<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, _ what: String) throws -> T {
+        guard let value = JSONText.decode(T.self, from: bytes) else {
+            throw ProviderError(kind: .invalidResponse, message: "\(what) is not what the \(self.provider) API sends")
+        }
+        return value
+    }
+
     /// Throws for the first parameter in `unsupported` the request sets to something other than its default.
     func refuseUnsupported(_ request: OpenAIChat.Request, _ unsupported: Set<String>) throws {
         let set: [(String, Bool)] = [
@@ -40,6 +48,40 @@ struct TranslationRules {
             )
         }
         return arguments
+    }
+
+    /// The system items and the turns of a conversation, for dialects that lift system prompts out of
+    /// the turns, require alternating roles (consecutive turns of one role become one), and take tool
+    /// results in user turns. `content` translates a message's content, `toolCall` an assistant's call
+    /// with its parsed arguments, `toolResult` a `tool` message.
+    func conversation<Turn: AlternatingTurn>(
+        _ request: OpenAIChat.Request,
+        assistantRole: String,
+        content: (OpenAIChat.Content?, _ message: Int) throws -> [Turn.Item],
+        toolCall: (OpenAIChat.ToolCall, _ arguments: JSONNode) -> Turn.Item,
+        toolResult: (OpenAIChat.Message, _ message: Int) throws -> Turn.Item
+    ) throws -> (system: [Turn.Item], turns: [Turn]) {
+        var system: [Turn.Item] = []
+        var turns: [Turn] = []
+        for (index, message) in request.messages.enumerated() {
+            switch message.role {
+            case "system", "developer":
+                system += try content(message.content, index)
+            case "user":
+                turns.appendTurn("user", try content(message.content, index))
+            case "assistant":
+                var items = try content(message.content, index)
+                for (callIndex, call) in (message.tool_calls ?? []).enumerated() {
+                    items.append(toolCall(call, try self.arguments(of: call, message: index, index: callIndex)))
+                }
+                turns.appendTurn(assistantRole, items)
+            case "tool", "function":
+                turns.appendTurn("user", [try toolResult(message, index)])
+            default:
+                throw self.refusal("messages[\(index)].role", "`\(message.role)` is not supported")
+            }
+        }
+        return (system, turns)
     }
 
     /// The content's parts, each turned into the dialect's form by `translate`; a plain string is one
@@ -99,5 +141,29 @@ extension SSEDecoder {
         } catch {
             throw ProviderError(kind: .invalidResponse, message: "a stream event exceeds \(error.limit) bytes")
         }
+    }
+}
+
+extension TokenUsage {
+    /// An upstream's token counts, absent ones as 0; a negative or absurd count makes the answer
+    /// malformed (it would overflow sums downstream).
+    static func upstreamCounts(_ counts: Int?...) throws -> [Int] {
+        let values = counts.map { $0 ?? 0 }
+        guard values.allSatisfy({ (0...Self.maxTokensPerCall).contains($0) }) else {
+            throw ProviderError(kind: .invalidResponse, message: "the answer's usage counts are out of range")
+        }
+        return values
+    }
+
+    /// Usage from counts whose `input` excludes cache reads and cache writes (Anthropic, Bedrock): the
+    /// gateway's input is all three.
+    static func excludingCache(input: Int?, cacheRead: Int?, cacheWrite: Int?, output: Int?) throws -> TokenUsage {
+        let counts = try Self.upstreamCounts(input, cacheRead, cacheWrite, output)
+        return TokenUsage(
+            inputTokens: counts[0] + counts[1] + counts[2],
+            cachedInputTokens: counts[1],
+            cacheWriteTokens: counts[2],
+            outputTokens: counts[3]
+        )
     }
 }
