@@ -103,6 +103,31 @@ struct DispatcherTests {
         #expect(recorded[1] >= .milliseconds(100) && recorded[1] <= .milliseconds(300))
     }
 
+    @Test("A route whose dialect cannot express the request is skipped, not retried; none left is a 400 naming it")
+    func skipsUnsupportedRoutes() async throws {
+        let unsupported = ProviderError(
+            kind: .unsupported,
+            status: 400,
+            message: "`logprobs` is not supported on Anthropic routes",
+            param: "logprobs"
+        )
+        let first = ScriptedProvider("a", [.failure(unsupported)])
+        let second = ScriptedProvider("b", [.success(Self.ok)])
+        let reply = try await dispatcher([first, second], attempts: 3).dispatch(try call())
+        #expect(first.calls == 1 && second.calls == 1)
+        #expect(reply.provider == "b")
+        // A skipped route made no upstream attempt.
+        #expect(reply.attempts.map { $0.route } == ["b/x"])
+
+        let only = [ScriptedProvider("a", [.failure(unsupported)]), ScriptedProvider("b", [.failure(unsupported)])]
+        let error = try await #require(throws: GatewayError.self) {
+            try await self.dispatcher(only, attempts: 3).dispatch(try self.call())
+        }
+        #expect(error.status == .badRequest && error.param == "logprobs" && error.code == "capability_not_supported")
+        #expect(error.message.contains("a/x: `logprobs`") && error.message.contains("b/x: `logprobs`"))
+        #expect(only[0].calls == 1 && only[1].calls == 1)
+    }
+
     @Test("Honours a short Retry-After and skips waiting for a long one")
     func honoursRetryAfter() async throws {
         let short = ScriptedProvider(

@@ -99,7 +99,7 @@ struct AnthropicTranslationTests {
         let error = try #require(throws: ProviderError.self) {
             try AnthropicTranslator.translate(request, upstreamModel: "m", routeMaxOutput: nil)
         }
-        #expect(error.kind == .invalidRequest)
+        #expect(error.kind == .unsupported && error.param == parameter)
         #expect(error.message.contains("`\(parameter)`"))
     }
 

@@ -170,7 +170,7 @@ struct BedrockTranslationTests {
         let error = try #require(throws: ProviderError.self) {
             try BedrockTranslator.translate(try OpenAIChat.Request(body: Array(body.utf8)), upstreamModel: "m")
         }
-        #expect(error.kind == .invalidRequest && error.message.contains("`\(parameter)`"))
+        #expect(error.kind == .unsupported && error.message.contains("`\(parameter)`"))
     }
 
     @Test("A Converse answer becomes a completion with reasoning, a tool call and cache usage")

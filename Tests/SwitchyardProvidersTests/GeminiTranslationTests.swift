@@ -50,7 +50,7 @@ struct GeminiTranslationTests {
         let error = try #require(throws: ProviderError.self) {
             try GeminiTranslator.translate(try OpenAIChat.Request(body: Array(body.utf8)))
         }
-        #expect(error.kind == .invalidRequest && error.message.contains("`\(parameter)`"))
+        #expect(error.kind == .unsupported && error.message.contains("`\(parameter)`"))
     }
 
     @Test("A tool result for no earlier call is a 400 naming the message")

@@ -81,6 +81,12 @@ providers:
     access_key_id: {FakeBedrock.ACCESS_KEY}
     secret_access_key: fake-secret
 models:
+  mixed:
+    routes:
+      - provider: anthropic
+        model: claude-sonnet-4-5-20250929
+      - provider: azure
+        model: prod-gpt4o-deployment
   claude-on-bedrock:
     routes:
       - provider: bedrock
@@ -228,7 +234,9 @@ def test_what_anthropic_cannot_express_is_a_400_naming_it(client: openai.OpenAI)
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}], logprobs=True)
-    assert "`logprobs`" in caught.value.response.json()["error"]["message"]
+    error = caught.value.response.json()["error"]
+    assert error["code"] == "capability_not_supported" and error["param"] == "logprobs"
+    assert "anthropic/claude-sonnet-4-5-20250929: `logprobs` is not supported on Anthropic routes" in error["message"]
 
 
 # Gemini ------------------------------------------------------------------------------------------
@@ -371,3 +379,22 @@ def test_bedrock_embeddings_and_errors(client: openai.OpenAI, bedrock_upstream: 
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="claude-on-bedrock", messages=[{"role": "user", "content": "x"}])
     assert "ValidationException: Malformed input request" in caught.value.response.json()["error"]["message"]
+
+
+# Honest capability handling ----------------------------------------------------------------------
+
+
+def test_a_route_that_cannot_express_the_request_is_skipped(client: openai.OpenAI, anthropic_upstream: FakeAnthropic,
+                                                             azure_upstream: FakeAzure) -> None:
+    before = len(anthropic_upstream.requests)
+    raw = client.chat.completions.with_raw_response.create(
+        model="mixed", messages=[{"role": "user", "content": "with logprobs"}], logprobs=True)
+    assert raw.headers["x-switchyard-provider"] == "azure"
+    assert raw.headers["x-switchyard-attempts"] == "1"
+    assert len(anthropic_upstream.requests) == before
+    assert azure_upstream.requests[-1].body["logprobs"] is True
+
+    # Without logprobs the first route serves it.
+    raw = client.chat.completions.with_raw_response.create(
+        model="mixed", messages=[{"role": "user", "content": "plain"}])
+    assert raw.headers["x-switchyard-provider"] == "anthropic"

@@ -96,6 +96,10 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         /// The gateway itself has no room for the call (its upstream wait queue is full): try the
         /// next route; when every route is overloaded the client gets 503 with `Retry-After`.
         case overloaded = "gateway overloaded"
+        /// The route's dialect cannot express something the request asks for (found before any
+        /// upstream call): the route is skipped like one without a capability, and when no route is
+        /// left the client gets 400 naming the feature and the routes considered.
+        case unsupported = "not expressible"
     }
 
     /// The failure class.
@@ -108,21 +112,31 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var retryAfter: Duration?
     /// What only the operator may see (upstream addresses, socket errors): logged, never sent to the client.
     public var detail: String?
+    /// The request field at fault, for `invalidRequest` and `unsupported`.
+    public var param: String?
 
     /// Creates an error.
-    public init(kind: Kind, status: Int? = nil, message: String, retryAfter: Duration? = nil, detail: String? = nil) {
+    public init(
+        kind: Kind,
+        status: Int? = nil,
+        message: String,
+        retryAfter: Duration? = nil,
+        detail: String? = nil,
+        param: String? = nil
+    ) {
         self.kind = kind
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
         self.detail = detail
+        self.param = param
     }
 
     /// Whether trying the same route again may succeed.
     public var isRetryable: Bool {
         switch self.kind {
         case .rateLimited, .server, .timeout, .connection: true
-        case .invalidResponse, .rejected, .invalidRequest, .overloaded: false
+        case .invalidResponse, .rejected, .invalidRequest, .overloaded, .unsupported: false
         }
     }
 

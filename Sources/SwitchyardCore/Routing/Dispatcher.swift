@@ -74,6 +74,7 @@ public struct Dispatcher: Sendable {
         let routes = try Self.eligible(candidates, for: requirements, model: modelName, call: call)
         var attempts: [Attempt] = []
         var failures: [ProviderError] = []
+        var unsupported: [(route: String, error: ProviderError)] = []
         let deadline = call.startedAt + (routes.first?.timeouts.total ?? Timeouts.defaults.total ?? .seconds(600))
 
         for route in routes {
@@ -97,6 +98,17 @@ public struct Dispatcher: Sendable {
                         body: body,
                         zeroDataRetention: route.zeroDataRetention
                     )
+                } catch let error as ProviderError where error.kind == .unsupported {
+                    // Found before any upstream call: the route is skipped, as for a missing capability.
+                    unsupported.append((route.label, error))
+                    call.logger.debug(
+                        "route skipped",
+                        metadata: [
+                            "gw.request_id": "\(call.id)", "gw.route": "\(route.label)",
+                            "gw.reason": "\(error.message)",
+                        ]
+                    )
+                    break
                 } catch let error as ProviderError {
                     attempts.append(Attempt(route: route.label, failure: error.description, detail: error.detail))
                     failures.append(error)
@@ -133,6 +145,14 @@ public struct Dispatcher: Sendable {
                 }
             }
             if ContinuousClock.now >= deadline { break }
+        }
+        if attempts.isEmpty, let first = unsupported.first {
+            let reasons = unsupported.map { "\($0.route): \($0.error.message)" }.joined(separator: "; ")
+            throw GatewayError.invalidRequest(
+                "No route of `\(modelName)` can serve this request (\(reasons)).",
+                param: first.error.param,
+                code: "capability_not_supported"
+            )
         }
         throw Self.exhausted(modelName: modelName, attempts: attempts, failures: failures)
     }

@@ -9,9 +9,14 @@ struct TranslationRules {
     /// The provider's name in messages (`Anthropic`, `Gemini`).
     let provider: String
 
-    /// A 400 saying `parameter` cannot be served on this provider's routes.
+    /// The route cannot serve `parameter`: the dispatcher skips it (and answers 400 when no route is left).
     func refusal(_ parameter: String, _ why: String) -> ProviderError {
-        ProviderError(kind: .invalidRequest, status: 400, message: "`\(parameter)` \(why) on \(self.provider) routes")
+        ProviderError(
+            kind: .unsupported,
+            status: 400,
+            message: "`\(parameter)` \(why) on \(self.provider) routes",
+            param: parameter
+        )
     }
 
     /// The provider's JSON answer (or event) as `T`; anything else makes the answer malformed.
