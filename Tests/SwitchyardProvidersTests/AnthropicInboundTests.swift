@@ -17,9 +17,23 @@ private func anthropicEvents(_ buffer: ByteBuffer) throws -> [(name: String, dat
 struct AnthropicInboundTests {
     @Test("A Messages request becomes the OpenAI request: system blocks, images, tool turns, choices, thinking")
     func translatesRequest() throws {
-        let body = try AnthropicInbound.chatBody(fromMessages: try fixture("anthropic-inbound/request.anthropic.json"))
+        let (body, reasoning) = try AnthropicInbound.chatBody(
+            fromMessages: try fixture("anthropic-inbound/request.anthropic.json")
+        )
         let expected = try #require(JSONNode(parsing: try fixture("anthropic-inbound/request.openai.json")))
         #expect(JSONNode(parsing: body) == expected)
+        // The signed thinking block of the assistant turn (OpenAI message 2) is kept beside the body.
+        #expect(reasoning.budgetTokens == 2048)
+        #expect(
+            reasoning.blocks == [
+                2: [
+                    .object([
+                        "type": .string("thinking"), "thinking": .string("Paris, by the tower."),
+                        "signature": .string("sig"),
+                    ])
+                ]
+            ]
+        )
         // And the gateway's own validation accepts it.
         let request = try ChatRequest(body: body)
         #expect(request.isStreaming && request.includesUsage)
@@ -36,6 +50,10 @@ struct AnthropicInboundTests {
             (#"{"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}"#, "model"),
             (#"{"model": "m", "max_tokens": "5", "messages": [{"role": "user", "content": "x"}]}"#, "max_tokens"),
             (#"{"model": "m", "max_tokens": 5, "top_k": 3, "messages": [{"role": "user", "content": "x"}]}"#, "top_k"),
+            (
+                #"{"model": "m", "max_tokens": 5, "thinking": {"type": "enabled", "budget_tokens": 9223372036854775807}, "messages": [{"role": "user", "content": "x"}]}"#,
+                "thinking.budget_tokens"
+            ),
             (
                 #"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document"}]}]}"#,
                 "messages.0.content.0.type"
@@ -125,6 +143,49 @@ struct AnthropicInboundTests {
         #expect(events[9].data["delta"]?["stop_reason"] == .string("tool_use"))
         #expect(events[9].data["usage"]?["output_tokens"] == .number(12))
         #expect(events[9].data["usage"]?["input_tokens"] == .number(20))
+    }
+
+    @Test("Thinking comes back as Anthropic blocks with their signatures, in answers and in streams")
+    func thinkingBack() throws {
+        let completion = """
+            {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, "finish_reason": "stop",
+              "message": {"role": "assistant", "content": "Hi", "reasoning_content": "think",
+                "thinking_blocks": [{"type": "thinking", "thinking": "think", "signature": "sig"}]}}],
+             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+            """
+        let answer = try #require(
+            JSONNode(parsing: try AnthropicInbound.messagesBody(fromChatCompletion: Array(completion.utf8)))
+        )
+        #expect(
+            answer["content"]
+                == .array([
+                    .object(["type": .string("thinking"), "thinking": .string("think"), "signature": .string("sig")]),
+                    .object(["type": .string("text"), "text": .string("Hi")]),
+                ])
+        )
+
+        var writer = AnthropicEventWriter(model: "m")
+        let chunks = """
+            data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"reasoning_content":"think"}}]}
+
+            data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"thinking_blocks":[{"type":"thinking","signature":"sig"}]}}]}
+
+            data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}
+
+            data: [DONE]
+
+
+            """
+        let events = try anthropicEvents(try writer.translate(ByteBuffer(string: chunks)))
+        #expect(
+            events.map(\.name) == [
+                "message_start", "content_block_start", "content_block_delta", "content_block_delta",
+                "content_block_stop",
+                "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+            ]
+        )
+        #expect(events[3].data["delta"] == .object(["type": .string("signature_delta"), "signature": .string("sig")]))
+        #expect(events[5].data["index"] == .number(1))
     }
 
     @Test("Errors on /v1/messages carry Anthropic's error types by status")

@@ -66,6 +66,29 @@ struct AnthropicTranslationTests {
         #expect((thinking.max_tokens ?? 0) > 16384)
     }
 
+    @Test("Signed thinking blocks kept beside the body go back first in their assistant turn; unsigned ones never")
+    func preservedThinking() throws {
+        let body = """
+            {"model": "m", "messages": [{"role": "user", "content": "q"},
+             {"role": "assistant", "content": "a", "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+             {"role": "tool", "tool_call_id": "t", "content": "r"}]}
+            """
+        var request = try OpenAIChat.Request(body: Array(body.utf8))
+        let signed: JSONNode = .object([
+            "type": .string("thinking"), "thinking": .string("x"), "signature": .string("s"),
+        ])
+        let redacted: JSONNode = .object(["type": .string("redacted_thinking"), "data": .string("opaque")])
+        let unsigned: JSONNode = .object(["type": .string("thinking"), "thinking": .string("y")])
+        request.inboundReasoning = InboundReasoning(blocks: [1: [signed, redacted, unsigned]], budgetTokens: 3000)
+        request.reasoning_effort = "medium"
+        let translated = try AnthropicTranslator.translate(request, upstreamModel: "m", routeMaxOutput: 8000)
+        #expect(translated.messages[1].content.map(\.type) == ["thinking", "redacted_thinking", "text", "tool_use"])
+        #expect(translated.messages[1].content[0].signature == "s")
+        #expect(translated.messages[1].content[1].data == "opaque")
+        // The client's exact budget, not the effort level's.
+        #expect(translated.thinking == AnthropicMessages.Thinking(type: "enabled", budget_tokens: 3000))
+    }
+
     @Test("cache_control on content parts reaches Anthropic intact, and keeps the system prompt as blocks")
     func cacheControl() throws {
         let body = """
@@ -127,6 +150,15 @@ struct AnthropicTranslationTests {
         #expect(choice.finish_reason == "tool_calls")
         #expect(choice.message.content == .text("I'll check tomorrow's forecast."))
         #expect(choice.message.reasoning_content == "The user wants tomorrow's weather.")
+        // The block itself, signature included, so a client can hand it back unchanged.
+        #expect(
+            choice.message.thinking_blocks == [
+                .object([
+                    "type": .string("thinking"), "thinking": .string("The user wants tomorrow's weather."),
+                    "signature": .string("EqQBCgIYAhIM1gbcDa9GJwZA2b3h"),
+                ])
+            ]
+        )
         let call = try #require(choice.message.tool_calls?.first)
         #expect(call.id == "toolu_01D7FLrfh4GYq7yT1ULFeyMV")
         #expect(call.function.name == "get_weather")
@@ -173,6 +205,10 @@ struct AnthropicTranslationTests {
         #expect(calls.allSatisfy { $0.index == 0 })
         #expect(calls.compactMap(\.function.arguments).joined() == #"{"location": "San Francisco, CA"}"#)
         #expect(chunks.compactMap { $0.choices.first?.delta.reasoning_content }.joined() == "Need the weather.")
+        #expect(
+            chunks.compactMap { $0.choices.first?.delta.thinking_blocks?.first?["signature"] }
+                == [.string("EqQBCgIYAhIM1gbcDa9GJwZA2b3h")]
+        )
         #expect(chunks.compactMap { $0.choices.first?.finish_reason } == ["tool_calls"])
         #expect(chunks.last?.usage?.completion_tokens == 89)
     }

@@ -106,6 +106,7 @@ class FakeAnthropic(FakeProvider):
     """``POST /v1/messages`` as Anthropic documents it: ``x-api-key``, ``anthropic-version``, blocks, events."""
 
     API_KEY = "sk-ant-fake"
+    SIGNATURE = "sig-fake-123"
 
     def answer(self, handler: Any, body: dict[str, Any]) -> None:
         recorded = self.requests[-1]
@@ -118,6 +119,19 @@ class FakeAnthropic(FakeProvider):
                 {"type": "error", "error": {"type": "invalid_request_error",
                                             "message": "anthropic-version and max_tokens are required"}}).encode())
             return
+        thinking = (body.get("thinking") or {}).get("type") == "enabled"
+        if thinking:
+            # As Anthropic does: with thinking on, a tool-use turn must keep its (signed) thinking block.
+            for message in body["messages"]:
+                blocks = message["content"] if isinstance(message["content"], list) else []
+                if message["role"] == "assistant" and any(b.get("type") == "tool_use" for b in blocks) and (
+                        not blocks or blocks[0].get("type") != "thinking"
+                        or blocks[0].get("signature") != self.SIGNATURE):
+                    handler._send(400, "application/json", json.dumps({"type": "error", "error": {
+                        "type": "invalid_request_error",
+                        "message": "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                                   "but found `tool_use`."}}).encode())
+                    return
         wants_tool = bool(body.get("tools")) and body["messages"][-1]["role"] == "user" and not any(
             isinstance(block, dict) and block.get("type") == "tool_result"
             for block in (body["messages"][-1]["content"] if isinstance(body["messages"][-1]["content"], list) else [])
@@ -126,6 +140,8 @@ class FakeAnthropic(FakeProvider):
         usage = {"input_tokens": 12, "output_tokens": 7, "cache_read_input_tokens": 3, "cache_creation_input_tokens": 2}
         if not body.get("stream"):
             content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+            if thinking:
+                content.insert(0, {"type": "thinking", "thinking": "Let me think.", "signature": self.SIGNATURE})
             if wants_tool:
                 tool = body["tools"][0]["name"]
                 content.append({"type": "tool_use", "id": "toolu_fake1", "name": tool, "input": {"city": "Paris"}})
@@ -145,21 +161,35 @@ class FakeAnthropic(FakeProvider):
                 "stop_reason": None, "stop_sequence": None,
                 "usage": {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3,
                           "cache_creation_input_tokens": 2}}}),
-            event("content_block_start", {"type": "content_block_start", "index": 0,
+        ]
+        first = 0
+        if thinking:
+            first = 1
+            events += [
+                event("content_block_start", {"type": "content_block_start", "index": 0,
+                                              "content_block": {"type": "thinking", "thinking": ""}}),
+                event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "thinking_delta", "thinking": "Let me think."}}),
+                event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "signature_delta", "signature": self.SIGNATURE}}),
+                event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ]
+        events += [
+            event("content_block_start", {"type": "content_block_start", "index": first,
                                           "content_block": {"type": "text", "text": ""}}),
             event("ping", {"type": "ping"}),
         ]
         for word in text.split(" "):
-            events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0,
+            events.append(event("content_block_delta", {"type": "content_block_delta", "index": first,
                                                         "delta": {"type": "text_delta", "text": word + " "}}))
-        events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        events.append(event("content_block_stop", {"type": "content_block_stop", "index": first}))
         if wants_tool:
-            events.append(event("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+            events.append(event("content_block_start", {"type": "content_block_start", "index": first + 1, "content_block": {
                 "type": "tool_use", "id": "toolu_fake2", "name": body["tools"][0]["name"], "input": {}}}))
             for piece in ['{"city":', ' "Paris"}']:
-                events.append(event("content_block_delta", {"type": "content_block_delta", "index": 1,
+                events.append(event("content_block_delta", {"type": "content_block_delta", "index": first + 1,
                                                             "delta": {"type": "input_json_delta", "partial_json": piece}}))
-            events.append(event("content_block_stop", {"type": "content_block_stop", "index": 1}))
+            events.append(event("content_block_stop", {"type": "content_block_stop", "index": first + 1}))
         events.append(event("message_delta", {"type": "message_delta", "delta": {
             "stop_reason": "tool_use" if wants_tool else "end_turn", "stop_sequence": None},
             "usage": {"output_tokens": 7}}))

@@ -16,7 +16,7 @@ from typing import Iterator
 import anthropic
 import pytest
 
-from fake_providers import FakeOpenAI
+from fake_providers import FakeAnthropic, FakeOpenAI
 from test_operations import running_gateway
 
 MASTER_KEY = "sk-messages-master-0123456789"
@@ -33,7 +33,14 @@ def openai_upstream() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def gateway_port(openai_upstream: FakeOpenAI) -> Iterator[int]:
+def anthropic_upstream() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def gateway_port(openai_upstream: FakeOpenAI, anthropic_upstream: FakeAnthropic) -> Iterator[int]:
     config = f"""\
 listen: 127.0.0.1:{{port}}
 master_key: {MASTER_KEY}
@@ -43,6 +50,10 @@ providers:
     type: openai
     base_url: {openai_upstream.url}/v1
     api_key: sk-upstream
+  anthropic:
+    type: anthropic
+    base_url: {anthropic_upstream.url}
+    api_key: {FakeAnthropic.API_KEY}
 """
     with running_gateway(config) as (_, port, _):
         yield port
@@ -162,3 +173,46 @@ def test_count_tokens(client: anthropic.Anthropic) -> None:
     assert 400 <= long.input_tokens <= 1000
     with pytest.raises(anthropic.NotFoundError):
         client.messages.count_tokens(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_thinking_with_tools_round_trips_unchanged_on_an_anthropic_route(
+        client: anthropic.Anthropic, anthropic_upstream: FakeAnthropic) -> None:
+    thinking = {"type": "enabled", "budget_tokens": 2048}
+    messages: list[dict] = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client.messages.create(model="claude-sonnet-4-6", max_tokens=4000, thinking=thinking, tools=TOOLS,
+                                   messages=messages)
+    assert [block.type for block in first.content] == ["thinking", "text", "tool_use"]
+    assert first.content[0].signature == FakeAnthropic.SIGNATURE
+    assert anthropic_upstream.requests[-1].body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+    # The next turn carries the signed thinking block back; the upstream refuses the turn without it.
+    use = first.content[2]
+    messages += [{"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "18 C"}]}]
+    second = client.messages.create(model="claude-sonnet-4-6", max_tokens=4000, thinking=thinking, tools=TOOLS,
+                                    messages=messages)
+    assert second.stop_reason == "end_turn"
+    sent = anthropic_upstream.requests[-1].body["messages"][1]["content"]
+    assert sent[0] == {"type": "thinking", "thinking": "Let me think.", "signature": FakeAnthropic.SIGNATURE}
+    assert [block["type"] for block in sent] == ["thinking", "text", "tool_use"]
+
+
+def test_a_streamed_thinking_block_keeps_its_signature(client: anthropic.Anthropic) -> None:
+    with client.messages.stream(model="claude-sonnet-4-6", max_tokens=4000, tools=TOOLS,
+                                thinking={"type": "enabled", "budget_tokens": 2048},
+                                messages=[{"role": "user", "content": "Weather?"}]) as stream:
+        final = stream.get_final_message()
+    assert [block.type for block in final.content] == ["thinking", "text", "tool_use"]
+    assert final.content[0].thinking == "Let me think."
+    assert final.content[0].signature == FakeAnthropic.SIGNATURE
+
+
+def test_thinking_blocks_are_left_out_for_an_openai_route(client: anthropic.Anthropic,
+                                                          openai_upstream: FakeOpenAI) -> None:
+    client.messages.create(model="gpt-4o-mini", max_tokens=100, messages=[
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": "s"},
+                                          {"type": "text", "text": "hello"}]},
+        {"role": "user", "content": "again"}])
+    sent = openai_upstream.requests[-1].body["messages"]
+    assert sent[1] == {"role": "assistant", "content": "hello"}

@@ -33,7 +33,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         _ = try? translator.readChatResponse(input, upstreamModel: "m")
         _ = translator.parseError(status: 400, headers: [("retry-after", "1")], body: input)
     case 2:
-        if let body = try? AnthropicInbound.chatBody(fromMessages: input) {
+        if let body = try? AnthropicInbound.chatBody(fromMessages: input).body {
             _ = try? ChatRequest(body: body)
         }
     case 4:

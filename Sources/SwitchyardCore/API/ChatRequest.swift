@@ -34,6 +34,8 @@ public struct ChatRequest: Sendable {
     public var responseFormat: String?
     /// The client's body exactly as received.
     public var body: [UInt8]
+    /// Reasoning the inbound API stated beyond what the body carries (`/v1/messages`).
+    public var inboundReasoning = InboundReasoning()
 
     /// Validates `body`, throwing a 400 ``GatewayError`` that names the faulty field.
     public init(body: [UInt8]) throws(GatewayError) {

@@ -35,6 +35,14 @@ public enum OpenAIChat {
         public var top_logprobs: Int?
         public var logit_bias: [String: Double]?
         public var metadata: [String: String]?
+        /// ``ChatRequest/inboundReasoning``, set by the gateway; never on the wire.
+        public var inboundReasoning = InboundReasoning()
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, stream, stream_options, max_tokens, max_completion_tokens, temperature, top_p, n
+            case stop, tools, tool_choice, parallel_tool_calls, response_format, reasoning_effort, user, seed
+            case presence_penalty, frequency_penalty, logprobs, top_logprobs, logit_bias, metadata
+        }
 
         /// Creates a request.
         public init(model: String, messages: [Message]) {
@@ -97,6 +105,9 @@ public enum OpenAIChat {
         public var tool_call_id: String?
         /// Reasoning text some compatible servers return (`reasoning_content`).
         public var reasoning_content: String?
+        /// In answers: the reasoning as the provider's blocks, signatures included (Anthropic's
+        /// `thinking` and `redacted_thinking`), so a client can hand them back unchanged.
+        public var thinking_blocks: [JSONNode]?
 
         /// Creates a message.
         public init(role: String, content: Content? = nil, tool_calls: [ToolCall]? = nil, tool_call_id: String? = nil) {
@@ -322,17 +333,21 @@ public enum OpenAIChat {
         public var role: String?
         public var content: String?
         public var reasoning_content: String?
+        /// Reasoning blocks' signatures and redacted blocks, as they arrive (see ``Message/thinking_blocks``).
+        public var thinking_blocks: [JSONNode]?
         public var tool_calls: [ToolCallDelta]?
         /// Creates a delta.
         public init(
             role: String? = nil,
             content: String? = nil,
             reasoning_content: String? = nil,
+            thinking_blocks: [JSONNode]? = nil,
             tool_calls: [ToolCallDelta]? = nil
         ) {
             self.role = role
             self.content = content
             self.reasoning_content = reasoning_content
+            self.thinking_blocks = thinking_blocks
             self.tool_calls = tool_calls
         }
     }

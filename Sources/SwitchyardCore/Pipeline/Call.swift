@@ -33,6 +33,8 @@ public struct Call: Sendable {
     public var chat: ChatRequest?
     /// The validated embeddings request, once decoded.
     public var embeddings: EmbeddingsRequest?
+    /// Reasoning the inbound translation kept beside the body, for ``ChatRequest/inboundReasoning``.
+    public var inboundReasoning = InboundReasoning()
     /// When the gateway received the request (wall clock, for logs).
     public var receivedAt: Date
     /// When the gateway received the request (monotonic, for latency).

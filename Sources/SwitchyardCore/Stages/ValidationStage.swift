@@ -14,7 +14,10 @@ public struct ValidationStage: Stage {
         if let rejection = call.rejection { throw rejection }
         var call = call
         switch call.endpoint {
-        case .chatCompletions, .messages: call.chat = try ChatRequest(body: call.body)
+        case .chatCompletions, .messages:
+            var chat = try ChatRequest(body: call.body)
+            chat.inboundReasoning = call.inboundReasoning
+            call.chat = chat
         case .embeddings: call.embeddings = try EmbeddingsRequest(body: call.body)
         }
         return try await next(call)

@@ -111,6 +111,13 @@ public struct AnthropicTranslator: ChatTranslator {
             try rules.conversation(
                 request,
                 assistantRole: "assistant",
+                // Thinking blocks go back unchanged, signatures included: Anthropic checks them, and
+                // with thinking on it refuses a tool-use turn without its thinking.
+                assistantPrefix: { index in
+                    (request.inboundReasoning.blocks[index] ?? []).compactMap(
+                        AnthropicMessages.ContentBlock.init(reasoning:)
+                    )
+                },
                 content: { try Self.blocks($0, at: $1, rules: rules) },
                 toolCall: { .toolUse(id: $0.id, name: $0.function.name, input: $1) },
                 toolResult: { message, _ in
@@ -159,9 +166,10 @@ public struct AnthropicTranslator: ChatTranslator {
             translated.tool_choice = choice
         }
         if let effort = request.reasoning_effort, effort != "none" {
-            guard let budget = Self.thinkingBudgets[effort] else {
+            guard let level = Self.thinkingBudgets[effort] else {
                 throw refuse("reasoning_effort", "`\(effort)` is not one of minimal, low, medium, high")
             }
+            let budget = request.inboundReasoning.budgetTokens ?? level
             translated.thinking = AnthropicMessages.Thinking(type: "enabled", budget_tokens: budget)
             // The budget counts against max_tokens, which must exceed it.
             if let limit = translated.max_tokens, limit <= budget { translated.max_tokens = budget + limit }
@@ -203,10 +211,13 @@ public struct AnthropicTranslator: ChatTranslator {
         var text = ""
         var reasoning = ""
         var calls: [OpenAIChat.ToolCall] = []
+        var thinkingBlocks: [JSONNode] = []
         for block in response.content {
             switch block.type {
             case "text": text += block.text ?? ""
-            case "thinking": reasoning += block.thinking ?? ""
+            case "thinking", "redacted_thinking":
+                reasoning += block.thinking ?? ""
+                if let node = block.jsonNode { thinkingBlocks.append(node) }
             case "tool_use": calls.append(block.openAIToolCall)
             default: break  // redacted thinking and server-side tool blocks have no OpenAI form
             }
@@ -217,6 +228,7 @@ public struct AnthropicTranslator: ChatTranslator {
             tool_calls: calls.isEmpty ? nil : calls
         )
         if !reasoning.isEmpty { message.reasoning_content = reasoning }
+        if !thinkingBlocks.isEmpty { message.thinking_blocks = thinkingBlocks }
         return OpenAIChat.Response(
             id: response.id,
             created: Self.now(),
@@ -310,6 +322,9 @@ public struct AnthropicStreamReader: ChatStreamReader {
             }
             return [self.chunk(OpenAIChat.Delta(role: "assistant", content: ""))]
         case "content_block_start":
+            if let block = decoded.content_block, block.type == "redacted_thinking", let node = block.jsonNode {
+                return [self.chunk(OpenAIChat.Delta(thinking_blocks: [node]))]
+            }
             guard let block = decoded.content_block, block.type == "tool_use", let index = decoded.index else {
                 return []
             }
@@ -329,6 +344,12 @@ public struct AnthropicStreamReader: ChatStreamReader {
                 return [self.chunk(OpenAIChat.Delta(content: delta.text ?? ""))]
             case "thinking_delta":
                 return [self.chunk(OpenAIChat.Delta(reasoning_content: delta.thinking ?? ""))]
+            case "signature_delta":
+                // The signature closes the thinking block; clients hand it back with the block.
+                let block: JSONNode = .object([
+                    "type": .string("thinking"), "signature": .string(delta.signature ?? ""),
+                ])
+                return [self.chunk(OpenAIChat.Delta(thinking_blocks: [block]))]
             case "input_json_delta":
                 guard let index = decoded.index, let toolIndex = self.toolIndex[index] else {
                     throw ProviderError(
@@ -342,7 +363,7 @@ public struct AnthropicStreamReader: ChatStreamReader {
                     )
                 ]
             default:
-                return []  // signature deltas and future kinds have no OpenAI form
+                return []  // kinds added later have no OpenAI form
             }
         case "message_delta":
             if let usage = decoded.usage { self.merge(usage) }

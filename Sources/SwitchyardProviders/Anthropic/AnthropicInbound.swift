@@ -7,12 +7,16 @@ import SwitchyardCore
 /// Serves Anthropic's Messages API from any route: a `POST /v1/messages` body becomes an OpenAI chat
 /// request for the pipeline, and the OpenAI answer (JSON or stream) becomes Anthropic's.
 public enum AnthropicInbound {
-    /// The OpenAI chat body for a Messages body; throws a 400 ``GatewayError`` naming the field.
-    public static func chatBody(fromMessages body: [UInt8]) throws(GatewayError) -> [UInt8] {
+    /// The OpenAI chat body for a Messages body, and what it says about reasoning that the body cannot
+    /// carry exactly (signed thinking blocks, the thinking budget); throws a 400 ``GatewayError`` naming
+    /// the field.
+    public static func chatBody(
+        fromMessages body: [UInt8]
+    ) throws(GatewayError) -> (body: [UInt8], reasoning: InboundReasoning) {
         let request = try self.decode(body)
         let translated = try self.translate(request)
         do {
-            return Array(try JSONDecoderFactory.encoder.encode(translated))
+            return (Array(try JSONDecoderFactory.encoder.encode(translated)), translated.inboundReasoning)
         } catch {
             throw .invalidRequest("The request could not be translated: \(error)", param: nil)
         }
@@ -96,6 +100,7 @@ public enum AnthropicInbound {
         }
 
         var messages: [OpenAIChat.Message] = []
+        var preserved: [Int: [JSONNode]] = [:]
         if let system = request.system {
             messages.append(
                 OpenAIChat.Message(role: "system", content: try Self.content(system.blocks, path: "system"))
@@ -134,8 +139,12 @@ public enum AnthropicInbound {
                     switch block.type {
                     case "text": text += block.text ?? ""
                     case "tool_use": calls.append(block.openAIToolCall)
-                    // Thinking has no input form in the Chat Completions API; the answer stands without it.
-                    case "thinking", "redacted_thinking": continue
+                    // Thinking has no input form in the Chat Completions API: it is kept beside the body,
+                    // for an Anthropic route to send back unchanged; other routes go without it.
+                    case "thinking", "redacted_thinking":
+                        if let node = block.jsonNode, AnthropicMessages.ContentBlock(reasoning: node) != nil {
+                            preserved[messages.count, default: []].append(node)
+                        }
                     default:
                         throw .invalidRequest(
                             "`\(path).content.\(blockIndex).type` `\(block.type)` is not supported in assistant turns",
@@ -159,6 +168,7 @@ public enum AnthropicInbound {
         }
 
         var translated = OpenAIChat.Request(model: request.model, messages: messages)
+        translated.inboundReasoning.blocks = preserved
         translated.max_tokens = maxTokens
         translated.temperature = request.temperature
         translated.top_p = request.top_p
@@ -211,7 +221,14 @@ public enum AnthropicInbound {
         }
         if let thinking = request.thinking, thinking.type == "enabled" {
             let budget = thinking.budget_tokens ?? 0
+            guard (1024...ChatRequest.Limits.outputTokens).contains(budget) else {
+                throw .invalidRequest(
+                    "`thinking.budget_tokens` must be between 1024 and \(ChatRequest.Limits.outputTokens); got \(budget)",
+                    param: "thinking.budget_tokens"
+                )
+            }
             translated.reasoning_effort = budget <= 1024 ? "low" : budget <= 8192 ? "medium" : "high"
+            translated.inboundReasoning.budgetTokens = thinking.budget_tokens
         }
         return translated
     }
@@ -271,7 +288,7 @@ public enum AnthropicInbound {
             throw ProviderError(kind: .invalidResponse, message: "the upstream answer is not a chat completion")
         }
         let choice = response.choices.first
-        var content: [AnthropicMessages.ContentBlock] = []
+        var content: [AnthropicMessages.ContentBlock] = Self.reasoningBlocks(choice?.message)
         if let text = choice?.message.content?.text, !text.isEmpty { content.append(.text(text)) }
         for call in choice?.message.tool_calls ?? [] {
             let arguments = call.function.arguments.isEmpty ? "{}" : call.function.arguments
@@ -291,6 +308,18 @@ public enum AnthropicInbound {
             usage: Self.usage(response.usage)
         )
         return Array(try JSONDecoderFactory.encoder.encode(answer))
+    }
+
+    /// The thinking blocks of an answer: the provider's own when it sent them (signatures included),
+    /// else one unsigned block with the reasoning text.
+    static func reasoningBlocks(_ message: OpenAIChat.Message?) -> [AnthropicMessages.ContentBlock] {
+        let blocks = (message?.thinking_blocks ?? []).compactMap(AnthropicMessages.ContentBlock.init(reasoning:))
+        if !blocks.isEmpty { return blocks }
+        guard let reasoning = message?.reasoning_content, !reasoning.isEmpty else { return [] }
+        var block = AnthropicMessages.ContentBlock(type: "thinking")
+        block.thinking = reasoning
+        block.signature = ""
+        return [block]
     }
 
     /// Anthropic's `stop_reason` for OpenAI's `finish_reason`.
@@ -368,6 +397,7 @@ public struct AnthropicEventWriter: Sendable {
     private enum Block: Equatable {
         case text
         case thinking
+        case redacted
         case tool(Int)
     }
 
@@ -421,6 +451,18 @@ public struct AnthropicEventWriter: Sendable {
         if let reasoning = choice.delta.reasoning_content, !reasoning.isEmpty {
             try self.ensure(.thinking, into: &out)
             try self.delta(["type": "thinking_delta", "thinking": reasoning], into: &out)
+        }
+        for block in choice.delta.thinking_blocks ?? [] {
+            if block["type"] == .string("redacted_thinking"),
+                let redacted = AnthropicMessages.ContentBlock(reasoning: block)
+            {
+                try self.close(into: &out)
+                try self.start(.redacted, redacted, into: &out)
+                try self.close(into: &out)
+            } else if let signature = block["signature"]?.stringValue, !signature.isEmpty {
+                try self.ensure(.thinking, into: &out)
+                try self.delta(["type": "signature_delta", "signature": signature], into: &out)
+            }
         }
         if let text = choice.delta.content, !text.isEmpty {
             try self.ensure(.text, into: &out)

@@ -103,6 +103,24 @@ public enum AnthropicMessages {
             return block
         }
 
+        /// A `thinking` block with its signature, or a `redacted_thinking` block, from its JSON;
+        /// `nil` for anything else (a thinking block without a signature cannot be sent back).
+        public init?(reasoning node: JSONNode) {
+            guard let bytes = try? JSONDecoderFactory.encoder.encode(node),
+                let block = JSONText.decode(ContentBlock.self, from: Array(bytes))
+            else { return nil }
+            switch block.type {
+            case "thinking" where block.signature?.isEmpty == false: self = block
+            case "redacted_thinking" where block.data != nil: self = block
+            default: return nil
+            }
+        }
+
+        /// The block as JSON.
+        public var jsonNode: JSONNode? {
+            (try? JSONDecoderFactory.encoder.encode(self)).flatMap { JSONNode(parsing: Array($0)) }
+        }
+
         /// The OpenAI tool call of a `tool_use` block.
         public var openAIToolCall: OpenAIChat.ToolCall {
             OpenAIChat.ToolCall(id: self.id ?? "", name: self.name ?? "", arguments: (self.input ?? .object([:])).text)

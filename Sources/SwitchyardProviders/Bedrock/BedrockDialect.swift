@@ -276,9 +276,10 @@ public struct BedrockTranslator: ChatTranslator {
             throw rules.refusal("tool_choice", "needs `tools`")
         }
         if let effort = request.reasoning_effort, effort != "none" {
-            guard upstreamModel.contains("anthropic."), let budget = Self.thinkingBudgets[effort] else {
+            guard upstreamModel.contains("anthropic."), let level = Self.thinkingBudgets[effort] else {
                 throw rules.refusal("reasoning_effort", "`\(effort)` is supported for Anthropic models only")
             }
+            let budget = request.inboundReasoning.budgetTokens ?? level
             body.additionalModelRequestFields = .object([
                 "thinking": .object(["type": .string("enabled"), "budget_tokens": .number(Double(budget))])
             ])

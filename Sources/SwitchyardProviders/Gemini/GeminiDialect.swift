@@ -169,9 +169,10 @@ public struct GeminiTranslator: ChatTranslator {
         default: break
         }
         if let effort = request.reasoning_effort {
-            guard let budget = Self.thinkingBudgets[effort] else {
+            guard let level = Self.thinkingBudgets[effort] else {
                 throw refuse("reasoning_effort", "`\(effort)` is not one of none, minimal, low, medium, high")
             }
+            let budget = level == 0 ? 0 : request.inboundReasoning.budgetTokens ?? level
             config.thinkingConfig = Wire.ThinkingConfig(thinkingBudget: budget, includeThoughts: budget > 0)
         }
         if config != Wire.GenerationConfig() { body.generationConfig = config }

@@ -74,9 +74,10 @@ public struct TranslatingProvider<Translator: ChatTranslator>: Provider {
     /// Translates the request, makes the call, and translates the answer back.
     public func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
     {
-        let typed: OpenAIChat.Request
+        var typed: OpenAIChat.Request
         do {
             typed = try OpenAIChat.Request(body: request.body)
+            typed.inboundReasoning = request.inboundReasoning
         } catch {
             throw ProviderError(kind: .invalidRequest, status: 400, message: error.message)
         }

@@ -58,10 +58,12 @@ struct TranslationRules {
     /// The system items and the turns of a conversation, for dialects that lift system prompts out of
     /// the turns, require alternating roles (consecutive turns of one role become one), and take tool
     /// results in user turns. `content` translates a message's content, `toolCall` an assistant's call
-    /// with its parsed arguments, `toolResult` a `tool` message.
+    /// with its parsed arguments, `toolResult` a `tool` message; `assistantPrefix` gives what goes
+    /// before an assistant turn's content (its preserved reasoning, for dialects that take it back).
     func conversation<Turn: AlternatingTurn>(
         _ request: OpenAIChat.Request,
         assistantRole: String,
+        assistantPrefix: (_ message: Int) -> [Turn.Item] = { _ in [] },
         content: (OpenAIChat.Content?, _ message: Int) throws -> [Turn.Item],
         toolCall: (OpenAIChat.ToolCall, _ arguments: JSONNode) -> Turn.Item,
         toolResult: (OpenAIChat.Message, _ message: Int) throws -> Turn.Item
@@ -75,7 +77,7 @@ struct TranslationRules {
             case "user":
                 turns.appendTurn("user", try content(message.content, index))
             case "assistant":
-                var items = try content(message.content, index)
+                var items = assistantPrefix(index) + (try content(message.content, index))
                 for (callIndex, call) in (message.tool_calls ?? []).enumerated() {
                     items.append(toolCall(call, try self.arguments(of: call, message: index, index: callIndex)))
                 }

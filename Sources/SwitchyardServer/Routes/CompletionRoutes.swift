@@ -47,17 +47,20 @@ struct CompletionRoutes {
         // metrics, with an empty body: validation raises the rejection. So does a Messages body
         // that does not translate.
         var rejection: GatewayError?
+        var reasoning = InboundReasoning()
         do {
             (body, request) = try await self.collectBody(inbound)
             if api == .anthropic {
-                body = ByteBuffer(bytes: try AnthropicInbound.chatBody(fromMessages: Array(body.readableBytesView)))
+                let translated = try AnthropicInbound.chatBody(fromMessages: Array(body.readableBytesView))
+                body = ByteBuffer(bytes: translated.body)
+                reasoning = translated.reasoning
             }
         } catch {
             rejection = GatewayError.from(error)
         }
         // The request id goes into each log call's metadata rather than onto the logger: setting logger
         // metadata copies it on every request, and a plain stream handler also re-renders it.
-        let call = Call(
+        var call = Call(
             id: id,
             endpoint: endpoint,
             body: Array(body.readableBytesView),
@@ -65,6 +68,7 @@ struct CompletionRoutes {
             logger: context.logger,
             rejection: rejection
         )
+        call.inboundReasoning = reasoning
         do {
             let reply = try await self.pipeline.run(call)
             return ReplyResponse.make(reply, call: call, channel: context.channel, api: api)
