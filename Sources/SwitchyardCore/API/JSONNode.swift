@@ -67,10 +67,51 @@ public enum JSONNode: Sendable, Equatable, Codable {
         return nil
     }
 
-    /// Parses JSON text; `nil` when it is not JSON or nests past ``JSONText/maxNesting``.
+    /// Parses JSON text with the gateway's strict byte parser (no `Decodable` machinery, which costs
+    /// several times more); `nil` when it is not JSON, nests past ``JSONText/maxNesting``, or has a
+    /// number no `Double` can hold.
     public init?(parsing bytes: some Collection<UInt8>) {
-        guard let node = JSONText.decode(JSONNode.self, from: bytes) else { return nil }
+        guard let value = JSONValue.parse(Array(bytes)), let node = JSONNode(value) else { return nil }
         self = node
+    }
+
+    private init?(_ value: JSONValue) {
+        switch value {
+        case .null: self = .null
+        case .bool(let flag): self = .bool(flag)
+        case .string(let text): self = .string(text)
+        case .number(let text):
+            guard let number = Double(text), number.isFinite else { return nil }
+            self = .number(number)
+        case .array(let items):
+            var nodes: [JSONNode] = []
+            nodes.reserveCapacity(items.count)
+            for item in items {
+                guard let node = JSONNode(item) else { return nil }
+                nodes.append(node)
+            }
+            self = .array(nodes)
+        case .object(let members):
+            var nodes: [String: JSONNode] = [:]
+            nodes.reserveCapacity(members.count)
+            for (key, member) in members {
+                guard let node = JSONNode(member) else { return nil }
+                nodes[key] = node
+            }
+            self = .object(nodes)
+        }
+    }
+
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONNode]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    /// The number as an `Int`, if this is a whole number in range.
+    public var intValue: Int? {
+        guard case .number(let value) = self, value.rounded() == value, abs(value) < 9e15 else { return nil }
+        return Int(value)
     }
 
     /// The compact JSON text.

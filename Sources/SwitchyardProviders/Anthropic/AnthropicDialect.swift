@@ -207,7 +207,9 @@ public struct AnthropicTranslator: ChatTranslator {
 
     /// The Messages answer as an OpenAI completion.
     public func readChatResponse(_ body: [UInt8], upstreamModel: String) throws -> OpenAIChat.Response {
-        let response = try Self.rules.answer(AnthropicMessages.Response.self, from: body, "the answer")
+        guard let node = JSONNode(parsing: body), let response = AnthropicMessages.Response(answer: node) else {
+            throw ProviderError(kind: .invalidResponse, message: "the answer is not what the Anthropic API sends")
+        }
         var text = ""
         var reasoning = ""
         var calls: [OpenAIChat.ToolCall] = []
@@ -308,11 +310,9 @@ public struct AnthropicStreamReader: ChatStreamReader {
     }
 
     private mutating func translate(_ event: ServerSentEvent) throws -> [OpenAIChat.Chunk] {
-        let decoded = try AnthropicTranslator.rules.answer(
-            AnthropicMessages.StreamEvent.self,
-            from: event.data,
-            "a stream event"
-        )
+        guard let node = JSONNode(parsing: event.data), let decoded = AnthropicMessages.StreamEvent(answer: node) else {
+            throw ProviderError(kind: .invalidResponse, message: "a stream event is not what the Anthropic API sends")
+        }
         switch decoded.type {
         case "message_start":
             if let message = decoded.message {

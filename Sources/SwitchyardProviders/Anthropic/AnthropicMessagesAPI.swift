@@ -295,3 +295,98 @@ extension TextOrList where Element == AnthropicMessages.ContentBlock {
         }
     }
 }
+
+// MARK: - Reading answers without Decodable
+
+// Answers and stream events are read on every call of a translated route; reading them from the
+// parsed tree costs a fraction of JSONDecoder's Decodable path (see docs/benchmarks.md).
+extension AnthropicMessages.ContentBlock {
+    /// A block of an answer or event; `nil` when `node` is not one.
+    init?(answer node: JSONNode) {
+        guard let type = node["type"]?.stringValue else { return nil }
+        self.init(type: type)
+        self.text = node["text"]?.stringValue
+        self.id = node["id"]?.stringValue
+        self.name = node["name"]?.stringValue
+        self.input = node["input"]
+        self.thinking = node["thinking"]?.stringValue
+        self.signature = node["signature"]?.stringValue
+        self.data = node["data"]?.stringValue
+    }
+}
+
+extension AnthropicMessages.Usage {
+    /// Token counts of an answer or event; `nil` when a count is present but not a whole number.
+    init?(answer node: JSONNode) {
+        func count(_ key: String) -> Int?? {
+            guard let value = node[key], value != .null else { return .some(nil) }
+            return value.intValue.map { .some($0) }
+        }
+        guard let input = count("input_tokens"), let output = count("output_tokens"),
+            let written = count("cache_creation_input_tokens"), let read = count("cache_read_input_tokens")
+        else { return nil }
+        self.init(
+            input_tokens: input,
+            output_tokens: output,
+            cache_creation_input_tokens: written,
+            cache_read_input_tokens: read
+        )
+    }
+}
+
+extension AnthropicMessages.Response {
+    /// A complete answer; `nil` when `node` is not one.
+    init?(answer node: JSONNode) {
+        guard let id = node["id"]?.stringValue, let blocks = node["content"]?.arrayValue,
+            let usage = node["usage"].flatMap(AnthropicMessages.Usage.init(answer:))
+        else { return nil }
+        var content: [AnthropicMessages.ContentBlock] = []
+        for block in blocks {
+            guard let read = AnthropicMessages.ContentBlock(answer: block) else { return nil }
+            content.append(read)
+        }
+        self.init(
+            id: id,
+            model: node["model"]?.stringValue ?? "",
+            content: content,
+            stop_reason: node["stop_reason"]?.stringValue,
+            usage: usage
+        )
+        self.stop_sequence = node["stop_sequence"]?.stringValue
+    }
+}
+
+extension AnthropicMessages.StreamEvent {
+    /// One streamed event; `nil` when `node` is not one.
+    init?(answer node: JSONNode) {
+        guard let type = node["type"]?.stringValue else { return nil }
+        self.type = type
+        if let message = node["message"] {
+            guard let read = AnthropicMessages.Response(answer: message) else { return nil }
+            self.message = read
+        }
+        self.index = node["index"]?.intValue
+        self.content_block = node["content_block"].flatMap(AnthropicMessages.ContentBlock.init(answer:))
+        if let delta = node["delta"] {
+            self.delta = AnthropicMessages.StreamDelta(
+                type: delta["type"]?.stringValue,
+                text: delta["text"]?.stringValue,
+                partial_json: delta["partial_json"]?.stringValue,
+                thinking: delta["thinking"]?.stringValue,
+                signature: delta["signature"]?.stringValue,
+                stop_reason: delta["stop_reason"]?.stringValue,
+                stop_sequence: delta["stop_sequence"]?.stringValue
+            )
+        }
+        if let usage = node["usage"] {
+            guard let read = AnthropicMessages.Usage(answer: usage) else { return nil }
+            self.usage = read
+        }
+        if let error = node["error"] {
+            self.error = AnthropicMessages.ErrorBody.Detail(
+                type: error["type"]?.stringValue ?? "error",
+                message: error["message"]?.stringValue ?? ""
+            )
+        }
+    }
+}

@@ -229,12 +229,19 @@ struct TranslatedEvents<Reader: ChatStreamReader>: AsyncSequence, Sendable {
     }
 }
 
-/// JSON encoding of translated answers.
+/// JSON encoding of translated requests and answers.
 enum TranslatedJSON {
+    // Unsorted keys: sorting every object's members is measurable per call, and nothing compares these bytes.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
     /// The compact JSON of `value`; a failure is the upstream's (its answer could not be represented).
     static func encode(_ value: some Encodable) throws -> [UInt8] {
         do {
-            return Array(try JSONDecoderFactory.encoder.encode(value))
+            return Array(try Self.encoder.encode(value))
         } catch {
             throw ProviderError(kind: .invalidResponse, message: "the translated answer could not be encoded")
         }
