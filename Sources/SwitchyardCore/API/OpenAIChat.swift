@@ -55,6 +55,10 @@ public enum OpenAIChat {
 
         /// Decodes a client body (already validated by ``ChatRequest``).
         public init(body: [UInt8]) throws(GatewayError) {
+            if let node = JSONNode(parsing: body), let request = Request(node: node) {
+                self = request
+                return
+            }
             guard !JSONText.nestsTooDeeply(body) else {
                 throw .invalidRequest("The request body nests too deeply.", param: nil, code: "nesting_too_deep")
             }
@@ -426,5 +430,121 @@ extension TextOrList where Element == OpenAIChat.ContentPart {
         case .text(let text): [OpenAIChat.ContentPart(text: text)]
         case .list(let parts): parts
         }
+    }
+}
+
+// MARK: - Reading requests without Decodable
+
+// Translated routes read every request; reading it from the parsed tree costs a fraction of
+// JSONDecoder's Decodable path (docs/benchmarks.md). Any member of an unexpected type makes these
+// readers return nil, and the caller falls back to JSONDecoder, which words the error.
+extension OpenAIChat.Request {
+    init?(node: JSONNode) {
+        guard case .object(let members) = node, let model = members["model"]?.stringValue,
+            let messages = node.list("messages", OpenAIChat.Message.init(node:))
+        else { return nil }
+        self.init(model: model, messages: messages)
+        guard node.read("stream", \.boolValue, into: &self.stream),
+            node.read("max_tokens", \.intValue, into: &self.max_tokens),
+            node.read("max_completion_tokens", \.intValue, into: &self.max_completion_tokens),
+            node.read("temperature", \.doubleValue, into: &self.temperature),
+            node.read("top_p", \.doubleValue, into: &self.top_p),
+            node.read("n", \.intValue, into: &self.n),
+            node.read("parallel_tool_calls", \.boolValue, into: &self.parallel_tool_calls),
+            node.read("reasoning_effort", \.stringValue, into: &self.reasoning_effort),
+            node.read("user", \.stringValue, into: &self.user),
+            node.read("seed", \.intValue, into: &self.seed),
+            node.read("presence_penalty", \.doubleValue, into: &self.presence_penalty),
+            node.read("frequency_penalty", \.doubleValue, into: &self.frequency_penalty),
+            node.read("logprobs", \.boolValue, into: &self.logprobs),
+            node.read("top_logprobs", \.intValue, into: &self.top_logprobs)
+        else { return nil }
+        // The rarer members: any of them sends the request down JSONDecoder's path.
+        for key in ["stream_options", "stop", "tools", "tool_choice", "response_format", "logit_bias", "metadata"]
+        where members[key] != nil && members[key] != .null {
+            return nil
+        }
+    }
+}
+
+extension OpenAIChat.Message {
+    init?(node: JSONNode) {
+        guard let role = node["role"]?.stringValue else { return nil }
+        self.init(role: role)
+        switch node["content"] {
+        case nil, .null?: break
+        case .string(let text)?: self.content = .text(text)
+        case .array(let items)?:
+            var parts: [OpenAIChat.ContentPart] = []
+            for item in items {
+                guard let type = item["type"]?.stringValue else { return nil }
+                var part = OpenAIChat.ContentPart(text: "")
+                part.type = type
+                part.text = item["text"]?.stringValue
+                if let image = item["image_url"] {
+                    guard let url = image["url"]?.stringValue else { return nil }
+                    part.image_url = OpenAIChat.ImageURL(url: url, detail: image["detail"]?.stringValue)
+                }
+                part.cache_control = item["cache_control"]
+                parts.append(part)
+            }
+            self.content = .list(parts)
+        default: return nil
+        }
+        guard node.read("name", \.stringValue, into: &self.name),
+            node.read("tool_call_id", \.stringValue, into: &self.tool_call_id),
+            node.read("reasoning_content", \.stringValue, into: &self.reasoning_content)
+        else { return nil }
+        if let calls = node["tool_calls"], calls != .null {
+            guard let read = node.list("tool_calls", OpenAIChat.ToolCall.init(node:)) else { return nil }
+            self.tool_calls = read
+        }
+        if let blocks = node["thinking_blocks"], blocks != .null {
+            guard let read = blocks.arrayValue else { return nil }
+            self.thinking_blocks = read
+        }
+    }
+}
+
+extension OpenAIChat.ToolCall {
+    init?(node: JSONNode) {
+        guard let id = node["id"]?.stringValue, let function = node["function"],
+            let name = function["name"]?.stringValue, let arguments = function["arguments"]?.stringValue
+        else { return nil }
+        self.init(id: id, name: name, arguments: arguments)
+    }
+}
+
+extension JSONNode {
+    /// Reads the optional member `key` into `target`: `false` when it is present but `convert` refuses it.
+    fileprivate func read<T>(_ key: String, _ convert: (JSONNode) -> T?, into target: inout T?) -> Bool {
+        guard let value = self[key], value != .null else { return true }
+        guard let converted = convert(value) else { return false }
+        target = converted
+        return true
+    }
+
+    /// The array member `key` with every element converted; `nil` when it is absent or any element is refused.
+    fileprivate func list<T>(_ key: String, _ convert: (JSONNode) -> T?) -> [T]? {
+        guard let items = self[key]?.arrayValue else { return nil }
+        var result: [T] = []
+        result.reserveCapacity(items.count)
+        for item in items {
+            guard let converted = convert(item) else { return nil }
+            result.append(converted)
+        }
+        return result
+    }
+
+    /// The flag, if this is one.
+    fileprivate var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    /// The number, if this is one.
+    fileprivate var doubleValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
     }
 }
