@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import urllib.error
 import urllib.request
 from typing import Iterator
 
@@ -216,3 +218,22 @@ def test_thinking_blocks_are_left_out_for_an_openai_route(client: anthropic.Anth
         {"role": "user", "content": "again"}])
     sent = openai_upstream.requests[-1].body["messages"]
     assert sent[1] == {"role": "assistant", "content": "hello"}
+
+
+def test_the_request_log_keeps_the_clients_anthropic_body(client: anthropic.Anthropic, gateway_port: int) -> None:
+    client.messages.create(model="gpt-4o-mini", max_tokens=20, system="Log me as sent.",
+                           messages=[{"role": "user", "content": "logged"}])
+    rows: list = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the log is written in batches, off the request path
+        request = urllib.request.Request(f"http://127.0.0.1:{gateway_port}/admin/logs?limit=20",
+                                         headers={"Authorization": f"Bearer {MASTER_KEY}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            rows = [row for row in json.load(response)["data"] if "Log me as sent." in (row.get("request_body") or "")]
+        if rows:
+            break
+        time.sleep(0.2)
+    assert rows, "the call was not logged"
+    logged = json.loads(rows[0]["request_body"])
+    assert logged["system"] == "Log me as sent." and logged["messages"] == [{"role": "user", "content": "logged"}]
+    assert rows[0]["endpoint"] == "messages"

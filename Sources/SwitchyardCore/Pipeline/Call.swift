@@ -23,8 +23,10 @@ public struct Call: Sendable {
     public var id: String
     /// The endpoint called.
     public var endpoint: Endpoint
-    /// The client's body as received.
+    /// The body the pipeline reads: the client's, or its translation into a chat request (`/v1/messages`).
     public var body: [UInt8]
+    /// The client's body when ``body`` is a translation of it, for the request log.
+    public var clientBody: [UInt8]?
     /// The key the client presented, if any (never logged).
     public var presentedKey: String?
     /// Who is calling, once authenticated.

@@ -93,7 +93,7 @@ public struct LoggingStage: Stage {
                 timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
                 cacheStatus: receipt.cacheStatus.rawValue,
                 error: receipt.error,
-                requestBody: keepsBodies ? Self.loggedBody(call.body, limit: self.bodyLimit) : nil,
+                requestBody: keepsBodies ? Self.loggedBody(call.clientBody ?? call.body, limit: self.bodyLimit) : nil,
                 responseBody: keepsBodies
                     ? receipt.responseBody.map { Self.loggedBody($0, limit: self.bodyLimit) } : nil
             )

@@ -48,12 +48,15 @@ struct CompletionRoutes {
         // that does not translate.
         var rejection: GatewayError?
         var reasoning = InboundReasoning()
+        var clientBody: [UInt8]?
         do {
             (body, request) = try await self.collectBody(inbound)
             if api == .anthropic {
-                let translated = try AnthropicInbound.chatBody(fromMessages: Array(body.readableBytesView))
+                let original = Array(body.readableBytesView)
+                let translated = try AnthropicInbound.chatBody(fromMessages: original)
                 body = ByteBuffer(bytes: translated.body)
                 reasoning = translated.reasoning
+                clientBody = original
             }
         } catch {
             rejection = GatewayError.from(error)
@@ -69,6 +72,7 @@ struct CompletionRoutes {
             rejection: rejection
         )
         call.inboundReasoning = reasoning
+        call.clientBody = clientBody
         do {
             let reply = try await self.pipeline.run(call)
             return ReplyResponse.make(reply, call: call, channel: context.channel, api: api)
