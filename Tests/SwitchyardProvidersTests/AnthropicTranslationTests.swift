@@ -235,6 +235,19 @@ struct AnthropicTranslationTests {
         }
     }
 
+    @Test("count_tokens goes to Anthropic with the route's model; its count is read back within range")
+    func countTokens() throws {
+        let body = Array(#"{"model": "public-name", "messages": [{"role": "user", "content": "hi"}]}"#.utf8)
+        let request = try self.translator.makeCountTokensRequest(body, upstreamModel: "claude-x")
+        #expect(request.url == "https://api.anthropic.com/v1/messages/count_tokens")
+        #expect(JSONNode(parsing: request.body)?["model"] == .string("claude-x"))
+        #expect(request.headers.contains { $0 == ("anthropic-version", "2023-06-01") })
+        #expect(try self.translator.readCountTokens(Array(#"{"input_tokens": 14}"#.utf8)) == 14)
+        #expect(throws: ProviderError.self) {
+            try self.translator.readCountTokens(Array(#"{"input_tokens": -1}"#.utf8))
+        }
+    }
+
     @Test("Anthropic's error body keeps its type and message; 529 is a server error worth retrying")
     func errors() throws {
         let body = try fixture("anthropic/error-invalid-request.json")

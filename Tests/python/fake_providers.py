@@ -114,6 +114,10 @@ class FakeAnthropic(FakeProvider):
             handler._send(401, "application/json", json.dumps(
                 {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}).encode())
             return
+        if recorded.path == "/v1/messages/count_tokens":
+            # A fixed count per message, so a test can tell the upstream's count from the gateway's estimate.
+            handler.send_json({"input_tokens": 1000 + 10 * len(body["messages"])})
+            return
         if recorded.headers.get("anthropic-version") != "2023-06-01" or "max_tokens" not in body:
             handler._send(400, "application/json", json.dumps(
                 {"type": "error", "error": {"type": "invalid_request_error",

@@ -237,3 +237,17 @@ def test_the_request_log_keeps_the_clients_anthropic_body(client: anthropic.Anth
     logged = json.loads(rows[0]["request_body"])
     assert logged["system"] == "Log me as sent." and logged["messages"] == [{"role": "user", "content": "logged"}]
     assert rows[0]["endpoint"] == "messages"
+
+
+def test_count_tokens_on_an_anthropic_route_asks_anthropic(client: anthropic.Anthropic,
+                                                          anthropic_upstream: FakeAnthropic) -> None:
+    raw = client.messages.with_raw_response.count_tokens(
+        model="claude-sonnet-4-6", messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
+                                             {"role": "user", "content": "again"}])
+    assert raw.parse().input_tokens == 1030
+    assert raw.headers["x-switchyard-token-count"] == "exact"
+    sent = anthropic_upstream.requests[-1]
+    assert sent.path == "/v1/messages/count_tokens" and sent.body["model"] == "claude-sonnet-4-6"
+    estimated = client.messages.with_raw_response.count_tokens(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert estimated.headers["x-switchyard-token-count"] == "estimate"

@@ -203,6 +203,34 @@ public struct AnthropicTranslator: ChatTranslator {
         }
     }
 
+    // MARK: Counting tokens
+
+    /// `POST /v1/messages/count_tokens` for a client's count-tokens body, on `upstreamModel`.
+    public func makeCountTokensRequest(_ body: [UInt8], upstreamModel: String) throws -> UpstreamHTTPRequest {
+        var edited: JSONObjectEditor
+        do {
+            edited = try JSONObjectEditor(body)
+            try edited.set("model", json: JSONText.string(upstreamModel))
+        } catch {
+            throw ProviderError(kind: .invalidRequest, status: 400, message: "the body is not a JSON object")
+        }
+        return self.access.post(
+            "/messages/count_tokens",
+            body: edited.bytes,
+            headers: [("anthropic-version", Self.apiVersion)]
+        )
+    }
+
+    /// The `input_tokens` of a count-tokens answer.
+    public func readCountTokens(_ body: [UInt8]) throws -> Int {
+        guard let count = JSONNode(parsing: body)?["input_tokens"]?.intValue,
+            (0...TokenUsage.maxTokensPerCall).contains(count)
+        else {
+            throw ProviderError(kind: .invalidResponse, message: "the count is not what the Anthropic API sends")
+        }
+        return count
+    }
+
     // MARK: Answers
 
     /// The Messages answer as an OpenAI completion.
@@ -410,5 +438,32 @@ public struct AnthropicStreamReader: ChatStreamReader {
             model: self.model,
             choices: delta.map { [OpenAIChat.ChunkChoice(delta: $0, finish_reason: finishReason)] } ?? []
         )
+    }
+}
+
+/// A provider that counts a Messages body's input tokens with its own tokenizer.
+public protocol AnthropicTokenCounting: Sendable {
+    /// The input tokens of `body` (a `count_tokens` body) on `route`.
+    func countTokens(anthropicBody body: [UInt8], on route: Route, context: UpstreamContext) async throws -> Int
+}
+
+extension TranslatingProvider: AnthropicTokenCounting where Translator == AnthropicTranslator {
+    /// Asks Anthropic's `count_tokens`.
+    public func countTokens(
+        anthropicBody body: [UInt8],
+        on route: Route,
+        context: UpstreamContext
+    ) async throws
+        -> Int
+    {
+        let request = try self.translator.makeCountTokensRequest(body, upstreamModel: route.upstreamModel)
+        let translator = self.translator
+        let answer = try await self.transport.send(request, streaming: false, context: context) {
+            translator.parseError(status: $0, headers: $1, body: $2)
+        }
+        guard case .complete(let buffer) = answer else {
+            throw ProviderError(kind: .invalidResponse, message: "the count arrived as a stream")
+        }
+        return try translator.readCountTokens(Array(buffer.readableBytesView))
     }
 }

@@ -50,6 +50,7 @@ extension HTTPField.Name {
     static let switchyardCost = Self("x-switchyard-cost-usd")!
     static let switchyardCache = Self("x-switchyard-cache")!
     static let switchyardAttempts = Self("x-switchyard-attempts")!
+    static let switchyardTokenCount = Self("x-switchyard-token-count")!
     static let xAPIKey = Self("x-api-key")!
 }
 

@@ -31,7 +31,7 @@ struct CompletionRoutes {
         }
         router.post("/v1/messages/count_tokens") { request, context in
             do {
-                return try await self.countTokens(request)
+                return try await self.countTokens(request, requestID: context.requestID)
             } catch {
                 return GatewayError.from(error).response(in: .anthropic)
             }
@@ -81,23 +81,49 @@ struct CompletionRoutes {
         }
     }
 
-    /// `{"input_tokens": N}` for a Messages body, estimated at four characters per token (images at
-    /// a flat 1,600 tokens), since no route's tokenizer is available here; the model must be served.
-    private func countTokens(_ inbound: Request) async throws -> Response {
-        _ = try self.authenticator.authenticate(Self.presentedKey(inbound.headers))
-        let (body, _) = try await self.collectBody(inbound)
-        let count = try AnthropicInbound.estimateInputTokens(Array(body.readableBytesView))
-        guard self.models.resolve(count.model) != nil else {
+    /// `{"input_tokens": N}` for a count-tokens body. When the model's first route is Anthropic's,
+    /// Anthropic counts (`x-switchyard-token-count: exact`); otherwise it is an estimate at four
+    /// characters per token and 1,600 per image (`estimate`), as no other tokenizer is at hand.
+    private func countTokens(_ inbound: Request, requestID: String) async throws -> Response {
+        let caller = try self.authenticator.authenticate(Self.presentedKey(inbound.headers))
+        let (buffer, _) = try await self.collectBody(inbound)
+        let body = Array(buffer.readableBytesView)
+        let estimate = try AnthropicInbound.estimateInputTokens(body)
+        guard let model = self.models.resolve(estimate.model) else {
             throw GatewayError.notFound(
-                "The model `\(count.model)` does not exist on this gateway.",
+                "The model `\(estimate.model)` does not exist on this gateway.",
                 param: "model",
                 code: "model_not_found"
             )
         }
+        guard caller.mayUse(model.publicName) else {
+            throw GatewayError.forbidden("The key `\(caller.keyName)` may not use the model `\(estimate.model)`.")
+        }
+        var tokens = estimate.tokens
+        var headers: HTTPFields = [.contentType: "application/json", .switchyardTokenCount: "estimate"]
+        if let route = model.routes.first, let counter = route.provider as? any AnthropicTokenCounting {
+            let context = UpstreamContext(
+                requestID: requestID,
+                firstTokenTimeout: route.timeouts.firstToken ?? .seconds(60),
+                connectTimeout: route.timeouts.connect ?? .seconds(5),
+                idleTimeout: route.timeouts.idle ?? .seconds(60)
+            )
+            do {
+                tokens = try await counter.countTokens(anthropicBody: body, on: route, context: context)
+            } catch let error as ProviderError {
+                throw GatewayError(
+                    status: .init(code: error.status ?? 502),
+                    message: "\(route.label) could not count the tokens: \(error.message)",
+                    type: "upstream_error"
+                )
+            }
+            headers[.switchyardTokenCount] = "exact"
+            headers[.switchyardProvider] = route.provider.name
+        }
         return Response(
             status: .ok,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(count.tokens)}"#))
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(tokens)}"#))
         )
     }
 
