@@ -85,6 +85,25 @@ struct GeminiTranslationTests {
         #expect(response.model == "gemini-2.5-flash")
     }
 
+    @Test("A thought signature rides in the tool call id and goes back on the function call part")
+    func thoughtSignatures() throws {
+        let answer = """
+            {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "AbC+/x=="}]},
+              "finishReason": "STOP", "index": 0}], "modelVersion": "gemini-3-flash-preview"}
+            """
+        let response = try self.translator.readChatResponse(Array(answer.utf8), upstreamModel: "m")
+        let call = try #require(response.choices.first?.message.tool_calls?.first)
+        #expect(call.id == "call_0__ts_AbC-_x")
+        #expect(call.id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" })
+
+        var request = OpenAIChat.Request(model: "m", messages: [.init(role: "user", content: .text("q"))])
+        request.messages.append(OpenAIChat.Message(role: "assistant", tool_calls: [call]))
+        request.messages.append(OpenAIChat.Message(role: "tool", content: .text("r"), tool_call_id: call.id))
+        let sent = try GeminiTranslator.translate(request)
+        #expect(sent.contents[1].parts.first?.thoughtSignature == "AbC+/x==")
+        #expect(sent.contents[2].parts.first?.functionResponse?.name == "f")
+    }
+
     @Test("A blocked prompt is an empty answer finished by content_filter")
     func blockedPrompt() throws {
         let response = try self.translator.readChatResponse(

@@ -262,6 +262,7 @@ class FakeGemini(FakeProvider):
     """``models/{model}:generateContent``, ``:streamGenerateContent?alt=sse`` and ``:batchEmbedContents``."""
 
     API_KEY = "AIza-fake"
+    SIGNATURE = "c2lnL25hdHVyZSs="  # base64 with '/', '+' and '=', as real ones have
 
     def answer(self, handler: Any, body: dict[str, Any]) -> None:
         recorded = self.requests[-1]
@@ -275,6 +276,14 @@ class FakeGemini(FakeProvider):
             handler.send_json({"embeddings": [
                 {"values": [float(len(item["content"]["parts"][0]["text"])), 0.5, -0.5]} for item in body["requests"]]})
             return
+        # As Gemini 3 does: a function call sent back must carry its thought signature.
+        for content in body["contents"]:
+            for part in content["parts"]:
+                if "functionCall" in part and part.get("thoughtSignature") != self.SIGNATURE:
+                    handler._send(400, "application/json", json.dumps({"error": {
+                        "code": 400, "status": "INVALID_ARGUMENT",
+                        "message": "Function call is missing a thought_signature in functionCall parts."}}).encode())
+                    return
         last = body["contents"][-1]
         wants_tool = bool(body.get("tools")) and not any("functionResponse" in part for part in last["parts"])
         text = "Echo: " + " ".join(part.get("text", "") for part in last["parts"] if "text" in part)
@@ -283,7 +292,7 @@ class FakeGemini(FakeProvider):
         parts: list[dict[str, Any]] = [{"text": text}]
         if wants_tool:
             name = body["tools"][0]["functionDeclarations"][0]["name"]
-            parts = [{"functionCall": {"name": name, "args": {"city": "Paris"}}}]
+            parts = [{"functionCall": {"name": name, "args": {"city": "Paris"}}, "thoughtSignature": self.SIGNATURE}]
         if ":streamGenerateContent" not in path:
             handler.send_json({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP",
                                                "index": 0}], "usageMetadata": usage,

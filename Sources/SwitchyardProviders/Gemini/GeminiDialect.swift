@@ -126,6 +126,7 @@ public struct GeminiTranslator: ChatTranslator {
                 toolNames[call.id] = call.function.name
                 var part = Wire.Part()
                 part.functionCall = Wire.FunctionCall(name: call.function.name, args: arguments)
+                part.thoughtSignature = ThoughtSignature.read(fromToolCallID: call.id)
                 return part
             },
             toolResult: { message, index in
@@ -266,7 +267,7 @@ public struct GeminiTranslator: ChatTranslator {
                 if let call = part.functionCall {
                     calls.append(
                         OpenAIChat.ToolCall(
-                            id: call.id ?? "call_\(calls.count)",
+                            id: ThoughtSignature.toolCallID(call.id ?? "call_\(calls.count)", part.thoughtSignature),
                             name: call.name,
                             arguments: (call.args ?? .object([:])).text
                         )
@@ -424,7 +425,10 @@ public struct GeminiStreamReader: ChatStreamReader {
                             (delta.tool_calls ?? []) + [
                                 OpenAIChat.ToolCallDelta(
                                     index: callIndex,
-                                    id: call.id ?? "call_\(callIndex)",
+                                    id: ThoughtSignature.toolCallID(
+                                        call.id ?? "call_\(callIndex)",
+                                        part.thoughtSignature
+                                    ),
                                     name: call.name,
                                     arguments: (call.args ?? .object([:])).text
                                 )
@@ -504,6 +508,9 @@ extension GeminiTranslator {
             public var inlineData: Blob?
             public var fileData: FileData?
             public var functionCall: FunctionCall?
+            /// The signature of the thinking behind a part (Gemini 2.5 and later); Gemini 3 refuses a
+            /// function call sent back without it.
+            public var thoughtSignature: String?
             public var functionResponse: FunctionResponse?
 
             init(text: String? = nil) { self.text = text }
@@ -643,5 +650,30 @@ extension GeminiTranslator {
             public var content: Content
             public var outputDimensionality: Int?
         }
+    }
+}
+
+/// Carries Gemini's thought signatures through OpenAI's format inside the tool call id, which every
+/// client hands back with the call: `call_0` with signature `AbC+/=` becomes `call_0__ts_AbC-_`
+/// (base64url, letters, digits, `_` and `-` only, so the id stays valid for Anthropic clients too).
+enum ThoughtSignature {
+    static let marker = "__ts_"
+
+    /// The id to give the client for a call with `signature`.
+    static func toolCallID(_ id: String, _ signature: String?) -> String {
+        guard let signature, !signature.isEmpty else { return id }
+        let url = signature.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return id + Self.marker + url
+    }
+
+    /// The signature inside an id made by ``toolCallID(_:_:)``, in Gemini's base64 form.
+    static func read(fromToolCallID id: String) -> String? {
+        guard let range = id.range(of: Self.marker) else { return nil }
+        var signature = id[range.upperBound...].replacingOccurrences(of: "-", with: "+")
+            .replacingOccurrences(of: "_", with: "/")
+        guard !signature.isEmpty else { return nil }
+        while signature.count % 4 != 0 { signature += "=" }
+        return signature
     }
 }
