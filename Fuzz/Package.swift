@@ -12,6 +12,7 @@ let switchyard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     .lastPathComponent.lowercased()
 let core = Target.Dependency.product(name: "SwitchyardCore", package: switchyard)
 let providers = Target.Dependency.product(name: "SwitchyardProviders", package: switchyard)
+let server = Target.Dependency.product(name: "SwitchyardServer", package: switchyard)
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 // Temporary filters for known bugs, so a target that keeps hitting one can still find others.
 
@@ -27,6 +28,7 @@ let package = Package(
         .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
         .executable(name: "FuzzUpstreamURL", targets: ["FuzzUpstreamURL"]),
         .executable(name: "FuzzDialects", targets: ["FuzzDialects"]),
+        .executable(name: "FuzzBrowserGuard", targets: ["FuzzBrowserGuard"]),
     ],
     dependencies: [
         .package(path: ".."),
@@ -42,5 +44,6 @@ let package = Package(
         .executableTarget(name: "FuzzConfig", dependencies: [core, providers]),
         .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
         .executableTarget(name: "FuzzDialects", dependencies: [core, providers, nioCore]),
+        .executableTarget(name: "FuzzBrowserGuard", dependencies: [core, server]),
     ]
 )
