@@ -65,6 +65,17 @@ public struct UpstreamContext: Sendable {
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
     }
+
+    /// A context for a call on a route with `timeouts`; the first-token wait ends by `deadline` at the latest.
+    public init(requestID: String, timeouts: Timeouts, deadline: ContinuousClock.Instant? = nil) {
+        let firstToken = timeouts.firstToken ?? .seconds(60)
+        self.init(
+            requestID: requestID,
+            firstTokenTimeout: deadline.map { min(firstToken, $0 - .now) } ?? firstToken,
+            connectTimeout: timeouts.connect ?? .seconds(5),
+            idleTimeout: timeouts.idle ?? .seconds(60)
+        )
+    }
 }
 
 /// A successful upstream answer in OpenAI's wire format.

@@ -81,12 +81,7 @@ public struct Dispatcher: Sendable {
             var backoff = self.retries.initialBackoff
             self.retryBudget.recordRequest(route.provider.name)
             for number in 1...self.retries.attempts {
-                let context = UpstreamContext(
-                    requestID: call.id,
-                    firstTokenTimeout: min(route.timeouts.firstToken ?? .seconds(60), deadline - .now),
-                    connectTimeout: route.timeouts.connect ?? .seconds(5),
-                    idleTimeout: route.timeouts.idle ?? .seconds(60)
-                )
+                let context = UpstreamContext(requestID: call.id, timeouts: route.timeouts, deadline: deadline)
                 do {
                     let response = try await attempt(route, context)
                     let body = try Self.makeBody(response, route: route, call: call, deadline: deadline)

@@ -142,7 +142,7 @@ public enum AnthropicInbound {
                     // Thinking has no input form in the Chat Completions API: it is kept beside the body,
                     // for an Anthropic route to send back unchanged; other routes go without it.
                     case "thinking", "redacted_thinking":
-                        if let node = block.jsonNode, AnthropicMessages.ContentBlock(reasoning: node) != nil {
+                        if block.isReturnableReasoning, let node = block.jsonNode {
                             preserved[messages.count, default: []].append(node)
                         }
                     default:

@@ -106,13 +106,16 @@ public enum AnthropicMessages {
         /// A `thinking` block with its signature, or a `redacted_thinking` block, from its JSON;
         /// `nil` for anything else (a thinking block without a signature cannot be sent back).
         public init?(reasoning node: JSONNode) {
-            guard let bytes = try? JSONDecoderFactory.encoder.encode(node),
-                let block = JSONText.decode(ContentBlock.self, from: Array(bytes))
-            else { return nil }
-            switch block.type {
-            case "thinking" where block.signature?.isEmpty == false: self = block
-            case "redacted_thinking" where block.data != nil: self = block
-            default: return nil
+            guard let block = ContentBlock(answer: node), block.isReturnableReasoning else { return nil }
+            self = block
+        }
+
+        /// Whether this is reasoning Anthropic takes back: a signed `thinking` block or a `redacted_thinking` one.
+        public var isReturnableReasoning: Bool {
+            switch self.type {
+            case "thinking": self.signature?.isEmpty == false
+            case "redacted_thinking": self.data != nil
+            default: false
             }
         }
 

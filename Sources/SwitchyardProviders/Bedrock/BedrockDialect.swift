@@ -133,8 +133,8 @@ public struct BedrockTranslator: ChatTranslator {
     /// The clock for signatures (tests fix it).
     public var now: @Sendable () -> Date
 
-    /// Thinking budgets for `reasoning_effort` on Anthropic models.
-    public static let thinkingBudgets = ["minimal": 1024, "low": 1024, "medium": 4096, "high": 16384]
+    /// Thinking budgets for `reasoning_effort` on Anthropic models: the same as on Anthropic's own API.
+    public static let thinkingBudgets = AnthropicTranslator.thinkingBudgets
 
     /// Creates a translator.
     public init(access: UpstreamAccess, signer: SigV4Signer?, now: @escaping @Sendable () -> Date = { Date() }) {

@@ -2,6 +2,7 @@
 
 import Crypto
 import Foundation
+import SwitchyardCore
 
 /// AWS credentials: an access key pair and, for temporary credentials, a session token.
 public struct AWSCredentials: Sendable, Equatable {
@@ -67,17 +68,17 @@ public struct SigV4Signer: Sendable {
             Self.canonicalQuery(query),
             signed.map { "\($0.0):\($0.1)\n" }.joined(),
             signedNames,
-            Self.hex(SHA256.hash(data: body)),
+            Hex.lowercase(SHA256.hash(data: body)),
         ].joined(separator: "\n")
         let scope = "\(day)/\(self.region)/\(self.service)/aws4_request"
-        let toSign = ["AWS4-HMAC-SHA256", stamp, scope, Self.hex(SHA256.hash(data: Array(canonical.utf8)))]
+        let toSign = ["AWS4-HMAC-SHA256", stamp, scope, Hex.lowercase(SHA256.hash(data: Array(canonical.utf8)))]
             .joined(separator: "\n")
 
         var key = SymmetricKey(data: Array("AWS4\(self.credentials.secretAccessKey)".utf8))
         for part in [day, self.region, self.service, "aws4_request"] {
             key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
         }
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(toSign.utf8), using: key))
+        let signature = Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Array(toSign.utf8), using: key))
 
         var added = [("x-amz-date", stamp)]
         if let token = self.credentials.sessionToken { added.append(("x-amz-security-token", token)) }
@@ -139,19 +140,9 @@ public struct SigV4Signer: Sendable {
                 UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                out += "%" + Self.hex([byte]).uppercased()
+                out += "%" + Hex.lowercase([byte]).uppercased()
             }
         }
         return out
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -102,12 +102,7 @@ struct CompletionRoutes {
         var tokens = estimate.tokens
         var headers: HTTPFields = [.contentType: "application/json", .switchyardTokenCount: "estimate"]
         if let route = model.routes.first, let counter = route.provider as? any AnthropicTokenCounting {
-            let context = UpstreamContext(
-                requestID: requestID,
-                firstTokenTimeout: route.timeouts.firstToken ?? .seconds(60),
-                connectTimeout: route.timeouts.connect ?? .seconds(5),
-                idleTimeout: route.timeouts.idle ?? .seconds(60)
-            )
+            let context = UpstreamContext(requestID: requestID, timeouts: route.timeouts)
             do {
                 tokens = try await counter.countTokens(anthropicBody: body, on: route, context: context)
             } catch let error as ProviderError {
