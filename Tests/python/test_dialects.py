@@ -27,34 +27,6 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
 
 
 @pytest.fixture(scope="module")
-def anthropic_upstream() -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
-def gemini_upstream() -> Iterator[FakeGemini]:
-    fake = FakeGemini()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
-def azure_upstream() -> Iterator[FakeAzure]:
-    fake = FakeAzure()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
-def bedrock_upstream() -> Iterator[FakeBedrock]:
-    fake = FakeBedrock()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def client(anthropic_upstream: FakeAnthropic, gemini_upstream: FakeGemini, azure_upstream: FakeAzure,
            bedrock_upstream: FakeBedrock) -> Iterator[openai.OpenAI]:
     config = f"""\

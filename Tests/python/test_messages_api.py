@@ -28,20 +28,6 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
 
 
 @pytest.fixture(scope="module")
-def openai_upstream() -> Iterator[FakeOpenAI]:
-    fake = FakeOpenAI()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
-def anthropic_upstream() -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def gateway_port(openai_upstream: FakeOpenAI, anthropic_upstream: FakeAnthropic) -> Iterator[int]:
     config = f"""\
 listen: 127.0.0.1:{{port}}
