@@ -45,6 +45,14 @@ struct AnthropicInboundTests {
         arguments: [
             (#"{"model": "m", "messages": [{"role": "user", "content": "x"}]}"#, "max_tokens"),
             (#"{"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "x"}]}"#, "max_tokens"),
+            (
+                #"{"model": "m", "max_tokens": 2147483648, "messages": [{"role": "user", "content": "x"}]}"#,
+                "max_tokens"
+            ),
+            (
+                #"{"model": "m", "max_tokens": 5, "stop_sequences": ["a", "b", "c", "d", "e"], "messages": [{"role": "user", "content": "x"}]}"#,
+                "stop_sequences"
+            ),
             (#"{"model": "m", "max_tokens": 5, "messages": []}"#, "messages"),
             (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}"#, "messages.0.role"),
             (#"{"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}"#, "model"),

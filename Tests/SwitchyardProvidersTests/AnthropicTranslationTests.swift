@@ -235,6 +235,18 @@ struct AnthropicTranslationTests {
         }
     }
 
+    @Test("Usage counts beyond what one call can reach, or negative, make the answer malformed")
+    func usageOutOfRange() throws {
+        for counts in [#""input_tokens": 1000000001, "output_tokens": 1"#, #""input_tokens": 1, "output_tokens": -5"#] {
+            let body =
+                #"{"id": "m", "model": "x", "content": [], "stop_reason": "end_turn", "usage": {"# + counts + "}}"
+            let error = try #require(throws: ProviderError.self) {
+                try self.translator.readChatResponse(Array(body.utf8), upstreamModel: "x")
+            }
+            #expect(error.kind == .invalidResponse)
+        }
+    }
+
     @Test("count_tokens goes to Anthropic with the route's model; its count is read back within range")
     func countTokens() throws {
         let body = Array(#"{"model": "public-name", "messages": [{"role": "user", "content": "hi"}]}"#.utf8)

@@ -63,6 +63,13 @@ struct AzureDialectTests {
             )
         }
         #expect(bad.message.contains("`providers.az.api_version`"))
+        let long = String(repeating: "1", count: 65)
+        #expect(throws: ConfigurationError.self) {
+            try GatewayConfiguration.load(
+                yaml: "providers:\n  az: {type: azure, base_url: 'https://x', api_version: '\(long)'}",
+                environment: [:]
+            )
+        }
         let foreign = try #require(throws: ConfigurationError.self) {
             try GatewayConfiguration.load(yaml: "providers:\n  o: {type: openai, api_version: v}", environment: [:])
         }

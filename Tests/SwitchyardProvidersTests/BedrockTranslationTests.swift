@@ -235,6 +235,38 @@ struct BedrockTranslationTests {
         #expect(throws: AWSEventStreamDecoder.Malformed.self) { try decoder.feed(text.prefix(first + 12)) }
     }
 
+    @Test("Usage counts beyond what one call can reach make the answer malformed")
+    func usageOutOfRange() throws {
+        let body =
+            #"{"output": {"message": {"role": "assistant", "content": [{"text": "x"}]}}, "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 1000000001}}"#
+        let error = try #require(throws: ProviderError.self) {
+            try self.translator.readChatResponse(Array(body.utf8), upstreamModel: "m")
+        }
+        #expect(error.kind == .invalidResponse)
+    }
+
+    @Test("A region that is not an AWS region, or half a key pair, is a config error naming the key")
+    func configuration() throws {
+        let region = try #require(throws: ConfigurationError.self) {
+            try GatewayConfiguration.load(
+                yaml: "providers:\n  b: {type: bedrock, region: 'us-east-1/../x'}",
+                environment: [:]
+            )
+        }
+        #expect(region.message.contains("`providers.b.region`"))
+        let long = String(repeating: "a", count: 33)
+        #expect(throws: ConfigurationError.self) {
+            try GatewayConfiguration.load(yaml: "providers:\n  b: {type: bedrock, region: \(long)}", environment: [:])
+        }
+        let half = try #require(throws: ConfigurationError.self) {
+            try GatewayConfiguration.load(
+                yaml: "providers:\n  b: {type: bedrock, access_key_id: AKID}",
+                environment: [:]
+            )
+        }
+        #expect(half.message.contains("both `access_key_id` and `secret_access_key`"))
+    }
+
     @Test("Bedrock's error type and message are kept; throttling is a 429 worth retrying")
     func errors() throws {
         let error = self.translator.parseError(

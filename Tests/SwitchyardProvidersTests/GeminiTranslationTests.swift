@@ -104,6 +104,16 @@ struct GeminiTranslationTests {
         #expect(sent.contents[2].parts.first?.functionResponse?.name == "f")
     }
 
+    @Test("Usage counts beyond what one call can reach make the answer malformed")
+    func usageOutOfRange() throws {
+        let body =
+            #"{"candidates": [{"content": {"role": "model", "parts": [{"text": "x"}]}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 1000000001}}"#
+        let error = try #require(throws: ProviderError.self) {
+            try self.translator.readChatResponse(Array(body.utf8), upstreamModel: "m")
+        }
+        #expect(error.kind == .invalidResponse)
+    }
+
     @Test("A blocked prompt is an empty answer finished by content_filter")
     func blockedPrompt() throws {
         let response = try self.translator.readChatResponse(

@@ -10,7 +10,9 @@ import SwitchyardProviders
 /// Anthropic's stream reader, answer and error readers, the inbound `/v1/messages` body translation
 /// and event writer; Gemini's stream reader, answer, error and embeddings readers; Bedrock's binary
 /// event-stream decoder (with a small message limit, so the refusal path runs too), stream reader,
-/// answer and error readers. Any input may be refused; none may trap, hang or grow without bound.
+/// answer and error readers; and a client's chat body read by the typed request reader (tree first,
+/// JSONDecoder after) then translated for Anthropic, Gemini (thought signatures in tool call ids
+/// included) and Bedrock. Any input may be refused; none may trap, hang or grow without bound.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
@@ -23,7 +25,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         access: UpstreamAccess(baseURL: "http://127.0.0.1:9", apiKey: nil, credentials: { _ in [] }),
         signer: nil
     )
-    switch bytes[0] % 8 {
+    switch bytes[0] % 9 {
     case 0:
         var reader = translator.makeStreamReader(upstreamModel: "m")
         _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
@@ -55,6 +57,12 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         _ = try? reader.read(ByteBuffer(bytes: input[..<split]))
         _ = try? reader.read(ByteBuffer(bytes: input[split...]))
         _ = try? reader.finish()
+    case 8:
+        if (try? ChatRequest(body: input)) != nil, let request = try? OpenAIChat.Request(body: input) {
+            _ = try? AnthropicTranslator.translate(request, upstreamModel: "m", routeMaxOutput: 4096)
+            _ = try? GeminiTranslator.translate(request)
+            _ = try? BedrockTranslator.translate(request, upstreamModel: "anthropic.m")
+        }
     case 7:
         _ = try? bedrock.readChatResponse(input, upstreamModel: "m")
         _ = bedrock.parseError(status: 400, headers: [("x-amzn-ErrorType", "ValidationException:x")], body: input)
