@@ -22,6 +22,8 @@ public struct GatewayError: Error, Sendable, Equatable {
     public var retryAfterSeconds: Int?
     /// The message with what only the operator may see (upstream addresses); logged, never rendered.
     public var logMessage: String?
+    /// How the routes were chosen, when routing got that far (`x-switchyard-route-reason`).
+    public var routeReason: String?
 
     /// Creates an error with every field given.
     public init(

@@ -41,6 +41,7 @@ public struct OpenAIDialect: ProviderDialect {
             adapter: OpenAICompatibleAdapter(
                 baseURL: baseURL,
                 apiKey: configuration.apiKey,
+                apiKeys: configuration.apiKeys,
                 extraHeaders: configuration.headers,
                 proxy: try services.proxy(for: baseURL, provider: name, configuration: configuration)
             ),
@@ -111,11 +112,18 @@ public struct OpenAICompatibleAdapter: Sendable {
     public var path: @Sendable (_ operation: String, _ upstreamModel: String) -> String
 
     /// Creates an adapter for an OpenAI-style server (`Authorization: Bearer`, `/v1/...` paths).
-    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
+    public init(
+        baseURL: String,
+        apiKey: String?,
+        apiKeys: [String] = [],
+        extraHeaders: [String: String] = [:],
+        proxy: UpstreamProxy? = nil
+    ) {
         self.init(
             access: UpstreamAccess(
                 baseURL: baseURL,
                 apiKey: apiKey,
+                apiKeys: apiKeys,
                 credentials: { [("authorization", "Bearer \($0)")] },
                 extraHeaders: extraHeaders,
                 proxy: proxy
@@ -178,6 +186,8 @@ public struct OpenAICompatibleProvider: Provider {
     public let adapter: OpenAICompatibleAdapter
     /// Sends requests.
     public let transport: HTTPTransport
+    /// The keys a 429 rotates through.
+    public var keyCount: Int { self.adapter.access.keyCount }
 
     /// Creates a provider.
     public init(name: String, adapter: OpenAICompatibleAdapter, transport: HTTPTransport) {

@@ -30,6 +30,8 @@ public struct Gateway: Sendable {
     public let requestLog: RequestLogWriter
     /// The upstream HTTP connections.
     public let transport: HTTPTransport
+    /// Live per-route statistics.
+    public let statistics: RouteStatistics
     /// The Prometheus registry behind `/metrics`.
     public let registry: PrometheusCollectorRegistry
     /// The Hummingbird application.
@@ -89,9 +91,10 @@ public struct Gateway: Sendable {
             logger: logger
         )
         let authenticator = Authenticator(masterKey: configuration.masterKey, keys: configuration.keys)
+        let statistics = RouteStatistics(known: models.routeLabels)
         let dispatcher =
-            pause.map { Dispatcher(models: models, retries: configuration.retries, pause: $0) }
-            ?? Dispatcher(models: models, retries: configuration.retries)
+            pause.map { Dispatcher(models: models, retries: configuration.retries, statistics: statistics, pause: $0) }
+            ?? Dispatcher(models: models, retries: configuration.retries, statistics: statistics)
         let metrics = GatewayMetrics(
             factory: PrometheusMetricsFactory(registry: registry),
             isKnownModel: { models.isKnown($0) }
@@ -126,9 +129,10 @@ public struct Gateway: Sendable {
             authenticator: authenticator
         )
         .register(on: router)
-        ModelRoutes(models: models, authenticator: authenticator).register(on: router)
+        ModelRoutes(models: models, authenticator: authenticator, statistics: statistics).register(on: router)
         OperationsRoutes(
             store: store,
+            statistics: statistics,
             registry: registry,
             authenticator: authenticator,
             requestLog: requestLog,
@@ -151,7 +155,7 @@ public struct Gateway: Sendable {
                 )
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: [requestLog],
+            services: [requestLog, RouteStatisticsService(statistics: statistics)],
             logger: logger
         )
         self.configuration = configuration
@@ -159,6 +163,7 @@ public struct Gateway: Sendable {
         self.store = store
         self.requestLog = requestLog
         self.transport = transport
+        self.statistics = statistics
         self.registry = registry
     }
 

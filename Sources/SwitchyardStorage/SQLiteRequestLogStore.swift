@@ -52,6 +52,9 @@ public final class SQLiteRequestLogStore: RequestLogStore {
             try db.create(index: "request_log_model", on: "request_log", columns: ["model", "started_at"])
             try db.create(index: "request_log_key", on: "request_log", columns: ["key_name", "started_at"])
         }
+        migrator.registerMigration("0002_route_reason") { db in
+            try db.alter(table: "request_log") { table in table.add(column: "route_reason", .text) }
+        }
         return migrator
     }
 
@@ -63,8 +66,8 @@ public final class SQLiteRequestLogStore: RequestLogStore {
                 sql: """
                     INSERT OR REPLACE INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
                       upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             )
             for r in records {
@@ -72,7 +75,7 @@ public final class SQLiteRequestLogStore: RequestLogStore {
                     r.id, r.startedAt.timeIntervalSince1970, r.finishedAt.timeIntervalSince1970, r.keyName, r.endpoint,
                     r.model, r.provider, r.upstreamModel, r.status, r.isStreaming, r.attempts, r.inputTokens,
                     r.cachedInputTokens, r.outputTokens, r.costUSD, r.latencyMs, r.timeToFirstTokenMs, r.cacheStatus,
-                    r.error, r.requestBody, r.responseBody,
+                    r.error, r.requestBody, r.responseBody, r.routeReason,
                 ])
             }
         }
@@ -150,7 +153,7 @@ public final class SQLiteRequestLogStore: RequestLogStore {
     }
 
     private static func record(_ row: Row) -> RequestLogRecord {
-        RequestLogRecord(
+        var record = RequestLogRecord(
             id: row["id"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]),
             finishedAt: Date(timeIntervalSince1970: row["finished_at"]),
@@ -173,5 +176,7 @@ public final class SQLiteRequestLogStore: RequestLogStore {
             requestBody: row["request_body"],
             responseBody: row["response_body"]
         )
+        record.routeReason = row["route_reason"]
+        return record
     }
 }

@@ -162,6 +162,8 @@ struct DispatcherTests {
         configuration.models["m"] = ModelConfiguration(routes: [
             .init(provider: "a", model: "x"), .init(provider: "b", model: "x"),
         ])
+        // Without cooldown: `a` would be skipped after its fifth failure, which is not what this test is about.
+        configuration.models["m"]?.cooldown = .off
         let failing = ScriptedProvider(
             "a",
             Array(repeating: .failure(.init(kind: .server, status: 500, message: "down")), count: 100)

@@ -36,13 +36,27 @@ public struct ChatRequest: Sendable {
     public var body: [UInt8]
     /// Reasoning the inbound API stated beyond what the body carries (`/v1/messages`).
     public var inboundReasoning = InboundReasoning()
+    /// The request's `user`.
+    public var user: String?
+    /// The request's `metadata`.
+    public var metadata: [String: String]
+    /// The request's `provider` preferences (removed from ``body``: upstreams do not know them).
+    public var preferences: ProviderPreferences?
+    /// Identifies the conversation: `user` when set, else its messages up to the first user message.
+    public var conversationKey: Int
+    /// Identifies the first ``PromptPrefix/characters`` characters of the prompt, when it is that long:
+    /// calls that share it can reuse a provider's prompt cache.
+    public var promptPrefixKey: Int?
 
     /// Validates `body`, throwing a 400 ``GatewayError`` that names the faulty field.
     public init(body: [UInt8]) throws(GatewayError) {
         // The scan reads every well-formed, well-typed body; `JSONDecoder` words the errors for the rest.
         let wire: Wire
-        if let scanned = Wire(scanning: body) {
+        var preferences: JSONValue?
+        let object = JSONValue.parse(body)?.object
+        if let object, let scanned = Wire(scanning: object) {
             wire = scanned
+            preferences = object["provider"]
         } else {
             wire = try decodeRequestBody(
                 Wire.self,
@@ -50,6 +64,7 @@ public struct ChatRequest: Sendable {
                 integers: ["max_tokens", "max_completion_tokens", "n", "seed", "top_logprobs"],
                 numbers: ["temperature", "top_p", "presence_penalty", "frequency_penalty"]
             )
+            preferences = object?["provider"]
         }
         guard let model = wire.model, !model.isEmpty else {
             throw .invalidRequest("`model` is required: name a model such as `gpt-4o-mini`.", param: "model")
@@ -92,6 +107,14 @@ public struct ChatRequest: Sendable {
         self.responseFormat = wire.response_format?.type
         self.lastUserText = messages.last { $0.role == "user" }?.content?.text ?? ""
         self.promptCharacterCount = messages.reduce(0) { $0 + ($1.content?.text.count ?? 0) }
+        self.user = wire.user
+        self.metadata = wire.metadata ?? [:]
+        if let preferences, preferences != .null {
+            self.preferences = try ProviderPreferences(parsing: preferences)
+        }
+        self.conversationKey = Self.conversationKey(user: wire.user, messages: messages)
+        self.promptPrefixKey =
+            self.promptCharacterCount >= PromptPrefix.characters ? PromptPrefix.key(messages) : nil
         self.requirements = RouteRequirements(
             streaming: self.isStreaming,
             tools: !(wire.tools ?? []).isEmpty,
@@ -102,7 +125,50 @@ public struct ChatRequest: Sendable {
             estimatedPromptTokens: self.promptCharacterCount / 4,
             maxOutputTokens: self.maxOutputTokens
         )
-        self.body = body
+        if object?["provider"] != nil, var editor = try? JSONObjectEditor(body) {
+            try? editor.remove("provider")
+            self.body = editor.bytes
+        } else {
+            self.body = body
+        }
+    }
+
+    /// `user` when set, else the messages up to and including the first user message.
+    private static func conversationKey(user: String?, messages: [Message]) -> Int {
+        var hasher = Hasher()
+        if let user, !user.isEmpty {
+            hasher.combine(0)
+            hasher.combine(user)
+            return hasher.finalize()
+        }
+        hasher.combine(1)
+        for message in messages {
+            hasher.combine(message.role)
+            hasher.combine(message.content?.text ?? "")
+            if message.role == "user" { break }
+        }
+        return hasher.finalize()
+    }
+}
+
+/// The part of a prompt a provider's prompt cache keys on.
+public enum PromptPrefix {
+    /// Characters of message text that make a prefix worth keeping on one route: about 1,024
+    /// tokens, the least OpenAI and Anthropic cache.
+    public static let characters = 4096
+
+    /// A key for the first ``characters`` characters of the messages' roles and text.
+    static func key(_ messages: [ChatRequest.Message]) -> Int {
+        var hasher = Hasher()
+        var remaining = Self.characters
+        for message in messages where remaining > 0 {
+            hasher.combine(message.role)
+            let text = message.content?.text ?? ""
+            let taken = text.prefix(remaining)
+            hasher.combine(taken)
+            remaining -= taken.count
+        }
+        return hasher.finalize()
     }
 }
 
@@ -314,6 +380,7 @@ extension ChatRequest {
         var top_logprobs: Int?
         var parallel_tool_calls: Bool?
         var user: String?
+        var metadata: [String: String]?
         var stop: Stop?
         var tools: [Tool]?
         var tool_choice: ToolChoice?
@@ -415,6 +482,11 @@ extension ChatRequest.Wire {
     /// type `JSONDecoder` might read differently, so that the decoder decides (and words the error).
     init?(scanning body: [UInt8]) {
         guard let object = JSONValue.parse(body)?.object else { return nil }
+        self.init(scanning: object)
+    }
+
+    /// Reads an already parsed body object.
+    init?(scanning object: [String: JSONValue]) {
         let fields = Fields(object)
         guard let model = fields.read("model", \.string),
             let messages = fields.read("messages", { $0.array?.mapAll(ChatRequest.Message.init(scanning:)) }),
@@ -432,6 +504,15 @@ extension ChatRequest.Wire {
             let topLogprobs = fields.read("top_logprobs", \.int),
             let parallelToolCalls = fields.read("parallel_tool_calls", \.bool),
             let user = fields.read("user", \.string),
+            let metadata = fields.read(
+                "metadata",
+                { value in
+                    value.object.flatMap { object in
+                        let strings = object.compactMapValues(\.string)
+                        return strings.count == object.count ? strings : nil
+                    }
+                }
+            ),
             let stop = fields.read("stop", ChatRequest.Stop.init(scanning:)),
             let tools = fields.read("tools", { $0.array?.mapAll(ChatRequest.Tool.init(scanning:)) }),
             let toolChoice = fields.read("tool_choice", ChatRequest.ToolChoice.init(scanning:)),
@@ -454,6 +535,7 @@ extension ChatRequest.Wire {
             top_logprobs: topLogprobs,
             parallel_tool_calls: parallelToolCalls,
             user: user,
+            metadata: metadata,
             stop: stop,
             tools: tools,
             tool_choice: toolChoice,

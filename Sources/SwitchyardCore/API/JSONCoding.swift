@@ -68,6 +68,23 @@ public struct JSONObjectEditor {
             self.end += insertion.count
         }
     }
+
+    /// Removes the member `key` with its separating comma; does nothing when it is absent.
+    public mutating func remove(_ key: String) throws {
+        guard let member = self.members[key] else { return }
+        let later = self.members.values.filter { $0.pair.lowerBound > member.pair.lowerBound }
+        let earlier = self.members.values.filter { $0.pair.lowerBound < member.pair.lowerBound }
+        let range: Range<Int>
+        if let next = later.min(by: { $0.pair.lowerBound < $1.pair.lowerBound }) {
+            range = member.pair.lowerBound..<next.pair.lowerBound
+        } else if let previous = earlier.max(by: { $0.pair.lowerBound < $1.pair.lowerBound }) {
+            range = previous.pair.upperBound..<member.pair.upperBound
+        } else {
+            range = member.pair
+        }
+        self.bytes.removeSubrange(range)
+        (self.members, self.end) = try JSONObjectScanner.members(of: self.bytes)
+    }
 }
 
 /// Small helpers that read and write JSON text directly.

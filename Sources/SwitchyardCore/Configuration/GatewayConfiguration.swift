@@ -122,6 +122,8 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
 ///   - `type` (string, required): a registered ``ProviderType`` (`openai`, `simulator`, ...).
 ///   - `base_url` (string, optional): API root; each type documents its default and whether it includes `/v1`.
 ///   - `api_key` (string, optional): the provider key, sent the way the type's API expects.
+///   - `api_keys` (list, optional): several keys instead of `api_key`; a 429 moves a call to the next key
+///     before it moves to the next route.
 ///   - `headers` (map, optional): extra headers sent upstream (for example `OpenAI-Organization`).
 ///   - `proxy` (string, optional): `http://[user:password@]host:port` to tunnel through (`CONNECT`),
 ///     or `none`; unset follows `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`.
@@ -131,8 +133,10 @@ public struct ProviderConfiguration: Sendable, Decodable {
     public var type: String
     /// API root.
     public var baseURL: String?
-    /// Provider key.
+    /// Provider key (the first of ``apiKeys`` when several are given).
     public var apiKey: String?
+    /// Every provider key, in rotation order; empty when `api_keys` is not given.
+    public var apiKeys: [String] = []
     /// Extra headers.
     public var headers: [String: String] = [:]
     /// `none`, or the proxy URL upstream calls tunnel through; `nil` follows the environment.
@@ -141,12 +145,13 @@ public struct ProviderConfiguration: Sendable, Decodable {
     public var settings: any ProviderSettings
 
     /// Keys every provider section may have, whatever its type.
-    public static let commonKeys = ["type", "base_url", "api_key", "headers", "proxy"]
+    public static let commonKeys = ["type", "base_url", "api_key", "api_keys", "headers", "proxy"]
 
     enum CodingKeys: String, CodingKey {
         case type, headers, proxy
         case baseURL = "base_url"
         case apiKey = "api_key"
+        case apiKeys = "api_keys"
     }
 
     /// Creates a provider.
@@ -192,6 +197,21 @@ public struct ProviderConfiguration: Sendable, Decodable {
             )
         }
         self.apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
+        self.apiKeys = try c.decodeIfPresent([String].self, forKey: .apiKeys) ?? []
+        if !self.apiKeys.isEmpty {
+            guard self.apiKey == nil else {
+                throw ConfigurationError(
+                    "`\(configPath(decoder.codingPath))` has both `api_key` and `api_keys`: list every key under `api_keys`"
+                )
+            }
+            guard self.apiKeys.count <= 64, !self.apiKeys.contains(where: \.isEmpty) else {
+                throw ConfigurationError(
+                    "`\(configPath(decoder.codingPath, "api_keys"))` must list 1 to 64 keys, none of them empty "
+                        + "(an unset ${VAR} leaves an empty one)"
+                )
+            }
+            self.apiKey = self.apiKeys[0]
+        }
         self.headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
         self.proxy = try c.decodeIfPresent(String.self, forKey: .proxy)
         if let proxy = self.proxy, proxy != "none", !proxy.hasPrefix("http://") {
@@ -207,26 +227,47 @@ public struct ProviderConfiguration: Sendable, Decodable {
 /// One explicitly configured model.
 ///
 /// - Configuration keys:
-///   - `strategy` (string, optional, default `fallback`): how routes are ordered.
-///   - `routes` (list, required): ``RouteConfiguration`` in fallback order.
+///   - `strategy` (string, optional, default `fallback`): how routes are ordered, one of ``RoutingStrategies/names``.
+///   - `routes` (list, required): ``RouteConfiguration`` in configured order.
+///   - `rules` (list, `conditional` only): ``RoutingRule``s; the first that matches picks the routes.
 ///   - `timeouts` (object, optional): ``Timeouts`` for every route.
 ///   - `fallbacks` (list, optional): other public models tried after every route failed.
+///   - `hedge` (object, optional): ``HedgeConfiguration``; off when absent.
+///   - `shadow` (object, optional): ``ShadowConfiguration``; off when absent.
+///   - `cooldown` (object or `off`, optional): ``CooldownPolicy`` for every route; on by default.
 public struct ModelConfiguration: Sendable, Decodable, Equatable {
     /// Route ordering strategy.
     public var strategy: String = "fallback"
-    /// Routes in fallback order.
+    /// Routes in configured order.
     public var routes: [RouteConfiguration]
+    /// Rules of a `conditional` model.
+    public var rules: [RoutingRule] = []
     /// Timeouts for every route.
     public var timeouts = Timeouts()
     /// Models tried after this one's routes all failed.
     public var fallbacks: [String] = []
+    /// Hedged requests, if on.
+    public var hedge: HedgeConfiguration?
+    /// Shadow traffic, if on.
+    public var shadow: ShadowConfiguration?
+    /// Cooldown of the model's routes.
+    public var cooldown = CooldownPolicy.defaults
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case strategy, routes, timeouts, fallbacks }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case strategy, routes, rules, timeouts, fallbacks, hedge, shadow, cooldown
+    }
 
     /// Creates a model.
-    public init(routes: [RouteConfiguration], fallbacks: [String] = []) {
+    public init(
+        routes: [RouteConfiguration],
+        fallbacks: [String] = [],
+        strategy: String = "fallback",
+        rules: [RoutingRule] = []
+    ) {
         self.routes = routes
         self.fallbacks = fallbacks
+        self.strategy = strategy
+        self.rules = rules
     }
 
     /// Decodes a model, rejecting unknown keys and strategies.
@@ -234,17 +275,30 @@ public struct ModelConfiguration: Sendable, Decodable, Equatable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.strategy = try c.decodeIfPresent(String.self, forKey: .strategy) ?? "fallback"
-        guard self.strategy == "fallback" else {
+        guard RoutingStrategies.named(self.strategy) != nil else {
             throw ConfigurationError(
-                "`\(configPath(decoder.codingPath, "strategy"))` is `\(self.strategy)`; this version implements `fallback` only"
+                "`\(configPath(decoder.codingPath, "strategy"))` is `\(self.strategy)`; strategies: "
+                    + RoutingStrategies.names.joined(separator: ", ")
             )
         }
         self.routes = try c.decode([RouteConfiguration].self, forKey: .routes)
         guard !self.routes.isEmpty else {
             throw ConfigurationError("`\(configPath(decoder.codingPath, "routes"))` must list at least one route")
         }
+        self.rules = try c.decodeIfPresent([RoutingRule].self, forKey: .rules) ?? []
+        if !self.rules.isEmpty, self.strategy != ConditionalStrategy.name {
+            throw ConfigurationError(
+                "`\(configPath(decoder.codingPath, "rules"))` applies to `strategy: conditional` only"
+            )
+        }
         self.timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? .init()
         self.fallbacks = try c.decodeIfPresent([String].self, forKey: .fallbacks) ?? []
+        self.hedge = try c.decodeIfPresent(HedgeConfiguration.self, forKey: .hedge)
+        self.shadow = try c.decodeIfPresent(ShadowConfiguration.self, forKey: .shadow)
+        for (key, given) in [("hedge", self.hedge != nil), ("shadow", self.shadow != nil)] where given {
+            throw ConfigurationError("`\(configPath(decoder.codingPath, key))` is not implemented in this version yet")
+        }
+        self.cooldown = try c.decodeIfPresent(CooldownPolicy.self, forKey: .cooldown) ?? .defaults
     }
 }
 
@@ -266,9 +320,11 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
     public var timeouts: Timeouts?
     /// Never store bodies of calls on this route.
     public var zeroDataRetention = false
+    /// Share of traffic under `strategy: weighted`, relative to the other routes' weights.
+    public var weight = 1.0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case provider, model, pricing, capabilities, timeouts
+        case provider, model, pricing, capabilities, timeouts, weight
         case contextWindow = "context_window"
         case maxOutputTokens = "max_output_tokens"
         case zeroDataRetention = "zero_data_retention"
@@ -280,11 +336,18 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
     static let priceLimit = 100_000.0
 
     /// Creates a route.
-    public init(provider: String, model: String, pricing: Pricing? = nil, capabilities: CapabilityOverrides? = nil) {
+    public init(
+        provider: String,
+        model: String,
+        pricing: Pricing? = nil,
+        capabilities: CapabilityOverrides? = nil,
+        weight: Double = 1
+    ) {
         self.provider = provider
         self.model = model
         self.pricing = pricing
         self.capabilities = capabilities
+        self.weight = weight
     }
 
     /// Decodes a route, rejecting unknown keys.
@@ -310,6 +373,7 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
         self.maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens, within: 1...Self.tokenLimit)
         self.timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts)
         self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
+        self.weight = try c.decodeIfPresent(Double.self, forKey: .weight, within: 0...1_000_000) ?? 1
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
+import HTTPTypes
 import Logging
 
 /// One client request on its way through the pipeline.
@@ -29,6 +30,8 @@ public struct Call: Sendable {
     public var clientBody: [UInt8]?
     /// The key the client presented, if any (never logged).
     public var presentedKey: String?
+    /// The request's headers, for routing rules (copy-on-write: keeping them costs no copy).
+    public var headers: HTTPFields = [:]
     /// Who is calling, once authenticated.
     public var caller: Caller?
     /// The validated chat request, once decoded.

@@ -22,6 +22,8 @@ public struct Reply: Sendable {
     public var body: Body
     /// Whether bodies must be kept out of the request log.
     public var zeroDataRetention: Bool
+    /// How the routes were chosen (`x-switchyard-route-reason`).
+    public var routeReason: String?
     private var hooks: [@Sendable (Receipt) -> Void] = []
 
     /// A reply body.
@@ -118,6 +120,10 @@ public struct Receipt: Sendable {
     public var error: String?
     /// The bytes sent to the client (possibly truncated), for the request log.
     public var responseBody: [UInt8]?
+    /// How the routes were chosen.
+    public var routeReason: String?
+    /// The client went away before the reply finished (not the route's fault).
+    public var clientDisconnected = false
 
     /// Creates a receipt.
     public init(
@@ -131,7 +137,8 @@ public struct Receipt: Sendable {
         timeToFirstToken: Duration?,
         latency: Duration,
         error: String?,
-        responseBody: [UInt8]?
+        responseBody: [UInt8]?,
+        routeReason: String? = nil
     ) {
         self.provider = provider
         self.model = model
@@ -144,5 +151,6 @@ public struct Receipt: Sendable {
         self.latency = latency
         self.error = error
         self.responseBody = responseBody
+        self.routeReason = routeReason
     }
 }

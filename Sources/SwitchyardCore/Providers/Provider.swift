@@ -26,6 +26,8 @@ public protocol Provider: Sendable {
     /// Whether its answers are invented (the simulator): such a provider plays only catalog models
     /// and never stands in for a real one.
     var inventsAnswers: Bool { get }
+    /// How many API keys it rotates through on 429 (``UpstreamContext/keyIndex`` picks one).
+    var keyCount: Int { get }
     /// Makes one chat completion attempt; throws ``ProviderError`` on failure.
     func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
     /// Makes one embeddings attempt; throws ``ProviderError`` on failure.
@@ -40,6 +42,8 @@ public protocol Provider: Sendable {
 extension Provider {
     /// Real providers answer for real.
     public var inventsAnswers: Bool { false }
+    /// One key, unless the provider says otherwise.
+    public var keyCount: Int { 1 }
 }
 
 /// What a provider needs to know about the call beyond the request.
@@ -52,6 +56,8 @@ public struct UpstreamContext: Sendable {
     public var connectTimeout: Duration
     /// Longest wait for the next bytes once the response has begun.
     public var idleTimeout: Duration
+    /// Which of the provider's API keys to use (0 first; rotated on 429).
+    public var keyIndex = 0
 
     /// Creates a context; unspecified timeouts take the gateway defaults.
     public init(

@@ -3,37 +3,47 @@
 import Logging
 import NIOCore
 
-/// The pipeline's terminal step: picks routes for the model and calls them, with retries and fallback.
+/// The pipeline's terminal step: plans the routes for the model and calls them, with retries and fallback.
 ///
 /// This is the gateway's only retry loop.
 ///
-/// 1. Resolve the model and its `fallbacks` into one ordered list of routes.
-/// 2. Skip routes that cannot serve the request (capabilities, context window, max output);
-///    if none can, answer 400 naming the limit or the field.
-/// 3. Try each route up to `retries.attempts` times while its failure is retryable (429, 5xx,
-///    timeouts, connection errors), waiting with exponential backoff and jitter, or for the
-///    upstream's `Retry-After` when it is no longer than `retries.max_backoff`.
-/// 4. Move to the next route on any other failure, except a 400-class answer that no route
-///    will improve on, which goes back to the client.
-/// 5. When every route failed, answer 502 (504 if they all timed out) listing each route and why.
+/// 1. ``RoutePlanner`` orders the routes of the model and its `fallbacks` (capabilities, preferences,
+///    strategy, prompt affinity, cooldown); if none can serve the request, the client gets a 400.
+/// 2. Each route is tried up to `retries.attempts` times while its failure is retryable (429, 5xx,
+///    timeouts, connection errors, a stream that fails before its first event), waiting with
+///    exponential backoff and jitter, or for the upstream's `Retry-After` when it is no longer than
+///    `retries.max_backoff`. A 429 on a provider with several keys moves to its next key first.
+/// 3. Any other failure moves to the next route, except a 400-class answer that no route will
+///    improve on, which goes back to the client.
+/// 4. When every route failed, the client gets 502 (504 if they all timed out) listing each route and why.
+///
+/// Every attempt's outcome feeds ``RouteStatistics`` (a stream's when it ends) and the route's cooldown.
 public struct Dispatcher: Sendable {
     /// The models and their routes.
-    public let models: ModelTable
+    public var models: ModelTable { self.planner.models }
+    /// Orders the routes of each call.
+    public let planner: RoutePlanner
     /// The retry policy.
     public let retries: RetryConfiguration
     /// Waits between retries; tests replace it to avoid real sleeps.
     public let pause: @Sendable (Duration) async throws -> Void
     /// Keeps retries of each provider within `retries.budget` of its recent requests.
     public let retryBudget: RetryBudget
+    /// Live per-route statistics.
+    public var statistics: RouteStatistics { self.planner.statistics }
 
     /// Creates a dispatcher.
     public init(
         models: ModelTable,
         retries: RetryConfiguration,
+        statistics: RouteStatistics? = nil,
         retryBudget: RetryBudget? = nil,
         pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
-        self.models = models
+        self.planner = RoutePlanner(
+            models: models,
+            statistics: statistics ?? RouteStatistics(known: models.routeLabels)
+        )
         self.retries = retries
         self.retryBudget = retryBudget ?? RetryBudget(share: retries.budget)
         self.pause = pause
@@ -70,31 +80,55 @@ public struct Dispatcher: Sendable {
         requirements: RouteRequirements,
         attempt: (Route, UpstreamContext) async throws -> UpstreamResponse
     ) async throws -> Reply {
-        let candidates = try self.candidates(for: modelName, kind: kind, caller: call.caller ?? .anonymous)
-        let routes = try Self.eligible(candidates, for: requirements, model: modelName, call: call)
+        let plan = try self.planner.plan(call, modelName: modelName, kind: kind, requirements: requirements)
+        var queue = plan.steps[...]
         var attempts: [Attempt] = []
         var failures: [ProviderError] = []
         var unsupported: [(route: String, error: ProviderError)] = []
-        let deadline = call.startedAt + (routes.first?.timeouts.total ?? Timeouts.defaults.total ?? .seconds(600))
+        let deadline =
+            call.startedAt + (plan.steps.first?.route.timeouts.total ?? Timeouts.defaults.total ?? .seconds(600))
 
-        for route in routes {
+        while let step = queue.popFirst() {
+            let route = step.route
+            let admission = step.state?.admit(now: .now) ?? .allowed
+            if admission == .coolingDown, !step.lastResort {
+                // It started cooling down (or another call took its probe) since the plan: try it last.
+                queue.append(Step(route: route, state: step.state, lastResort: true))
+                continue
+            }
+            let isProbe = admission == .probe
             var backoff = self.retries.initialBackoff
+            var keyIndex = 0
+            var rotations = 0
             self.retryBudget.recordRequest(route.provider.name)
-            for number in 1...self.retries.attempts {
-                let context = UpstreamContext(requestID: call.id, timeouts: route.timeouts, deadline: deadline)
+            var number = 0
+            while number < self.retries.attempts {
+                number += 1
+                var context = UpstreamContext(requestID: call.id, timeouts: route.timeouts, deadline: deadline)
+                context.keyIndex = keyIndex
+                let lease = RouteLease(
+                    state: step.state,
+                    statistics: self.statistics,
+                    policy: route.cooldown,
+                    probe: isProbe
+                )
                 do {
                     let response = try await attempt(route, context)
-                    let body = try Self.makeBody(response, route: route, call: call, deadline: deadline)
+                    let body = try await Self.makeBody(response, route: route, call: call, deadline: deadline)
                     attempts.append(Attempt(route: route.label))
-                    return Reply(
+                    self.planner.rememberAffinity(plan.affinityKey, route: route.label)
+                    var reply = Reply(
                         provider: route.provider.name,
                         model: route.upstreamModel,
                         attempts: attempts,
                         body: body,
                         zeroDataRetention: route.zeroDataRetention
                     )
+                    reply.routeReason = plan.reason(extraSkips: unsupported.map { ($0.route, "not expressible") })
+                    return lease.succeeded(reply, call: call)
                 } catch let error as ProviderError where error.kind == .unsupported {
                     // Found before any upstream call: the route is skipped, as for a missing capability.
+                    lease.abandon()
                     unsupported.append((route.label, error))
                     call.logger.debug(
                         "route skipped",
@@ -105,6 +139,7 @@ public struct Dispatcher: Sendable {
                     )
                     break
                 } catch let error as ProviderError {
+                    lease.failed(error)
                     attempts.append(Attempt(route: route.label, failure: error.description, detail: error.detail))
                     failures.append(error)
                     call.logger.debug(
@@ -122,9 +157,15 @@ public struct Dispatcher: Sendable {
                             code: "upstream_rejected_request"
                         )
                     }
-                    guard error.isRetryable, number < self.retries.attempts, ContinuousClock.now < deadline else {
-                        break
+                    guard ContinuousClock.now < deadline else { break }
+                    // A rate-limited key is not the provider: its next key is tried at once, before any wait.
+                    if error.kind == .rateLimited, rotations + 1 < route.provider.keyCount {
+                        rotations += 1
+                        keyIndex = (keyIndex + 1) % route.provider.keyCount
+                        number -= 1
+                        continue
                     }
+                    guard error.isRetryable, number < self.retries.attempts else { break }
                     // Over budget, the next route is tried instead: it is not this upstream's traffic.
                     guard self.retryBudget.spendRetry(route.provider.name) else { break }
                     let wait: Duration
@@ -149,44 +190,12 @@ public struct Dispatcher: Sendable {
                 code: "capability_not_supported"
             )
         }
-        throw Self.exhausted(modelName: modelName, attempts: attempts, failures: failures)
+        var error = Self.exhausted(modelName: modelName, attempts: attempts, failures: failures)
+        error.routeReason = plan.reason(extraSkips: unsupported.map { ($0.route, "not expressible") })
+        throw error
     }
 
-    /// The routes of `modelName` followed by those of its fallback models, each model once.
-    private func candidates(for modelName: String, kind: CatalogModel.Kind, caller: Caller) throws -> [Route] {
-        guard let model = self.models.resolve(modelName) else {
-            throw GatewayError.notFound(
-                "The model `\(modelName)` does not exist on this gateway. GET /v1/models lists the models it serves; "
-                    + "`provider/model` names a model on a configured provider.",
-                param: "model",
-                code: "model_not_found"
-            )
-        }
-        guard caller.mayUse(model.publicName) else {
-            throw GatewayError.forbidden("The key `\(caller.keyName)` may not use the model `\(modelName)`.")
-        }
-        if let modelKind = model.kind, modelKind != kind {
-            let hint = kind == .embedding ? "an embedding model such as `text-embedding-3-small`" : "a chat model"
-            throw GatewayError.invalidRequest(
-                "`\(modelName)` is \(modelKind == .embedding ? "an embedding" : "a chat") model; this endpoint needs \(hint).",
-                param: "model",
-                code: "model_not_supported"
-            )
-        }
-        var routes = model.routes
-        var seen: Set<String> = [model.publicName]
-        var queue = model.fallbacks
-        while !queue.isEmpty {
-            let name = queue.removeFirst()
-            // A fallback the caller's key may not use is skipped, as if it were not listed.
-            guard seen.insert(name).inserted, let fallback = self.models.resolve(name), fallback.kind ?? kind == kind,
-                caller.mayUse(fallback.publicName)
-            else { continue }
-            routes += fallback.routes
-            queue += fallback.fallbacks
-        }
-        return routes
-    }
+    private typealias Step = RoutePlanner.Step
 
     /// The routes that can serve `requirements`; throws a 400 naming the limit when none can.
     static func eligible(
@@ -254,7 +263,7 @@ public struct Dispatcher: Sendable {
         route: Route,
         call: Call,
         deadline: ContinuousClock.Instant
-    ) throws -> Reply.Body {
+    ) async throws -> Reply.Body {
         switch response {
         case .complete(let buffer):
             let annotated: (body: [UInt8], usage: TokenUsage?, cost: Double?)
@@ -271,14 +280,17 @@ public struct Dispatcher: Sendable {
             }
             return .complete(ByteBuffer(bytes: annotated.body), usage: annotated.usage, cost: annotated.cost)
         case .stream(let stream):
+            // The first event is awaited here, so a stream that fails before the client sees a byte
+            // is an attempt that failed, and the next one can still answer.
             return .stream(
-                ChatStream(
+                try await ChatStream(
                     upstream: stream,
                     clientWantsUsage: call.chat?.includesUsage ?? false,
                     pricing: route.pricing,
                     startedAt: call.startedAt,
                     deadline: deadline
                 )
+                .primed()
             )
         }
     }

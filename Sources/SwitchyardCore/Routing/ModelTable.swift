@@ -16,6 +16,8 @@ public struct ModelTable: Sendable {
     /// Providers by configured name.
     public let providers: [String: any Provider]
     private var models: [String: ResolvedModel] = [:]
+    /// Routes of configured models by label, for `provider/model` pinning; the first model listing one wins.
+    private var pinnedRoutes: [String: (CatalogModel.Kind?, Route)] = [:]
     /// Public model names, catalog order first, then configured ones.
     public private(set) var publicNames: [String] = []
 
@@ -76,12 +78,30 @@ public struct ModelTable: Sendable {
                 route.apply(routeConfiguration)
                 route.timeouts = (routeConfiguration.timeouts ?? Timeouts()).inheriting(modelConfiguration.timeouts)
                     .inheriting(.defaults)
+                route.cooldown = modelConfiguration.cooldown
                 routes.append(route)
             }
             let kind = routes.first?.catalogModel?.kind
+            guard let strategyType = RoutingStrategies.named(modelConfiguration.strategy) else {
+                throw ConfigurationError(
+                    "`models.\(name).strategy` is `\(modelConfiguration.strategy)`, which is not a strategy"
+                )
+            }
             self.add(
-                ResolvedModel(publicName: name, kind: kind, routes: routes, fallbacks: modelConfiguration.fallbacks)
+                ResolvedModel(
+                    publicName: name,
+                    kind: kind,
+                    routes: routes,
+                    fallbacks: modelConfiguration.fallbacks,
+                    strategyName: strategyType.name,
+                    strategy: try strategyType.make(modelConfiguration, path: "models.\(name)"),
+                    hedge: modelConfiguration.hedge,
+                    shadow: modelConfiguration.shadow
+                )
             )
+            for route in routes where self.pinnedRoutes[route.label] == nil {
+                self.pinnedRoutes[route.label] = (kind, route)
+            }
         }
 
         for (name, modelConfiguration) in configuration.models {
@@ -90,16 +110,27 @@ public struct ModelTable: Sendable {
                     "`models.\(name).fallbacks` lists `\(fallback)`, which is neither configured nor served from the catalog"
                 )
             }
+            if let shadow = modelConfiguration.shadow, self.resolve(shadow.model) == nil {
+                throw ConfigurationError(
+                    "`models.\(name).shadow.model` is `\(shadow.model)`, which is neither configured nor served from the catalog"
+                )
+            }
         }
     }
 
     /// The routes for the public name `name`, or for `provider/model` on a configured provider.
+    ///
+    /// A pinned route that a model of the table also offers is that route, with its configured prices
+    /// and limits; otherwise it takes the catalog's facts.
     public func resolve(_ name: String) -> ResolvedModel? {
         if let model = self.models[name] { return model }
         guard let slash = name.firstIndex(of: "/") else { return nil }
         let providerName = String(name[..<slash])
         let upstreamModel = String(name[name.index(after: slash)...])
         guard let provider = self.providers[providerName], !upstreamModel.isEmpty else { return nil }
+        if let (kind, route) = self.pinnedRoutes[name] {
+            return ResolvedModel(publicName: name, kind: kind, routes: [route], fallbacks: [])
+        }
         let inventsAnswers = provider.inventsAnswers
         let facts = self.facts(provider: providerName, upstreamModel: upstreamModel)
         // A provider that invents answers only plays models the catalog describes.
@@ -144,6 +175,11 @@ public struct ModelTable: Sendable {
         return self.catalog.model(upstreamModel).map { ($0, nil) }
     }
 
+    /// Labels of every route in the table, for statistics.
+    public var routeLabels: Set<String> {
+        Set(self.models.values.flatMap { $0.routes.map(\.label) })
+    }
+
     private mutating func add(_ model: ResolvedModel) {
         if self.models.updateValue(model, forKey: model.publicName) == nil { self.publicNames.append(model.publicName) }
     }
@@ -185,5 +221,6 @@ extension Route {
         if let window = configuration.contextWindow { self.contextWindow = window }
         if let limit = configuration.maxOutputTokens { self.maxOutputTokens = limit }
         self.zeroDataRetention = configuration.zeroDataRetention
+        self.weight = configuration.weight
     }
 }

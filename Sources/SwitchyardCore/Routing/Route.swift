@@ -24,6 +24,10 @@ public struct Route: Sendable {
     public var catalogModel: CatalogModel?
     /// The catalog's entry for this provider's offer of the model, if any.
     public var catalogRoute: CatalogRoute?
+    /// Share of traffic under `strategy: weighted`.
+    public var weight = 1.0
+    /// When the route is skipped after failures.
+    public var cooldown = CooldownPolicy.defaults
 
     /// Input and output modalities on this route.
     public var modalities: Modalities { self.catalogRoute?.modalities ?? self.catalogModel?.modalities ?? .text }
@@ -99,14 +103,43 @@ public struct RouteRefusal: Sendable, Equatable {
     }
 }
 
-/// A public model resolved to the routes that serve it, in the order they are tried.
+/// A public model resolved to the routes that serve it, and how they are chosen.
 public struct ResolvedModel: Sendable {
     /// The name the client used.
     public var publicName: String
     /// Chat or embedding; `nil` when the catalog does not know the model, which then serves either endpoint.
     public var kind: CatalogModel.Kind?
-    /// Routes in fallback order.
+    /// Routes in configured order.
     public var routes: [Route]
     /// Other public models tried after every route failed.
     public var fallbacks: [String]
+    /// The strategy's name (`strategy:`).
+    public var strategyName: String
+    /// Orders the routes for each request.
+    public var strategy: any RoutingStrategy
+    /// Hedged requests, if on.
+    public var hedge: HedgeConfiguration?
+    /// Shadow traffic, if on.
+    public var shadow: ShadowConfiguration?
+
+    /// Creates a model; without a strategy its routes are tried in order (`fallback`).
+    public init(
+        publicName: String,
+        kind: CatalogModel.Kind?,
+        routes: [Route],
+        fallbacks: [String],
+        strategyName: String = FallbackStrategy.name,
+        strategy: any RoutingStrategy = FallbackStrategy(),
+        hedge: HedgeConfiguration? = nil,
+        shadow: ShadowConfiguration? = nil
+    ) {
+        self.publicName = publicName
+        self.kind = kind
+        self.routes = routes
+        self.fallbacks = fallbacks
+        self.strategyName = strategyName
+        self.strategy = strategy
+        self.hedge = hedge
+        self.shadow = shadow
+    }
 }

@@ -50,7 +50,8 @@ public struct LoggingStage: Stage {
                 timeToFirstToken: nil,
                 latency: ContinuousClock.now - call.startedAt,
                 error: failure.logMessage ?? failure.message,
-                responseBody: failure.jsonBody
+                responseBody: failure.jsonBody,
+                routeReason: failure.routeReason
             )
             self.record(call, receipt, isStreaming: call.peek.isStreaming, keepsBodies: keepsBodies)
             throw error
@@ -72,32 +73,32 @@ public struct LoggingStage: Stage {
                 "gw.error": "\(receipt.error ?? "")",
             ]
         )
-        self.sink.enqueue(
-            RequestLogRecord(
-                id: call.id,
-                startedAt: call.receivedAt,
-                finishedAt: Date(),
-                keyName: call.caller?.keyName,
-                endpoint: call.endpoint.rawValue,
-                model: call.peek.model,
-                provider: receipt.provider.isEmpty ? nil : receipt.provider,
-                upstreamModel: receipt.model.isEmpty ? nil : receipt.model,
-                status: receipt.status,
-                isStreaming: isStreaming,
-                attempts: receipt.attempts.count,
-                inputTokens: receipt.usage?.inputTokens,
-                cachedInputTokens: receipt.usage?.cachedInputTokens,
-                outputTokens: receipt.usage?.outputTokens,
-                costUSD: receipt.cost,
-                latencyMs: receipt.latency.milliseconds,
-                timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
-                cacheStatus: receipt.cacheStatus.rawValue,
-                error: receipt.error,
-                requestBody: keepsBodies ? Self.loggedBody(call.clientBody ?? call.body, limit: self.bodyLimit) : nil,
-                responseBody: keepsBodies
-                    ? receipt.responseBody.map { Self.loggedBody($0, limit: self.bodyLimit) } : nil
-            )
+        var record = RequestLogRecord(
+            id: call.id,
+            startedAt: call.receivedAt,
+            finishedAt: Date(),
+            keyName: call.caller?.keyName,
+            endpoint: call.endpoint.rawValue,
+            model: call.peek.model,
+            provider: receipt.provider.isEmpty ? nil : receipt.provider,
+            upstreamModel: receipt.model.isEmpty ? nil : receipt.model,
+            status: receipt.status,
+            isStreaming: isStreaming,
+            attempts: receipt.attempts.count,
+            inputTokens: receipt.usage?.inputTokens,
+            cachedInputTokens: receipt.usage?.cachedInputTokens,
+            outputTokens: receipt.usage?.outputTokens,
+            costUSD: receipt.cost,
+            latencyMs: receipt.latency.milliseconds,
+            timeToFirstTokenMs: receipt.timeToFirstToken?.milliseconds,
+            cacheStatus: receipt.cacheStatus.rawValue,
+            error: receipt.error,
+            requestBody: keepsBodies ? Self.loggedBody(call.clientBody ?? call.body, limit: self.bodyLimit) : nil,
+            responseBody: keepsBodies
+                ? receipt.responseBody.map { Self.loggedBody($0, limit: self.bodyLimit) } : nil
         )
+        record.routeReason = receipt.routeReason
+        self.sink.enqueue(record)
     }
 
     /// `body` as text, cut at `limit` bytes with a marker saying how long it was.

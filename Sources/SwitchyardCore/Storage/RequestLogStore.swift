@@ -46,6 +46,8 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
     public var requestBody: String?
     /// The body sent back, unless zero data retention applies.
     public var responseBody: String?
+    /// How the routes were chosen (`x-switchyard-route-reason`), once routing ran.
+    public var routeReason: String?
 
     enum CodingKeys: String, CodingKey {
         case id, endpoint, model, provider, status, attempts, error
@@ -63,6 +65,7 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
         case cacheStatus = "cache"
         case requestBody = "request_body"
         case responseBody = "response_body"
+        case routeReason = "route_reason"
     }
 
     /// Creates a record.

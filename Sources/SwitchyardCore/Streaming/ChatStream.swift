@@ -19,6 +19,7 @@ public struct ChatStream: AsyncSequence, Sendable {
     public let outcome: Outcome
     private let upstream: ByteStream
     private let settings: Settings
+    private let primed: Primed?
 
     struct Settings: Sendable {
         var clientWantsUsage: Bool
@@ -54,6 +55,43 @@ public struct ChatStream: AsyncSequence, Sendable {
             captureLimit: captureLimit
         )
         self.outcome = Outcome()
+        self.primed = nil
+    }
+
+    private init(_ stream: ChatStream, primed: Primed) {
+        self.upstream = stream.upstream
+        self.settings = stream.settings
+        self.outcome = stream.outcome
+        self.primed = primed
+    }
+
+    /// Reads up to the first bytes for the client and returns a stream that starts with them.
+    ///
+    /// Throws ``ProviderError`` when the upstream breaks, stalls or ends before anything reaches
+    /// the client, or when its first event is an error: nothing has been sent, so the dispatcher
+    /// can still try another route.
+    public func primed() async throws -> ChatStream {
+        var iterator = self.makeAsyncIterator()
+        let first = try await iterator.next()
+        if let error = self.outcome.values.error {
+            self.cancelUpstream()
+            throw ProviderError(kind: .server, message: "the stream began with an error: \(error.prefix(300))")
+        }
+        iterator.pending = first
+        return ChatStream(self, primed: Primed(iterator))
+    }
+
+    /// An iterator that has already read the first bytes; it is handed out once.
+    // Unchecked: the iterator is written once at creation and read only by the one caller that wins `taken`.
+    private final class Primed: @unchecked Sendable {
+        private var iterator: Iterator?
+        private let taken = Atomic<Bool>(false)
+        init(_ iterator: Iterator) { self.iterator = iterator }
+        func take() -> Iterator? {
+            guard !self.taken.exchange(true, ordering: .acquiringAndReleasing) else { return nil }
+            defer { self.iterator = nil }
+            return self.iterator
+        }
     }
 
     /// Stops the upstream from outside the relaying task (the client went away): the relay throws.
@@ -61,7 +99,8 @@ public struct ChatStream: AsyncSequence, Sendable {
 
     /// Iterates the relayed bytes.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(upstream: self.upstream.makeAsyncIterator(), settings: self.settings, outcome: self.outcome)
+        if let primed = self.primed?.take() { return primed }
+        return Iterator(upstream: self.upstream.makeAsyncIterator(), settings: self.settings, outcome: self.outcome)
     }
 
     /// The final state of a stream: usage, cost, first-token time and any error.
@@ -102,9 +141,15 @@ public struct ChatStream: AsyncSequence, Sendable {
         var sawDone = false
         var sawFirstEvent = false
         var finished = false
+        /// Bytes read ahead by ``ChatStream/primed()``, returned first.
+        var pending: ByteBuffer?
 
         /// The next bytes for the client; throws ``ProviderError`` if the upstream breaks off.
         public mutating func next() async throws -> ByteBuffer? {
+            if let pending = self.pending {
+                self.pending = nil
+                return pending
+            }
             while !self.finished {
                 let next = try await self.upstream.next()
                 if let deadline = self.settings.deadline, ContinuousClock.now >= deadline {

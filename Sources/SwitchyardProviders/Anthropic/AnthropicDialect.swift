@@ -41,6 +41,7 @@ public struct AnthropicDialect: ProviderDialect {
             translator: AnthropicTranslator(
                 baseURL: root,
                 apiKey: configuration.apiKey,
+                apiKeys: configuration.apiKeys,
                 extraHeaders: configuration.headers,
                 proxy: try services.proxy(for: root, provider: name, configuration: configuration)
             ),
@@ -62,10 +63,17 @@ public struct AnthropicTranslator: ChatTranslator {
     public static let thinkingBudgets = ["minimal": 1024, "low": 1024, "medium": 4096, "high": 16384]
 
     /// Creates a translator for the API root including `/v1`; the key goes in `x-api-key`.
-    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
+    public init(
+        baseURL: String,
+        apiKey: String?,
+        apiKeys: [String] = [],
+        extraHeaders: [String: String] = [:],
+        proxy: UpstreamProxy? = nil
+    ) {
         self.access = UpstreamAccess(
             baseURL: baseURL,
             apiKey: apiKey,
+            apiKeys: apiKeys,
             credentials: { [("x-api-key", $0)] },
             extraHeaders: extraHeaders,
             proxy: proxy

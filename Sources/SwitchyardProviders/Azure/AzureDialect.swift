@@ -89,6 +89,7 @@ public struct AzureDialect: ProviderDialect {
                 access: UpstreamAccess(
                     baseURL: endpoint,
                     apiKey: configuration.apiKey,
+                    apiKeys: configuration.apiKeys,
                     credentials: { [("api-key", $0)] },
                     extraHeaders: configuration.headers,
                     proxy: try services.proxy(for: endpoint, provider: name, configuration: configuration)

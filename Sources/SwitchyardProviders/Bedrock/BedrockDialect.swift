@@ -112,6 +112,7 @@ public struct BedrockDialect: ProviderDialect {
                 access: UpstreamAccess(
                     baseURL: root,
                     apiKey: bearer,
+                    apiKeys: configuration.apiKeys,
                     credentials: { [("authorization", "Bearer \($0)")] },
                     extraHeaders: configuration.headers,
                     proxy: try services.proxy(for: root, provider: name, configuration: configuration)

@@ -41,6 +41,7 @@ public struct GeminiDialect: ProviderDialect {
             translator: GeminiTranslator(
                 baseURL: root,
                 apiKey: configuration.apiKey,
+                apiKeys: configuration.apiKeys,
                 extraHeaders: configuration.headers,
                 proxy: try services.proxy(for: root, provider: name, configuration: configuration)
             ),
@@ -65,10 +66,17 @@ public struct GeminiTranslator: ChatTranslator {
     ]
 
     /// Creates a translator for the API root including `/v1beta`; the key goes in `x-goog-api-key`.
-    public init(baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], proxy: UpstreamProxy? = nil) {
+    public init(
+        baseURL: String,
+        apiKey: String?,
+        apiKeys: [String] = [],
+        extraHeaders: [String: String] = [:],
+        proxy: UpstreamProxy? = nil
+    ) {
         self.access = UpstreamAccess(
             baseURL: baseURL,
             apiKey: apiKey,
+            apiKeys: apiKeys,
             credentials: { [("x-goog-api-key", $0)] },
             extraHeaders: extraHeaders,
             proxy: proxy

@@ -13,6 +13,9 @@ public protocol ChatTranslator: Sendable {
     /// The reader of this dialect's streamed answers.
     associatedtype StreamReader: ChatStreamReader
 
+    /// How the upstream is reached: root, keys, extra headers, proxy.
+    var access: UpstreamAccess { get }
+
     /// The upstream request for `request` on `route` (its upstream model, output limit, ...); throws
     /// ``ProviderError`` (`invalidRequest`) for what the dialect cannot express.
     func makeChatRequest(_ request: OpenAIChat.Request, route: Route) throws -> UpstreamHTTPRequest
@@ -63,6 +66,8 @@ public struct TranslatingProvider<Translator: ChatTranslator>: Provider {
     public let translator: Translator
     /// Sends requests.
     public let transport: HTTPTransport
+    /// The keys a 429 rotates through.
+    public var keyCount: Int { self.translator.access.keyCount }
 
     /// Creates a provider.
     public init(name: String, translator: Translator, transport: HTTPTransport) {

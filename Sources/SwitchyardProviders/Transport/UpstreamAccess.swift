@@ -7,18 +7,22 @@ import SwitchyardCore
 public struct UpstreamAccess: Sendable {
     /// API root, without a trailing slash.
     public var baseURL: String
-    /// The headers that carry the key (`authorization`, `x-api-key`, ...); empty without a key.
+    /// The headers that carry the first key (`authorization`, `x-api-key`, ...); empty without a key.
     public var credentials: [(String, String)]
+    /// The key headers of every key, in rotation order, when there are several.
+    public var rotation: [[(String, String)]]
     /// Extra headers from the configuration, sent after the dialect's own.
     public var extraHeaders: [String: String]
     /// The proxy to tunnel through, if any.
     public var proxy: UpstreamProxy?
 
     /// Creates access; `credentials` makes the key headers, and is not used without a key (`apiKey`
-    /// unset, empty or `none`, which is how configs say "this server takes no key").
+    /// unset, empty or `none`, which is how configs say "this server takes no key"). `apiKeys`, when
+    /// given, replaces `apiKey` with several keys to rotate through.
     public init(
         baseURL: String,
         apiKey: String?,
+        apiKeys: [String] = [],
         credentials: (String) -> [(String, String)],
         extraHeaders: [String: String] = [:],
         proxy: UpstreamProxy? = nil
@@ -26,11 +30,15 @@ public struct UpstreamAccess: Sendable {
         var root = baseURL
         while root.hasSuffix("/") { root.removeLast() }
         self.baseURL = root
-        let key = apiKey.flatMap { $0.isEmpty || $0 == "none" ? nil : $0 }
-        self.credentials = key.map(credentials) ?? []
+        let keys = (apiKeys.isEmpty ? [apiKey].compactMap { $0 } : apiKeys).filter { !$0.isEmpty && $0 != "none" }
+        self.credentials = keys.first.map(credentials) ?? []
+        self.rotation = keys.count > 1 ? keys.map(credentials) : []
         self.extraHeaders = extraHeaders
         self.proxy = proxy
     }
+
+    /// How many keys calls rotate through (1 without rotation).
+    public var keyCount: Int { max(1, self.rotation.count) }
 
     /// A JSON POST of `body` to `path` under the base URL: content type and accept, the dialect's
     /// `headers`, the key, then the configured extra headers.
@@ -39,7 +47,9 @@ public struct UpstreamAccess: Sendable {
         all += headers
         all += self.credentials
         all += self.extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        return UpstreamHTTPRequest(url: self.baseURL + path, headers: all, body: body, proxy: self.proxy)
+        var request = UpstreamHTTPRequest(url: self.baseURL + path, headers: all, body: body, proxy: self.proxy)
+        request.keyRotation = self.rotation
+        return request
     }
 }
 
@@ -53,6 +63,17 @@ public struct UpstreamHTTPRequest: Sendable, Equatable {
     public var body: [UInt8]
     /// The proxy to tunnel through, if any.
     public var proxy: UpstreamProxy?
+    /// The key headers of each of the provider's keys when it has several: the transport swaps the
+    /// first key's headers for those of ``UpstreamContext/keyIndex``.
+    public var keyRotation: [[(String, String)]] = []
+
+    /// The headers to send with key number `index` (the headers as they are for key 0 or without rotation).
+    public func headers(forKey index: Int) -> [(String, String)] {
+        guard index > 0, self.keyRotation.count > 1 else { return self.headers }
+        let first = Set(self.keyRotation[0].map { $0.0.lowercased() })
+        return self.headers.filter { !first.contains($0.0.lowercased()) }
+            + self.keyRotation[index % self.keyRotation.count]
+    }
 
     /// Creates a request.
     public init(url: String, headers: [(String, String)], body: [UInt8], proxy: UpstreamProxy? = nil) {

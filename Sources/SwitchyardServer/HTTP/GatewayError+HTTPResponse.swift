@@ -11,6 +11,7 @@ extension GatewayError {
     func response(in api: InboundAPI = .openAI) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let seconds = self.retryAfterSeconds { headers[.retryAfter] = "\(seconds)" }
+        if let reason = self.routeReason { headers[.switchyardRouteReason] = reason }
         let body =
             switch api {
             case .openAI: self.jsonBody
@@ -51,6 +52,7 @@ extension HTTPField.Name {
     static let switchyardCache = Self("x-switchyard-cache")!
     static let switchyardAttempts = Self("x-switchyard-attempts")!
     static let switchyardTokenCount = Self("x-switchyard-token-count")!
+    static let switchyardRouteReason = Self("x-switchyard-route-reason")!
     static let xAPIKey = Self("x-api-key")!
 }
 

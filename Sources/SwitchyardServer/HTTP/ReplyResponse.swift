@@ -31,6 +31,7 @@ enum ReplyResponse {
             .switchyardCache: reply.cacheStatus.rawValue,
             .switchyardAttempts: "\(reply.attempts.count)",
         ]
+        if let reason = reply.routeReason { headers[.switchyardRouteReason] = reason }
         switch reply.body {
         case .complete(var buffer, let usage, let cost):
             let latency = ContinuousClock.now - call.startedAt
@@ -71,6 +72,7 @@ enum ReplyResponse {
                 watcher?.watch { stream.cancelUpstream() }
                 defer { watcher?.stopWatching() }
                 var events = api == .anthropic ? AnthropicEventWriter(model: reply.model) : nil
+                var clientDisconnected = false
                 do {
                     for try await chunk in stream {
                         if events == nil {
@@ -81,6 +83,7 @@ enum ReplyResponse {
                     }
                 } catch  where watcher?.isClosed == true || error is CancellationError {
                     stream.outcome.recordFailure("the client disconnected before the stream finished")
+                    clientDisconnected = true
                 } catch {
                     let failure = GatewayError.from(error)
                     stream.outcome.recordFailure(failure.message)
@@ -93,17 +96,17 @@ enum ReplyResponse {
                 // The receipt goes in before the last chunk, so a client that saw the end of its
                 // stream finds the request in `GET /admin/logs`.
                 let outcome = stream.outcome.values
-                reply.finish(
-                    Self.receipt(
-                        reply,
-                        usage: outcome.usage,
-                        cost: outcome.cost,
-                        timeToFirstToken: outcome.timeToFirstToken,
-                        latency: ContinuousClock.now - call.startedAt,
-                        error: outcome.error,
-                        body: outcome.captured
-                    )
+                var receipt = Self.receipt(
+                    reply,
+                    usage: outcome.usage,
+                    cost: outcome.cost,
+                    timeToFirstToken: outcome.timeToFirstToken,
+                    latency: ContinuousClock.now - call.startedAt,
+                    error: outcome.error,
+                    body: outcome.captured
                 )
+                receipt.clientDisconnected = clientDisconnected
+                reply.finish(receipt)
                 try? await writer.finish(nil)
             }
             return Response(status: .ok, headers: headers, body: body)
@@ -130,7 +133,8 @@ enum ReplyResponse {
             timeToFirstToken: timeToFirstToken,
             latency: latency,
             error: error,
-            responseBody: body
+            responseBody: body,
+            routeReason: reply.routeReason
         )
     }
 }

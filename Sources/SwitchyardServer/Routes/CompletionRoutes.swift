@@ -72,6 +72,7 @@ struct CompletionRoutes {
             rejection: rejection
         )
         call.inboundReasoning = reasoning
+        call.headers = request.headers
         call.clientBody = clientBody
         do {
             let reply = try await self.pipeline.run(call)

@@ -5,9 +5,11 @@ import Hummingbird
 import SwitchyardCore
 
 /// `GET /v1/models` and `GET /v1/models/{id}`: the served models with their catalog fields.
+/// `GET /v1/models/{id}` adds each route's live statistics.
 struct ModelRoutes<Context: RequestContext> {
     let models: ModelTable
     let authenticator: Authenticator
+    let statistics: RouteStatistics
 
     func register(on router: Router<Context>) {
         let listing = ModelListing.list(self.models)
@@ -26,7 +28,11 @@ struct ModelRoutes<Context: RequestContext> {
                     code: "model_not_found"
                 )
             }
-            let body = try JSONDecoderFactory.encoder.encode(ModelListing.Entry(model))
+            var entry = ModelListing.Entry(model)
+            for index in entry.routes.indices {
+                entry.routes[index].stats = self.statistics.state(model.routes[index].label)?.summary
+            }
+            let body = try JSONDecoderFactory.encoder.encode(entry)
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/json"],
@@ -69,11 +75,12 @@ public enum ModelListing {
         var capabilities: Capabilities
         var supportedParameters: [String]
         var dimensions: Int?
+        var strategy: String
         var routes: [RouteEntry]
 
         enum CodingKeys: String, CodingKey {
             case id, object, created, name, kind, snapshot, released, pricing, modalities, capabilities, dimensions,
-                routes
+                routes, strategy
             case ownedBy = "owned_by"
             case knowledgeCutoff = "knowledge_cutoff"
             case contextWindow = "context_window"
@@ -100,6 +107,7 @@ public enum ModelListing {
             self.capabilities = primary?.capabilities ?? .all
             self.supportedParameters = primary?.supportedParameters ?? []
             self.dimensions = facts?.dimensions
+            self.strategy = model.strategyName
             self.routes = model.routes.map(RouteEntry.init)
         }
 
@@ -123,9 +131,11 @@ public enum ModelListing {
         var capabilities: Capabilities
         var supportedParameters: [String]
         var knowledgeCutoff: String?
+        /// Live statistics, in `GET /v1/models/{id}` only.
+        var stats: RouteSummary?
 
         enum CodingKeys: String, CodingKey {
-            case provider, model, pricing, modalities, capabilities
+            case provider, model, pricing, modalities, capabilities, stats
             case contextWindow = "context_window"
             case maxOutputTokens = "max_output_tokens"
             case supportedParameters = "supported_parameters"

@@ -5,9 +5,10 @@ import Hummingbird
 import Prometheus
 import SwitchyardCore
 
-/// `GET /health`, `GET /ready`, `GET /metrics` and the admin API's `GET /admin/logs`.
+/// `GET /health`, `GET /ready`, `GET /metrics` and the admin API's `GET /admin/logs` and `GET /admin/stats`.
 struct OperationsRoutes<Context: RequestContext> {
     let store: any RequestLogStore
+    let statistics: RouteStatistics
     let registry: PrometheusCollectorRegistry
     let authenticator: Authenticator
     let requestLog: RequestLogWriter
@@ -62,6 +63,29 @@ struct OperationsRoutes<Context: RequestContext> {
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: body))
             )
+        }
+        router.get("/admin/stats") { request, _ in
+            try self.requireMaster(request)
+            // Samples of calls that just ended belong in the answer, as queued log rows do in /admin/logs.
+            self.statistics.refresh()
+            let list = StatsList(droppedSamples: self.statistics.droppedSamples, data: self.statistics.summaries())
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try JSONDecoderFactory.encoder.encode(list)))
+            )
+        }
+    }
+
+    private struct StatsList: Encodable {
+        var object = "list"
+        var windows = RouteStatistics.windows.map(\.name)
+        var droppedSamples: Int
+        var data: [RouteSummary]
+
+        enum CodingKeys: String, CodingKey {
+            case object, windows, data
+            case droppedSamples = "dropped_samples"
         }
     }
 
