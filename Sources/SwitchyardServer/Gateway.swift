@@ -133,6 +133,7 @@ public struct Gateway: Sendable {
         OperationsRoutes(
             store: store,
             statistics: statistics,
+            shadowTraffic: dispatcher.shadowTraffic,
             registry: registry,
             authenticator: authenticator,
             requestLog: requestLog,

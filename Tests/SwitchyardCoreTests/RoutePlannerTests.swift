@@ -257,3 +257,202 @@ extension RoutePlannerTests {
         return call
     }
 }
+
+/// Hedged requests: the second route starts after the delay, the first answer wins, the loser is cancelled.
+struct HedgeTests {
+    /// Answers after `delay`, noting whether the wait was cancelled.
+    final class SlowProvider: Provider {
+        let name: String
+        let delay: Duration
+        let fails: Bool
+        private let state = Mutex<(calls: Int, cancelled: Int)>((0, 0))
+
+        init(_ name: String, delay: Duration, fails: Bool = false) {
+            self.name = name
+            self.delay = delay
+            self.fails = fails
+        }
+
+        var calls: Int { self.state.withLock { $0.calls } }
+        var cancelled: Int { self.state.withLock { $0.cancelled } }
+
+        func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse {
+            self.state.withLock { $0.calls += 1 }
+            do {
+                try await Task.sleep(for: self.delay)
+            } catch {
+                self.state.withLock { $0.cancelled += 1 }
+                throw error
+            }
+            if self.fails { throw ProviderError(kind: .server, status: 500, message: "down") }
+            return .complete(ByteBuffer(string: RoutePlannerTests.ok))
+        }
+
+        func embeddings(
+            _ request: EmbeddingsRequest,
+            on route: Route,
+            context: UpstreamContext
+        ) async throws -> UpstreamResponse {
+            throw ProviderError(kind: .invalidRequest, message: "no embeddings")
+        }
+    }
+
+    func dispatcher(_ providers: [SlowProvider], hedge: HedgeConfiguration) throws -> Dispatcher {
+        var configuration = GatewayConfiguration()
+        for provider in providers { configuration.providers[provider.name] = ProviderConfiguration(type: "openai") }
+        var model = ModelConfiguration(routes: providers.map { RouteConfiguration(provider: $0.name, model: "x") })
+        model.hedge = hedge
+        configuration.models["m"] = model
+        let table = try ModelTable(
+            configuration: configuration,
+            catalog: Catalog(models: []),
+            providers: Dictionary(uniqueKeysWithValues: providers.map { ($0.name, $0 as any Provider) })
+        )
+        return Dispatcher(models: table, retries: RetryConfiguration(attempts: 1), pause: { _ in })
+    }
+
+    @Test("A slow first route is hedged after the delay; the faster second answers and the first is cancelled")
+    func hedgeWins() async throws {
+        let slow = SlowProvider("a", delay: .seconds(5))
+        let fast = SlowProvider("b", delay: .milliseconds(10))
+        let dispatcher = try self.dispatcher([slow, fast], hedge: HedgeConfiguration(after: .fixed(.milliseconds(50))))
+        let started = ContinuousClock.now
+        let reply = try await dispatcher.dispatch(try RoutePlannerTests().call())
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(reply.provider == "b")
+        #expect(slow.cancelled == 1)
+        #expect(reply.attempts.map(\.route) == ["a/x", "b/x"])
+        #expect(reply.attempts[0].failure?.contains("hedged") == true)
+        #expect(reply.attempts[1].failure == nil)
+        #expect(reply.routeReason?.contains("hedged=b/x@50ms") == true)
+    }
+
+    @Test("A first route that answers within the delay is never hedged")
+    func noHedgeNeeded() async throws {
+        let quick = SlowProvider("a", delay: .milliseconds(1))
+        let other = SlowProvider("b", delay: .milliseconds(1))
+        let dispatcher = try self.dispatcher([quick, other], hedge: HedgeConfiguration(after: .fixed(.seconds(2))))
+        let reply = try await dispatcher.dispatch(try RoutePlannerTests().call())
+        #expect(reply.provider == "a")
+        #expect(other.calls == 0)
+        #expect(reply.attempts.count == 1)
+        #expect(reply.routeReason?.contains("hedged") == false)
+    }
+
+    @Test("A first route that fails before the delay hands over to the next route at once")
+    func firstFailsFast() async throws {
+        let failing = SlowProvider("a", delay: .milliseconds(1), fails: true)
+        let next = SlowProvider("b", delay: .milliseconds(1))
+        let dispatcher = try self.dispatcher([failing, next], hedge: HedgeConfiguration(after: .fixed(.seconds(5))))
+        let started = ContinuousClock.now
+        let reply = try await dispatcher.dispatch(try RoutePlannerTests().call())
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(reply.provider == "b")
+        #expect(reply.attempts.map(\.route) == ["a/x", "b/x"])
+    }
+
+    @Test("hedge.after accepts a duration or p95")
+    func configuration() throws {
+        let yaml = """
+            providers: {a: {type: openai}, b: {type: openai}}
+            models:
+              m: {hedge: {after: 300ms}, routes: [{provider: a, model: x}, {provider: b, model: x}]}
+              n: {hedge: {after: p95}, routes: [{provider: a, model: x}, {provider: b, model: x}]}
+            """
+        let configuration = try GatewayConfiguration.load(yaml: yaml, environment: [:])
+        #expect(configuration.models["m"]?.hedge == HedgeConfiguration(after: .fixed(.milliseconds(300))))
+        #expect(configuration.models["n"]?.hedge == HedgeConfiguration(after: .measuredP95))
+        #expect(throws: ConfigurationError.self) {
+            try GatewayConfiguration.load(
+                yaml:
+                    "providers: {a: {type: openai}}\nmodels: {m: {hedge: {after: soon}, routes: [{provider: a, model: x}]}}",
+                environment: [:]
+            )
+        }
+    }
+}
+
+/// Shadow traffic: mirrored after the answer, compared side by side, never mirrored twice.
+struct ShadowTests {
+    static func answer(_ text: String, tokens: Int) -> String {
+        #"{"choices":[{"index":0,"message":{"role":"assistant","content":"\#(text)"}}],"usage":{"prompt_tokens":5,"completion_tokens":\#(tokens)}}"#
+    }
+
+    @Test("A mirrored call runs after the answer is sent, on the candidate, and both sides are kept")
+    func mirrors() async throws {
+        let primary = RoutePlannerTests.KeyedProvider(
+            "a",
+            [.success(.complete(ByteBuffer(string: Self.answer("from a", tokens: 2))))]
+        )
+        let candidate = RoutePlannerTests.KeyedProvider(
+            "b",
+            [.success(.complete(ByteBuffer(string: Self.answer("from b", tokens: 7))))]
+        )
+        var configuration = GatewayConfiguration()
+        configuration.providers = [
+            "a": ProviderConfiguration(type: "openai"), "b": ProviderConfiguration(type: "openai"),
+        ]
+        var model = ModelConfiguration(routes: [.init(provider: "a", model: "x", pricing: Pricing(input: 1, output: 1))]
+        )
+        model.shadow = ShadowConfiguration(model: "n", share: 1)
+        configuration.models["m"] = model
+        var candidateModel = ModelConfiguration(routes: [.init(provider: "b", model: "y")])
+        // A shadow of a shadow would mirror forever: it is never followed.
+        candidateModel.shadow = ShadowConfiguration(model: "m", share: 1)
+        configuration.models["n"] = candidateModel
+        let table = try ModelTable(
+            configuration: configuration,
+            catalog: Catalog(models: []),
+            providers: ["a": primary, "b": candidate]
+        )
+        let traffic = ShadowTraffic()
+        let dispatcher = Dispatcher(
+            models: table,
+            retries: RetryConfiguration(attempts: 1),
+            shadowTraffic: traffic,
+            pause: { _ in }
+        )
+        let reply = try await dispatcher.dispatch(try RoutePlannerTests().call(#","stream":false"#))
+        #expect(reply.provider == "a")
+        // Nothing is mirrored before the answer has gone out.
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(candidate.keysUsed.isEmpty)
+        guard case .complete(let body, let usage, let cost) = reply.body else { return }
+        reply.finish(
+            Receipt(
+                provider: reply.provider,
+                model: reply.model,
+                attempts: reply.attempts,
+                cacheStatus: .bypass,
+                status: 200,
+                usage: usage,
+                cost: cost,
+                timeToFirstToken: nil,
+                latency: .milliseconds(12),
+                error: nil,
+                responseBody: Array(body.readableBytesView)
+            )
+        )
+        var records: [ShadowRecord] = []
+        for _ in 0..<200 where records.isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+            records = traffic.records()
+        }
+        let record = try #require(records.first)
+        #expect(record.requestID == "req_t")
+        #expect(record.model == "m")
+        #expect(record.primary.route == "a/x")
+        #expect(record.primary.output == "from a")
+        #expect(record.primary.outputTokens == 2)
+        #expect(record.primary.costUSD == 7.0 / 1_000_000)
+        #expect(record.shadow.model == "n")
+        #expect(record.shadow.route == "b/y")
+        #expect(record.shadow.output == "from b")
+        #expect(record.shadow.outputTokens == 7)
+        #expect(record.shadow.status == 200)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(primary.keysUsed.count == 1)
+        #expect(candidate.keysUsed.count == 1)
+        #expect(traffic.records().count == 1)
+    }
+}

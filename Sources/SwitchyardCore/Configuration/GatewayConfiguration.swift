@@ -295,9 +295,6 @@ public struct ModelConfiguration: Sendable, Decodable, Equatable {
         self.fallbacks = try c.decodeIfPresent([String].self, forKey: .fallbacks) ?? []
         self.hedge = try c.decodeIfPresent(HedgeConfiguration.self, forKey: .hedge)
         self.shadow = try c.decodeIfPresent(ShadowConfiguration.self, forKey: .shadow)
-        for (key, given) in [("hedge", self.hedge != nil), ("shadow", self.shadow != nil)] where given {
-            throw ConfigurationError("`\(configPath(decoder.codingPath, key))` is not implemented in this version yet")
-        }
         self.cooldown = try c.decodeIfPresent(CooldownPolicy.self, forKey: .cooldown) ?? .defaults
     }
 }

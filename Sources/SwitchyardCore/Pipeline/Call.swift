@@ -32,6 +32,8 @@ public struct Call: Sendable {
     public var presentedKey: String?
     /// The request's headers, for routing rules (copy-on-write: keeping them costs no copy).
     public var headers: HTTPFields = [:]
+    /// A mirror of a caller's call to a shadow candidate: never mirrored again.
+    public var isShadow = false
     /// Who is calling, once authenticated.
     public var caller: Caller?
     /// The validated chat request, once decoded.

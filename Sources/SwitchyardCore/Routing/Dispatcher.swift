@@ -31,6 +31,8 @@ public struct Dispatcher: Sendable {
     public let retryBudget: RetryBudget
     /// Live per-route statistics.
     public var statistics: RouteStatistics { self.planner.statistics }
+    /// Mirrored calls and their comparisons; `nil` turns shadow traffic off.
+    public let shadowTraffic: ShadowTraffic?
 
     /// Creates a dispatcher.
     public init(
@@ -38,6 +40,7 @@ public struct Dispatcher: Sendable {
         retries: RetryConfiguration,
         statistics: RouteStatistics? = nil,
         retryBudget: RetryBudget? = nil,
+        shadowTraffic: ShadowTraffic? = ShadowTraffic(),
         pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.planner = RoutePlanner(
@@ -45,6 +48,7 @@ public struct Dispatcher: Sendable {
             statistics: statistics ?? RouteStatistics(known: models.routeLabels)
         )
         self.retries = retries
+        self.shadowTraffic = shadowTraffic
         self.retryBudget = retryBudget ?? RetryBudget(share: retries.budget)
         self.pause = pause
     }
@@ -78,7 +82,7 @@ public struct Dispatcher: Sendable {
         modelName: String,
         kind: CatalogModel.Kind,
         requirements: RouteRequirements,
-        attempt: (Route, UpstreamContext) async throws -> UpstreamResponse
+        attempt: @escaping @Sendable (Route, UpstreamContext) async throws -> UpstreamResponse
     ) async throws -> Reply {
         let plan = try self.planner.plan(call, modelName: modelName, kind: kind, requirements: requirements)
         var queue = plan.steps[...]
@@ -87,6 +91,30 @@ public struct Dispatcher: Sendable {
         var unsupported: [(route: String, error: ProviderError)] = []
         let deadline =
             call.startedAt + (plan.steps.first?.route.timeouts.total ?? Timeouts.defaults.total ?? .seconds(600))
+        var reasonNotes: [String] = []
+
+        if let hedge = plan.model.hedge, queue.count >= 2, !queue[queue.startIndex + 1].lastResort {
+            let first = queue.removeFirst()
+            let second = queue.removeFirst()
+            let race = await self.race(first, second, hedge: hedge, call: call, deadline: deadline, attempt: attempt)
+            attempts += race.attempts
+            failures += race.failures
+            reasonNotes += race.notes
+            if let (step, body, lease) = race.winner {
+                self.planner.rememberAffinity(plan.affinityKey, route: step.route.label)
+                var reply = Reply(
+                    provider: step.route.provider.name,
+                    model: step.route.upstreamModel,
+                    attempts: attempts,
+                    body: body,
+                    zeroDataRetention: step.route.zeroDataRetention
+                )
+                reply.routeReason = plan.reason(notes: reasonNotes)
+                return self.mirroring(lease.succeeded(reply, call: call), call: call, model: plan.model)
+            }
+            // A route the race did not start is tried as usual; those it tried are not tried again.
+            if !race.startedSecond { queue.insert(second, at: queue.startIndex) }
+        }
 
         while let step = queue.popFirst() {
             let route = step.route
@@ -124,8 +152,11 @@ public struct Dispatcher: Sendable {
                         body: body,
                         zeroDataRetention: route.zeroDataRetention
                     )
-                    reply.routeReason = plan.reason(extraSkips: unsupported.map { ($0.route, "not expressible") })
-                    return lease.succeeded(reply, call: call)
+                    reply.routeReason = plan.reason(
+                        extraSkips: unsupported.map { ($0.route, "not expressible") },
+                        notes: reasonNotes
+                    )
+                    return self.mirroring(lease.succeeded(reply, call: call), call: call, model: plan.model)
                 } catch let error as ProviderError where error.kind == .unsupported {
                     // Found before any upstream call: the route is skipped, as for a missing capability.
                     lease.abandon()
@@ -191,11 +222,14 @@ public struct Dispatcher: Sendable {
             )
         }
         var error = Self.exhausted(modelName: modelName, attempts: attempts, failures: failures)
-        error.routeReason = plan.reason(extraSkips: unsupported.map { ($0.route, "not expressible") })
+        error.routeReason = plan.reason(
+            extraSkips: unsupported.map { ($0.route, "not expressible") },
+            notes: reasonNotes
+        )
         throw error
     }
 
-    private typealias Step = RoutePlanner.Step
+    typealias Step = RoutePlanner.Step
 
     /// The routes that can serve `requirements`; throws a 400 naming the limit when none can.
     static func eligible(
@@ -258,7 +292,7 @@ public struct Dispatcher: Sendable {
     }
 
     /// The reply body for an upstream answer; a complete body that is not JSON fails the attempt.
-    private static func makeBody(
+    static func makeBody(
         _ response: UpstreamResponse,
         route: Route,
         call: Call,

@@ -58,7 +58,7 @@ public struct RoutePlanner: Sendable {
         public var orderedBy: String
 
         /// `strategy=…; order=…; skipped=…`, compact and header-safe.
-        public func reason(extraSkips: [(route: String, reason: String)] = []) -> String {
+        public func reason(extraSkips: [(route: String, reason: String)] = [], notes: [String] = []) -> String {
             var parts = ["strategy=\(self.orderedBy)"]
             parts.append(
                 "order="
@@ -67,6 +67,7 @@ public struct RoutePlanner: Sendable {
                     )
             )
             if let affinity = self.affinityRoute { parts.append("affinity=\(affinity)") }
+            parts += notes
             let skips = self.skipped + extraSkips
             if !skips.isEmpty {
                 parts.append("skipped=" + skips.map { "\($0.route)(\($0.reason))" }.joined(separator: ","))

@@ -5,10 +5,12 @@ import Hummingbird
 import Prometheus
 import SwitchyardCore
 
-/// `GET /health`, `GET /ready`, `GET /metrics` and the admin API's `GET /admin/logs` and `GET /admin/stats`.
+/// `GET /health`, `GET /ready`, `GET /metrics` and the admin API's `GET /admin/logs`, `GET /admin/stats`
+/// and `GET /admin/shadow`.
 struct OperationsRoutes<Context: RequestContext> {
     let store: any RequestLogStore
     let statistics: RouteStatistics
+    let shadowTraffic: ShadowTraffic?
     let registry: PrometheusCollectorRegistry
     let authenticator: Authenticator
     let requestLog: RequestLogWriter
@@ -64,6 +66,30 @@ struct OperationsRoutes<Context: RequestContext> {
                 body: .init(byteBuffer: ByteBuffer(bytes: body))
             )
         }
+        router.get("/admin/shadow") { request, _ in
+            try self.requireMaster(request)
+            let parameters = request.uri.queryParameters
+            let limit =
+                try parameters["limit"].map { text -> Int in
+                    guard let value = Int(String(text)), (1...1000).contains(value) else {
+                        throw GatewayError.invalidRequest("`limit` must be an integer from 1 to 1000.", param: "limit")
+                    }
+                    return value
+                } ?? 100
+            let model = parameters["model"].map(String.init)
+            let list = ShadowList(
+                skipped: self.shadowTraffic?.skipped ?? 0,
+                data: self.shadowTraffic?.records(model: model, limit: limit) ?? []
+            )
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(list)))
+            )
+        }
         router.get("/admin/stats") { request, _ in
             try self.requireMaster(request)
             // Samples of calls that just ended belong in the answer, as queued log rows do in /admin/logs.
@@ -75,6 +101,12 @@ struct OperationsRoutes<Context: RequestContext> {
                 body: .init(byteBuffer: ByteBuffer(bytes: try JSONDecoderFactory.encoder.encode(list)))
             )
         }
+    }
+
+    private struct ShadowList: Encodable {
+        var object = "list"
+        var skipped: Int
+        var data: [ShadowRecord]
     }
 
     private struct StatsList: Encodable {
