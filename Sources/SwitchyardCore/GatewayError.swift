@@ -24,6 +24,8 @@ public struct GatewayError: Error, Sendable, Equatable {
     public var logMessage: String?
     /// How the routes were chosen, when routing got that far (`x-switchyard-route-reason`).
     public var routeReason: String?
+    /// The upstream attempts made before the call failed, for the log and `x-switchyard-attempts`.
+    public var attempts: [Attempt] = []
 
     /// Creates an error with every field given.
     public init(

@@ -163,3 +163,34 @@ struct SSETests {
         #expect(decoder.bytesSearched <= 3 * payload.count)
     }
 }
+
+/// Removing members keeps the object well formed, whatever its position and repetitions.
+struct JSONRemovalTests {
+    @Test(
+        "remove takes the member and one separating comma",
+        arguments: [
+            (#"{"a":1,"provider":{"x":[1,2]},"b":2}"#, #"{"a":1,"b":2}"#),
+            (#"{"provider":null,"a":1}"#, #"{"a":1}"#),
+            (#"{"a":1, "provider" : 2 }"#, #"{"a":1 }"#),
+            (#"{"provider":1}"#, #"{}"#),
+        ]
+    )
+    func remove(input: String, expected: String) throws {
+        var editor = try JSONObjectEditor(Array(input.utf8))
+        try editor.remove("provider")
+        #expect(String(decoding: editor.bytes, as: UTF8.self) == expected)
+        try editor.remove("provider")
+        #expect(String(decoding: editor.bytes, as: UTF8.self) == expected)
+    }
+
+    @Test("A request's `provider` member never goes upstream, even repeated")
+    func requestDropsPreferences() throws {
+        let body =
+            #"{"model":"m","provider":{"sort":"price"},"messages":[{"role":"user","content":"hi"}],"provider":{"order":["a"]}}"#
+        let request = try ChatRequest(body: Array(body.utf8))
+        #expect(request.preferences?.order == ["a"])
+        let members = try JSONObjectScanner.members(of: request.body).members
+        #expect(members["provider"] == nil)
+        #expect(Set(members.keys) == ["model", "messages"])
+    }
+}

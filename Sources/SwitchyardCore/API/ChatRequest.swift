@@ -126,7 +126,8 @@ public struct ChatRequest: Sendable {
             maxOutputTokens: self.maxOutputTokens
         )
         if object?["provider"] != nil, var editor = try? JSONObjectEditor(body) {
-            try? editor.remove("provider")
+            // A repeated member: each removal uncovers the next one.
+            while editor.value("provider") != nil, (try? editor.remove("provider")) != nil {}
             self.body = editor.bytes
         } else {
             self.body = body

@@ -181,12 +181,15 @@ public struct Dispatcher: Sendable {
                         ]
                     )
                     if error.kind == .invalidRequest {
-                        throw GatewayError(
+                        var rejected = GatewayError(
                             status: .init(code: error.status ?? 400),
                             message: "\(route.label) rejected the request: \(error.message)",
                             type: "invalid_request_error",
                             code: "upstream_rejected_request"
                         )
+                        rejected.attempts = attempts
+                        rejected.routeReason = plan.reason(notes: reasonNotes)
+                        throw rejected
                     }
                     guard ContinuousClock.now < deadline else { break }
                     // A rate-limited key is not the provider: its next key is tried at once, before any wait.
@@ -222,6 +225,7 @@ public struct Dispatcher: Sendable {
             )
         }
         var error = Self.exhausted(modelName: modelName, attempts: attempts, failures: failures)
+        error.attempts = attempts
         error.routeReason = plan.reason(
             extraSkips: unsupported.map { ($0.route, "not expressible") },
             notes: reasonNotes

@@ -42,7 +42,7 @@ public struct LoggingStage: Stage {
             let receipt = Receipt(
                 provider: "",
                 model: "",
-                attempts: [],
+                attempts: failure.attempts,
                 cacheStatus: .bypass,
                 status: failure.status.code,
                 usage: nil,

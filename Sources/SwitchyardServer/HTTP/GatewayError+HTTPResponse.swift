@@ -12,6 +12,7 @@ extension GatewayError {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let seconds = self.retryAfterSeconds { headers[.retryAfter] = "\(seconds)" }
         if let reason = self.routeReason { headers[.switchyardRouteReason] = reason }
+        if !self.attempts.isEmpty { headers[.switchyardAttempts] = "\(self.attempts.count)" }
         let body =
             switch api {
             case .openAI: self.jsonBody
