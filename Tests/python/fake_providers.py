@@ -3,13 +3,16 @@
 Each fake records the requests it received (path, headers, JSON body) and answers from the request:
 text by default, a tool call when the request offers tools and the last turn is the user's, and a
 stream when the request asks for one. ``fail_next`` queues error answers in the provider's own shape.
+``FaultyOpenAI`` scripts faults per request (rate limits, errors, delays, stalled or broken streams).
 Written from the providers' public API references.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -412,3 +415,197 @@ class FakeBedrock(FakeProvider):
                 handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 handler.wfile.flush()
         handler.wfile.write(b"0\r\n\r\n")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour of ``FaultyOpenAI``, used for one request."""
+
+    kind: str
+    seconds: float = 0.0
+    retry_after: str | None = None
+    after: int = 0
+
+    @classmethod
+    def rate_limit(cls, retry_after: str | None = "0") -> "Fault":
+        """429 in OpenAI's shape, with ``Retry-After`` unless it is ``None``."""
+        return cls("rate_limit", retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls) -> "Fault":
+        """500 in OpenAI's shape."""
+        return cls("server_error")
+
+    @classmethod
+    def delay(cls, seconds: float) -> "Fault":
+        """Nothing for ``seconds``, then the normal answer (response head included)."""
+        return cls("delay", seconds=seconds)
+
+    @classmethod
+    def stall(cls, seconds: float, after: int = 2) -> "Fault":
+        """A stream that sends its first ``after`` chunks, goes silent for ``seconds``, then goes on."""
+        return cls("stall", seconds=seconds, after=after)
+
+    @classmethod
+    def broken_stream(cls, after: int = 3) -> "Fault":
+        """A stream that sends its first ``after`` chunks, then drops the connection (no ``[DONE]``)."""
+        return cls("broken_stream", after=after)
+
+    @classmethod
+    def empty_stream(cls) -> "Fault":
+        """A 200 stream that ends properly without sending a single event."""
+        return cls("empty_stream")
+
+    @classmethod
+    def error_event(cls) -> "Fault":
+        """A 200 stream whose first (and only) event is ``data: {"error": {...}}``."""
+        return cls("error_event")
+
+    @classmethod
+    def invalid_json(cls) -> "Fault":
+        """A 200 whose body is an HTML page, as a misconfigured proxy in front of a server sends."""
+        return cls("invalid_json")
+
+
+class _Captured:
+    """Stands in for a request handler to capture the answer ``FakeOpenAI`` would send."""
+
+    def __init__(self, handler: Any) -> None:
+        self.headers = handler.headers
+        self.events: list[bytes] | None = None
+        self.payload: Any = None
+        self.raw: tuple[int, str, bytes, dict[str, str] | None] | None = None
+
+    def send_events(self, events: list[bytes]) -> None:
+        self.events = events
+
+    def send_json(self, payload: Any) -> None:
+        self.payload = payload
+
+    def _send(self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        self.raw = (status, content_type, payload, headers)
+
+
+class FaultyOpenAI(FakeOpenAI):
+    """``FakeOpenAI`` whose answers can be scripted per request with faults, in OpenAI's wire format.
+
+    ``script(...)`` queues faults, one per incoming request, in order; a request with no fault queued
+    gets the normal answer. ``set_down(True)`` answers every request with a 500 until it is cleared.
+    ``rate_limited_keys`` answers 429 to requests whose ``Authorization`` is ``Bearer <key>`` for a
+    key in it. ``reset()`` forgets the requests and every fault. The queue is shared by the server's
+    threads under a lock.
+    """
+
+    RATE_LIMIT_BODY = {"error": {
+        "message": "Rate limit reached for gpt-4o-mini in organization org-fake on requests per min (RPM): "
+                   "Limit 3, Used 3, Requested 1. Please try again in 20s.",
+        "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+    SERVER_ERROR_BODY = {"error": {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error", "param": None, "code": None}}
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._script: list[Fault] = []
+        self._down = False
+        self.rate_limited_keys: set[str] = set()
+        super().__init__()
+
+    def script(self, *faults: Fault) -> None:
+        """Queues ``faults`` for the next requests, one each."""
+        with self._lock:
+            self._script.extend(faults)
+
+    def set_down(self, down: bool = True) -> None:
+        """While down, every request gets a 500."""
+        with self._lock:
+            self._down = down
+
+    def reset(self) -> None:
+        """Forgets the recorded requests, the queued faults, the down state and the rate-limited keys."""
+        with self._lock:
+            self._script.clear()
+            self._down = False
+            self.rate_limited_keys = set()
+            self.requests.clear()
+            self.failures.clear()
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._script)
+
+    def _next_fault(self, authorization: str) -> Fault | None:
+        with self._lock:
+            if authorization.removeprefix("Bearer ") in self.rate_limited_keys:
+                return Fault.rate_limit(retry_after=None)
+            if self._script:
+                return self._script.pop(0)
+            if self._down:
+                return Fault.server_error()
+            return None
+
+    def answer(self, handler: Any, body: dict[str, Any]) -> None:
+        fault = self._next_fault(handler.headers.get("authorization", ""))
+        try:
+            self._answer(handler, body, fault)
+        except OSError:
+            # The gateway gave up on this answer (a timeout, or a hedged request that lost) and closed
+            # the connection while the fake was still writing.
+            handler.close_connection = True
+
+    def _answer(self, handler: Any, body: dict[str, Any], fault: Fault | None) -> None:
+        if fault is None:
+            super().answer(handler, body)
+            return
+        if fault.kind == "rate_limit":
+            headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+            handler._send(429, "application/json", json.dumps(self.RATE_LIMIT_BODY).encode(), headers)
+            return
+        if fault.kind == "server_error":
+            handler._send(500, "application/json", json.dumps(self.SERVER_ERROR_BODY).encode())
+            return
+        if fault.kind == "invalid_json":
+            handler._send(200, "application/json", b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+            return
+        if fault.kind == "delay":
+            time.sleep(fault.seconds)
+            super().answer(handler, body)
+            return
+        if fault.kind == "empty_stream":
+            self._stream(handler, [])
+            return
+        if fault.kind == "error_event":
+            self._stream(handler, [f"data: {json.dumps(self.SERVER_ERROR_BODY)}\n\n".encode()])
+            return
+        captured = _Captured(handler)
+        super().answer(captured, body)
+        if captured.events is None:
+            raise AssertionError(f"the fault {fault.kind} needs a streaming request")
+        if fault.kind == "stall":
+            self._stream(handler, captured.events, pause_after=fault.after, pause=fault.seconds)
+        elif fault.kind == "broken_stream":
+            self._stream(handler, captured.events, drop_after=fault.after)
+        else:
+            raise AssertionError(f"unknown fault {fault.kind}")
+
+    @staticmethod
+    def _stream(handler: Any, events: list[bytes], pause_after: int | None = None, pause: float = 0.0,
+                drop_after: int | None = None) -> None:
+        """Sends ``events`` as a chunked SSE response, pausing or dropping the connection after some."""
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.end_headers()
+        for index, event in enumerate(events):
+            if index == drop_after:
+                handler.wfile.flush()
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                handler.close_connection = True
+                return
+            if index == pause_after:
+                time.sleep(pause)
+            handler.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            handler.wfile.flush()
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
