@@ -101,7 +101,7 @@ public struct Dispatcher: Sendable {
             failures += race.failures
             reasonNotes += race.notes
             if let (step, body, lease) = race.winner {
-                self.planner.rememberAffinity(plan.affinityKey, route: step.route.label)
+                self.planner.rememberAffinity(plan.affinityKey, route: step.handle.label)
                 var reply = Reply(
                     provider: step.route.provider.name,
                     model: step.route.upstreamModel,
@@ -121,7 +121,7 @@ public struct Dispatcher: Sendable {
             let admission = step.state?.admit(now: .now) ?? .allowed
             if admission == .coolingDown, !step.lastResort {
                 // It started cooling down (or another call took its probe) since the plan: try it last.
-                queue.append(Step(route: route, state: step.state, lastResort: true))
+                queue.append(Step(handle: step.handle, lastResort: true))
                 continue
             }
             let isProbe = admission == .probe
@@ -143,8 +143,8 @@ public struct Dispatcher: Sendable {
                 do {
                     let response = try await attempt(route, context)
                     let body = try await Self.makeBody(response, route: route, call: call, deadline: deadline)
-                    attempts.append(Attempt(route: route.label))
-                    self.planner.rememberAffinity(plan.affinityKey, route: route.label)
+                    attempts.append(Attempt(route: step.handle.label))
+                    self.planner.rememberAffinity(plan.affinityKey, route: step.handle.label)
                     var reply = Reply(
                         provider: route.provider.name,
                         model: route.upstreamModel,

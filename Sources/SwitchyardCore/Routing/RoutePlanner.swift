@@ -24,22 +24,33 @@ public struct RoutePlanner: Sendable {
     /// How long a provider keeps a prompt cache warm: five minutes at OpenAI and Anthropic.
     public static let promptCacheLifetime = Duration.seconds(300)
 
+    /// Handles of each public model's routes, made once.
+    private let handles: [String: [RouteHandle]]
+
     /// Creates a planner.
     public init(models: ModelTable, statistics: RouteStatistics, promptAffinity: AffinityTable? = nil) {
         self.models = models
         self.statistics = statistics
+        var handles: [String: [RouteHandle]] = [:]
+        for name in models.publicNames {
+            guard let model = models.resolve(name) else { continue }
+            handles[name] = Self.makeHandles(model, statistics: statistics)
+        }
+        self.handles = handles
         self.promptAffinity =
             promptAffinity ?? AffinityTable(capacity: 100_000, lifetime: Self.promptCacheLifetime)
     }
 
     /// One route of a plan.
     public struct Step: Sendable {
-        /// The route.
-        public var route: Route
-        /// Its live state, when tracked.
-        public var state: RouteState?
+        /// The route, its position and state.
+        public var handle: RouteHandle
         /// It was cooling down when planned: tried only after every other route.
         public var lastResort: Bool
+        /// The route.
+        public var route: Route { self.handle.route }
+        /// Its live state, when tracked.
+        public var state: RouteState? { self.handle.state }
     }
 
     /// The routes to try and the reasoning behind them.
@@ -59,20 +70,24 @@ public struct RoutePlanner: Sendable {
 
         /// `strategy=…; order=…; skipped=…`, compact and header-safe.
         public func reason(extraSkips: [(route: String, reason: String)] = [], notes: [String] = []) -> String {
-            var parts = ["strategy=\(self.orderedBy)"]
-            parts.append(
-                "order="
-                    + self.steps.map { $0.lastResort ? "\($0.route.label)(cooldown)" : $0.route.label }.joined(
-                        separator: ","
-                    )
-            )
-            if let affinity = self.affinityRoute { parts.append("affinity=\(affinity)") }
-            parts += notes
-            let skips = self.skipped + extraSkips
-            if !skips.isEmpty {
-                parts.append("skipped=" + skips.map { "\($0.route)(\($0.reason))" }.joined(separator: ","))
+            // Built in one string: this runs on every call.
+            var text = "strategy="
+            text.reserveCapacity(64 + self.steps.count * 32)
+            text += self.orderedBy
+            text += "; order="
+            for (index, step) in self.steps.enumerated() {
+                if index > 0 { text += "," }
+                text += step.handle.label
+                if step.lastResort { text += "(cooldown)" }
             }
-            return RouteReason.headerSafe(parts.joined(separator: "; "))
+            if let affinity = self.affinityRoute { text += "; affinity=" + affinity }
+            for note in notes { text += "; " + note }
+            let skips = self.skipped + extraSkips
+            for (index, skip) in skips.enumerated() {
+                text += index == 0 ? "; skipped=" : ","
+                text += skip.route + "(" + skip.reason + ")"
+            }
+            return RouteReason.headerSafe(text)
         }
     }
 
@@ -103,7 +118,8 @@ public struct RoutePlanner: Sendable {
 
         for (groupIndex, model) in groups.enumerated() {
             var healthy: [RouteChoice] = []
-            for (position, route) in model.routes.enumerated() {
+            for handle in self.handles[model.publicName] ?? Self.makeHandles(model, statistics: self.statistics) {
+                let route = handle.route
                 if let refusal = route.refusal(for: requirements) {
                     refusals.append((route, refusal))
                     skipped.append((route.label, refusal.reason))
@@ -118,15 +134,14 @@ public struct RoutePlanner: Sendable {
                     skipped.append((route.label, "provider.ignore"))
                     continue
                 }
-                let state = self.statistics.state(route.label)
+                let state = handle.state
                 if state?.peekAdmission(now: now) == .coolingDown {
-                    cooling.append(Step(route: route, state: state, lastResort: true))
+                    cooling.append(Step(handle: handle, lastResort: true))
                     continue
                 }
                 healthy.append(
                     RouteChoice(
-                        route: route,
-                        position: position,
+                        handle: handle,
                         measured: state?.measurements ?? RouteMeasurements(),
                         inFlight: state?.inFlight ?? 0
                     )
@@ -147,7 +162,7 @@ public struct RoutePlanner: Sendable {
                 affinityRoute = label
                 ordered.insert(ordered.remove(at: held), at: 0)
             }
-            steps += ordered.map { Step(route: $0.route, state: self.statistics.state($0.label), lastResort: false) }
+            steps += ordered.map { Step(handle: $0.handle, lastResort: false) }
         }
         steps += cooling
 
@@ -184,10 +199,17 @@ public struct RoutePlanner: Sendable {
         )
     }
 
+    /// A handle per route of `model`, in configured order.
+    private static func makeHandles(_ model: ResolvedModel, statistics: RouteStatistics) -> [RouteHandle] {
+        model.routes.enumerated().map { position, route in
+            RouteHandle(route: route, position: position, state: statistics.state(route.label))
+        }
+    }
+
     /// Records that the call with prompt-affinity key `key` was answered by `route`.
-    public func rememberAffinity(_ key: Int?, route: String) {
+    public func rememberAffinity(_ key: Int?, route: @autoclosure () -> String) {
         guard let key else { return }
-        self.promptAffinity.remember(key, route: route)
+        self.promptAffinity.remember(key, route: route())
     }
 
     private func resolve(_ modelName: String, kind: CatalogModel.Kind, caller: Caller) throws -> ResolvedModel {
@@ -291,6 +313,8 @@ enum RouteReason {
 
     /// Printable ASCII only (anything else becomes `?`), at most ``limit`` bytes.
     static func headerSafe(_ text: String) -> String {
+        let utf8 = text.utf8
+        if utf8.count <= limit, utf8.allSatisfy({ (0x20...0x7E).contains($0) }) { return text }
         var bytes = Array(text.utf8.prefix(limit)).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }
         if text.utf8.count > limit { bytes.replaceSubrange((limit - 3)..<limit, with: Array("...".utf8)) }
         return String(decoding: bytes, as: UTF8.self)

@@ -55,27 +55,58 @@ public enum RoutingStrategies {
     }
 }
 
+/// A route with its configured position and live state, made once per model and shared by every
+/// request: passing it around costs one reference count, where copying a ``Route`` costs a dozen.
+public final class RouteHandle: Sendable {
+    /// The route.
+    public let route: Route
+    /// Its position among the model's routes as configured (0 first).
+    public let position: Int
+    /// Its live state, when tracked.
+    public let state: RouteState?
+    /// `provider/model`, made once.
+    public let label: String
+
+    /// Creates a handle.
+    public init(route: Route, position: Int, state: RouteState?) {
+        self.route = route
+        self.position = position
+        self.state = state
+        self.label = route.label
+    }
+}
+
 /// One route as a strategy sees it: the route, its configured position and what is measured about it.
 public struct RouteChoice: Sendable {
+    /// The route, its position and its state.
+    public let handle: RouteHandle
     /// The route.
-    public var route: Route
+    public var route: Route { self.handle.route }
     /// Its position among the model's routes as configured (0 first).
-    public var position: Int
+    public var position: Int { self.handle.position }
     /// Recent measurements (the last 5 minutes, or longer when those are empty).
     public var measured: RouteMeasurements
     /// Calls on the route right now, from every request.
     public var inFlight: Int
 
     /// Creates a choice.
-    public init(route: Route, position: Int, measured: RouteMeasurements = RouteMeasurements(), inFlight: Int = 0) {
-        self.route = route
-        self.position = position
+    public init(handle: RouteHandle, measured: RouteMeasurements = RouteMeasurements(), inFlight: Int = 0) {
+        self.handle = handle
         self.measured = measured
         self.inFlight = inFlight
     }
 
+    /// Creates a choice for a route without live state.
+    public init(route: Route, position: Int, measured: RouteMeasurements = RouteMeasurements(), inFlight: Int = 0) {
+        self.init(
+            handle: RouteHandle(route: route, position: position, state: nil),
+            measured: measured,
+            inFlight: inFlight
+        )
+    }
+
     /// `provider/model`.
-    public var label: String { self.route.label }
+    public var label: String { self.handle.label }
 }
 
 /// What the strategies read about a route's recent calls; `nil` where nothing was measured.

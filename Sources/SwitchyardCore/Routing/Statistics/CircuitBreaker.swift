@@ -20,8 +20,12 @@ struct CircuitBreaker: Sendable {
     }
 
     private(set) var phase = Phase.closed
-    /// Outcomes within the window, oldest first: bounded by the policy's failure count and by time.
-    private var recent: [(at: ContinuousClock.Instant, failed: Bool)] = []
+    /// When the last `policy.failures` failures happened, oldest first.
+    private var failureTimes: [ContinuousClock.Instant] = []
+    /// Calls and failures in the current and the previous window, for the failure share: O(1) per call.
+    private var windowStart: ContinuousClock.Instant?
+    private var current = (calls: 0, failures: 0)
+    private var previous = (calls: 0, failures: 0)
 
     /// The admission without taking the probe, for ordering routes.
     func peek(now: ContinuousClock.Instant) -> Admission {
@@ -44,26 +48,48 @@ struct CircuitBreaker: Sendable {
         guard policy.isEnabled else { return }
         if probe {
             self.phase = failed ? .open(until: now + policy.duration) : .closed
-            self.recent.removeAll()
+            self.reset()
             return
         }
         // Calls that started before the breaker opened, or last-resort calls while it is open, do not move it.
         guard self.phase == .closed else { return }
-        self.recent.append((now, failed))
-        let horizon = now - policy.window
-        if let stale = self.recent.firstIndex(where: { $0.at >= horizon }) {
-            self.recent.removeFirst(stale)
-        } else {
-            self.recent.removeAll()
+        self.advance(to: now, window: policy.window)
+        self.current.calls += 1
+        guard failed else { return }
+        self.current.failures += 1
+        self.failureTimes.append(now)
+        if self.failureTimes.count > policy.failures {
+            self.failureTimes.removeFirst(self.failureTimes.count - policy.failures)
         }
-        // Bounded: only enough outcomes to judge the share are needed.
-        let keep = max(policy.failures * 50, 100)
-        if self.recent.count > keep { self.recent.removeFirst(self.recent.count - keep) }
-        let failures = self.recent.lazy.filter(\.failed).count
-        if failures >= policy.failures, Double(failures) >= policy.share * Double(self.recent.count) {
+        // Open on `failures` failures within the window that are also `share` of the recent calls.
+        guard self.failureTimes.count >= policy.failures, let oldest = self.failureTimes.first,
+            now - oldest <= policy.window
+        else { return }
+        let calls = self.current.calls + self.previous.calls
+        let failures = self.current.failures + self.previous.failures
+        if Double(failures) >= policy.share * Double(calls) {
             self.phase = .open(until: now + policy.duration)
-            self.recent.removeAll()
+            self.reset()
         }
+    }
+
+    private mutating func advance(to now: ContinuousClock.Instant, window: Duration) {
+        guard let start = self.windowStart else {
+            self.windowStart = now
+            return
+        }
+        guard now - start >= window else { return }
+        // One window on: the current counts become the previous ones. Two or more: both are stale.
+        self.previous = now - start >= window * 2 ? (0, 0) : self.current
+        self.current = (0, 0)
+        self.windowStart = now
+    }
+
+    private mutating func reset() {
+        self.failureTimes.removeAll()
+        self.current = (0, 0)
+        self.previous = (0, 0)
+        self.windowStart = nil
     }
 
     /// A probe whose outcome will never come (the call was abandoned): let another call probe.

@@ -158,11 +158,12 @@ public final class RouteState: Sendable {
     public let label: String
     private let inFlightCount = Atomic<Int>(0)
     private let breaker = Mutex(CircuitBreaker())
-    private let latest: Mutex<RouteSummary>
+    /// The last published summary, and what strategies read from it (derived once per refresh).
+    private let latest: Mutex<(summary: RouteSummary, measurements: RouteMeasurements)>
 
     init(label: String) {
         self.label = label
-        self.latest = Mutex(RouteSummary(route: label))
+        self.latest = Mutex((RouteSummary(route: label), RouteMeasurements()))
     }
 
     /// Calls on the route right now.
@@ -170,17 +171,19 @@ public final class RouteState: Sendable {
 
     /// The latest summary, with the current in-flight count and cooldown state.
     public var summary: RouteSummary {
-        var summary = self.latest.withLock { $0 }
+        var summary = self.latest.withLock { $0.summary }
         summary.inFlight = self.inFlight
         summary.cooldown = self.breakerPhase(now: .now)
         return summary
     }
 
     /// What strategies read: the shortest window that has calls.
-    public var measurements: RouteMeasurements {
-        self.latest.withLock { summary in
-            guard let window = summary.windows.first(where: { $0.calls > 0 }) else { return RouteMeasurements() }
-            return RouteMeasurements(
+    public var measurements: RouteMeasurements { self.latest.withLock { $0.measurements } }
+
+    func publish(_ summary: RouteSummary) {
+        var measurements = RouteMeasurements()
+        if let window = summary.windows.first(where: { $0.calls > 0 }) {
+            measurements = RouteMeasurements(
                 calls: window.calls,
                 timeToFirstTokenP50: window.timeToFirstTokenMs.p50,
                 timeToFirstTokenP95: window.timeToFirstTokenMs.p95,
@@ -189,9 +192,8 @@ public final class RouteState: Sendable {
                 toolCallReliability: window.toolCallReliability
             )
         }
+        self.latest.withLock { $0 = (summary, measurements) }
     }
-
-    func publish(_ summary: RouteSummary) { self.latest.withLock { $0 = summary } }
 
     /// Marks a call started on the route; the lease ends it.
     func begin() { self.inFlightCount.wrappingAdd(1, ordering: .relaxed) }
