@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "FuzzUpstreamURL", targets: ["FuzzUpstreamURL"]),
         .executable(name: "FuzzDialects", targets: ["FuzzDialects"]),
         .executable(name: "FuzzBrowserGuard", targets: ["FuzzBrowserGuard"]),
+        .executable(name: "FuzzToolCalls", targets: ["FuzzToolCalls"]),
     ],
     dependencies: [
         .package(path: ".."),
@@ -45,5 +46,6 @@ let package = Package(
         .executableTarget(name: "FuzzUpstreamURL", dependencies: [providers]),
         .executableTarget(name: "FuzzDialects", dependencies: [core, providers, nioCore]),
         .executableTarget(name: "FuzzBrowserGuard", dependencies: [core, server]),
+        .executableTarget(name: "FuzzToolCalls", dependencies: [core]),
     ]
 )
