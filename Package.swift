@@ -5,6 +5,7 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
 let asyncHTTPClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -55,7 +57,10 @@ let package = Package(
             name: "SwitchyardProviders",
             dependencies: ["SwitchyardCore", nioCore, nioPosix, nioHTTP1, nioSSL, httpTypes, logging, crypto]
         ),
-        .target(name: "SwitchyardStorage", dependencies: ["SwitchyardCore", logging, grdb]),
+        .target(
+            name: "SwitchyardStorage",
+            dependencies: ["SwitchyardCore", logging, grdb, postgres, serviceLifecycle]
+        ),
         .target(
             name: "SwitchyardServer",
             dependencies: [
@@ -93,6 +98,11 @@ let package = Package(
                 "SwitchyardCore", "SwitchyardServer", "SwitchyardStorage", "SwitchyardTesting", "SwitchyardProviders",
                 nioCore, nioPosix, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging, prometheus,
             ]
+        ),
+        .testTarget(
+            name: "SwitchyardStorageTests",
+            // Every store test runs on SQLite and on the PostgreSQL that scripts/test starts.
+            dependencies: ["SwitchyardCore", "SwitchyardStorage", logging, grdb, postgres, serviceLifecycle]
         ),
     ]
 )

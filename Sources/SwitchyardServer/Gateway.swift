@@ -76,6 +76,7 @@ public struct Gateway: Sendable {
         let store: any RequestLogStore
         switch configuration.store {
         case .memory: store = MemoryRequestLogStore()
+        case .postgres(let location): store = PostgresRequestLogStore(location: location, logger: logger)
         case .sqlite(let path):
             do {
                 store = try SQLiteRequestLogStore(path: path)
@@ -156,7 +157,8 @@ public struct Gateway: Sendable {
                 )
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: [requestLog, RouteStatisticsService(statistics: statistics)],
+            services: [requestLog, RouteStatisticsService(statistics: statistics)]
+                + ((store as? PostgresRequestLogStore).map { [$0] } ?? []),
             logger: logger
         )
         self.configuration = configuration
@@ -168,8 +170,24 @@ public struct Gateway: Sendable {
         self.registry = registry
     }
 
+    /// Prepares the store: applies its migrations (PostgreSQL; SQLite migrates when opened). Throws a
+    /// ``ConfigurationError`` for a database a newer binary migrated, or one that cannot be reached.
+    public func prepare() async throws {
+        guard let postgres = self.store as? PostgresRequestLogStore else { return }
+        do {
+            try await postgres.migrate()
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(
+                "`store`: cannot prepare \(self.configuration.store): \(String(reflecting: error).prefix(300))"
+            )
+        }
+    }
+
     /// Serves until SIGTERM or SIGINT, then drains the request log and closes upstream connections.
     public func run() async throws {
+        try await self.prepare()
         do {
             try await self.application.runService()
         } catch {

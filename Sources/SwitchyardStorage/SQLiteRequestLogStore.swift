@@ -13,13 +13,22 @@ public final class SQLiteRequestLogStore: RequestLogStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         self.database = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(self.database)
+        try Self.migrate(self.database, store: "the SQLite database `\(path)`")
     }
 
     /// An in-memory database, for tests.
     public init() throws {
         self.database = try DatabaseQueue()
-        try Self.migrator.migrate(self.database)
+        try Self.migrate(self.database, store: "the SQLite database")
+    }
+
+    /// Applies the migrations this binary knows; refuses a database a newer binary migrated.
+    static func migrate(_ database: any DatabaseWriter, store: String) throws {
+        let unknown = try database.read { db in
+            try Self.migrator.appliedIdentifiers(db).subtracting(StoreSchema.migrations)
+        }
+        guard unknown.isEmpty else { throw StoreSchema.newerThanBinary(unknown, store: store) }
+        try Self.migrator.migrate(database)
     }
 
     static var migrator: DatabaseMigrator {

@@ -66,7 +66,8 @@ struct ConfigurationTests {
                 "`models.m.timeouts.total` must be a duration"
             ),
             ("listen: localhost", "`listen` must be HOST:PORT"),
-            ("store: postgres://u@h/db", "PostgreSQL is not supported"),
+            ("store: postgres://u@h/db?sslmode=maybe", "`sslmode` must be disable, prefer or require"),
+            ("store: mysql://u@h/db", "`store` must be `sqlite:PATH`, `postgres://...` or `memory`"),
             ("cache: {mode: semantic}", "no response cache yet"),
             ("keys:\n  - {name: a, key: k, budget: {usd: 5}}", "`keys[0].budget`"),
             ("master_key: [1, 2", "not valid YAML"),

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Foundation
+
 /// The gateway's configuration: `switchyard.yaml` (SPEC §4) or the embedded default.
 ///
 /// - Configuration keys:
@@ -87,10 +89,12 @@ public struct GatewayConfiguration: Sendable, Decodable {
 public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     /// A SQLite file.
     case sqlite(path: String)
+    /// A PostgreSQL database, shared by every instance that names it.
+    case postgres(PostgresLocation)
     /// Nothing persisted: for tests and throwaway runs.
     case memory
 
-    /// Parses `sqlite:PATH`, `sqlite::memory:` or `memory`.
+    /// Parses `sqlite:PATH`, `sqlite::memory:`, `memory` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]`.
     public init(parsing text: String) throws {
         if text == "memory" || text == "sqlite::memory:" {
             self = .memory
@@ -99,20 +103,77 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
             guard !path.isEmpty else { throw ConfigurationError("`store` needs a file path: `sqlite:switchyard.db`") }
             self = .sqlite(path: path)
         } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw ConfigurationError(
-                "`store`: PostgreSQL is not supported by this version yet; use `sqlite:PATH` (the default) or `memory`"
-            )
+            self = .postgres(try PostgresLocation(parsing: text))
         } else {
-            throw ConfigurationError("`store` must be `sqlite:PATH` or `memory`; got `\(text)`")
+            throw ConfigurationError("`store` must be `sqlite:PATH`, `postgres://...` or `memory`; got `\(text)`")
         }
     }
 
-    /// `sqlite:PATH` or `memory`.
+    /// `sqlite:PATH`, the PostgreSQL URL without its password, or `memory`.
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let location): location.description
         case .memory: "memory"
         }
+    }
+}
+
+/// A PostgreSQL database to connect to, read from a `postgres://` URL.
+public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
+    /// Server host.
+    public var host: String
+    /// Server port.
+    public var port: Int
+    /// User name.
+    public var username: String
+    /// Password, if any (never printed).
+    public var password: String?
+    /// Database name.
+    public var database: String
+    /// `disable`, `prefer` or `require` (`sslmode` in the URL; default `prefer`).
+    public var tls: TLSMode
+
+    /// Whether and how to use TLS.
+    public enum TLSMode: String, Sendable, Equatable {
+        /// Plain TCP.
+        case disable
+        /// TLS when the server offers it.
+        case prefer
+        /// TLS or no connection.
+        case require
+    }
+
+    /// Parses the URL; a `ConfigurationError` names what is wrong, never the password.
+    public init(parsing text: String) throws {
+        guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
+            throw ConfigurationError(
+                "`store` must be a URL such as postgres://switchyard:PASSWORD@127.0.0.1:5432/switchyard"
+            )
+        }
+        self.host = host
+        self.port = components.port ?? 5432
+        guard (1...65535).contains(self.port) else { throw ConfigurationError("`store`: the port must be 1 to 65535") }
+        self.username = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        self.password = components.password.flatMap { $0.removingPercentEncoding }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        self.database = database.isEmpty ? self.username : database
+        self.tls = .prefer
+        for item in components.queryItems ?? [] {
+            guard item.name == "sslmode" else {
+                throw ConfigurationError("`store`: unknown URL parameter `\(item.name)`; supported: sslmode")
+            }
+            guard let mode = TLSMode(rawValue: item.value ?? "") else {
+                throw ConfigurationError("`store`: `sslmode` must be disable, prefer or require")
+            }
+            self.tls = mode
+        }
+    }
+
+    /// The URL with the password replaced by `***`.
+    public var description: String {
+        let credentials = self.password == nil ? self.username : "\(self.username):***"
+        return "postgres://\(credentials)@\(self.host):\(self.port)/\(self.database)"
     }
 }
 

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SwitchyardCore
+
+/// The request log in PostgreSQL, shared by every gateway instance that names the same database.
+///
+/// A `PostgresClient` (a connection pool) serves it; the pool works while ``run()`` runs, which the
+/// gateway does as one of its services. ``migrate()`` applies the schema at start, under an advisory
+/// lock so that instances starting together do not migrate twice.
+public final class PostgresRequestLogStore: RequestLogStore, Service {
+    private let client: PostgresClient
+    private let configuration: PostgresClient.Configuration
+    private let location: PostgresLocation
+    private let logger: Logger
+
+    /// The migrations, in the order of ``StoreSchema/migrations``.
+    static let migrations: [(id: String, sql: [String])] = [
+        (
+            "0001_request_log",
+            [
+                """
+                CREATE TABLE request_log (
+                  id TEXT PRIMARY KEY, started_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION NOT NULL,
+                  key_name TEXT, endpoint TEXT NOT NULL, model TEXT, provider TEXT, upstream_model TEXT,
+                  status INTEGER NOT NULL, stream BOOLEAN NOT NULL, attempts INTEGER NOT NULL, input_tokens BIGINT,
+                  cached_input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE PRECISION,
+                  latency_ms DOUBLE PRECISION NOT NULL, ttft_ms DOUBLE PRECISION, cache TEXT NOT NULL, error TEXT,
+                  request_body TEXT, response_body TEXT)
+                """,
+                "CREATE INDEX request_log_started_at ON request_log (started_at)",
+                "CREATE INDEX request_log_model ON request_log (model, started_at)",
+                "CREATE INDEX request_log_key ON request_log (key_name, started_at)",
+            ]
+        ),
+        ("0002_route_reason", ["ALTER TABLE request_log ADD COLUMN route_reason TEXT"]),
+    ]
+
+    /// A store on `location`; nothing connects until ``run()`` runs and a query is made.
+    public init(location: PostgresLocation, logger: Logger) {
+        let tls: PostgresClient.Configuration.TLS =
+            switch location.tls {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: location.host,
+            port: location.port,
+            username: location.username,
+            password: location.password,
+            database: location.database,
+            tls: tls
+        )
+        configuration.options.maximumConnections = 16
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.configuration = configuration
+        self.location = location
+        self.logger = logger
+    }
+
+    /// Runs the connection pool until cancelled.
+    public func run() async throws {
+        await self.client.run()
+    }
+
+    /// Applies the migrations this binary knows, once, whichever instance starts first; refuses a
+    /// database a newer binary migrated. Uses a connection of its own, so it can run before ``run()``.
+    public func migrate(timeout: Duration = .seconds(15)) async throws {
+        let client = PostgresClient(configuration: self.configuration, backgroundLogger: self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            // The pool keeps retrying a server that is down: a start must fail instead of waiting for ever.
+            try await withThrowingTaskGroup(of: Void.self) { race in
+                race.addTask { try await self.migrate(on: client) }
+                race.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw ConfigurationError(
+                        "`store`: cannot prepare \(self.location): no connection within \(timeout.components.seconds) s"
+                    )
+                }
+                defer { race.cancelAll() }
+                try await race.next()
+            }
+        }
+    }
+
+    private func migrate(on client: PostgresClient) async throws {
+        try await client.withConnection { connection in
+            // One instance migrates at a time; the lock is the connection's and ends with it.
+            try await connection.query("SELECT pg_advisory_lock(7390462163)", logger: self.logger)
+            do {
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS switchyard_migrations (id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    logger: self.logger
+                )
+                var applied: Set<String> = []
+                for try await id in try await connection.query(
+                    "SELECT id FROM switchyard_migrations",
+                    logger: self.logger
+                )
+                .decode(String.self) {
+                    applied.insert(id)
+                }
+                let unknown = applied.subtracting(StoreSchema.migrations)
+                guard unknown.isEmpty else {
+                    throw StoreSchema.newerThanBinary(unknown, store: "the PostgreSQL database \(self.location)")
+                }
+                for migration in Self.migrations where !applied.contains(migration.id) {
+                    try await connection.withTransaction(logger: self.logger) { transaction in
+                        for statement in migration.sql {
+                            try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                        }
+                        try await transaction.query(
+                            "INSERT INTO switchyard_migrations (id) VALUES (\(migration.id))",
+                            logger: self.logger
+                        )
+                    }
+                }
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(7390462163)", logger: self.logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(7390462163)", logger: self.logger)
+        }
+    }
+
+    /// Writes `records` in one transaction; a repeated id replaces the earlier row.
+    public func append(_ records: [RequestLogRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await self.client.withTransaction(logger: self.logger) { connection in
+            for r in records {
+                try await connection.query(
+                    """
+                    INSERT INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
+                      upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
+                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason)
+                    VALUES (\(r.id), \(r.startedAt.timeIntervalSince1970), \(r.finishedAt.timeIntervalSince1970),
+                      \(r.keyName), \(r.endpoint), \(r.model), \(r.provider), \(r.upstreamModel), \(r.status),
+                      \(r.isStreaming), \(r.attempts), \(r.inputTokens), \(r.cachedInputTokens), \(r.outputTokens),
+                      \(r.costUSD), \(r.latencyMs), \(r.timeToFirstTokenMs), \(r.cacheStatus), \(r.error),
+                      \(r.requestBody), \(r.responseBody), \(r.routeReason))
+                    ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+                      key_name = EXCLUDED.key_name, endpoint = EXCLUDED.endpoint, model = EXCLUDED.model,
+                      provider = EXCLUDED.provider, upstream_model = EXCLUDED.upstream_model, status = EXCLUDED.status,
+                      stream = EXCLUDED.stream, attempts = EXCLUDED.attempts, input_tokens = EXCLUDED.input_tokens,
+                      cached_input_tokens = EXCLUDED.cached_input_tokens, output_tokens = EXCLUDED.output_tokens,
+                      cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms, ttft_ms = EXCLUDED.ttft_ms,
+                      cache = EXCLUDED.cache, error = EXCLUDED.error, request_body = EXCLUDED.request_body,
+                      response_body = EXCLUDED.response_body, route_reason = EXCLUDED.route_reason
+                    """,
+                    logger: self.logger
+                )
+            }
+        }
+    }
+
+    /// Reads matching records, newest first.
+    public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        if let model = query.model {
+            binds.append(model)
+            conditions.append("model = $\(binds.count)")
+        }
+        if let key = query.keyName {
+            binds.append(key)
+            conditions.append("key_name = $\(binds.count)")
+        }
+        if let since = query.since {
+            binds.append(since.timeIntervalSince1970)
+            conditions.append("started_at >= $\(binds.count)")
+        }
+        binds.append(query.limit)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream,
+              attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error,
+              request_body, response_body, route_reason
+            FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT $\(binds.count)
+            """
+        let rows = try await self.client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
+        var records: [RequestLogRecord] = []
+        for try await row in rows {
+            let (id, started, finished, key, endpoint, model, provider, upstream, status, stream) = try row.decode(
+                (String, Double, Double, String?, String, String?, String?, String?, Int, Bool).self,
+                context: .default
+            )
+            let cells = row.makeRandomAccess()
+            var record = RequestLogRecord(
+                id: id,
+                startedAt: Date(timeIntervalSince1970: started),
+                finishedAt: Date(timeIntervalSince1970: finished),
+                keyName: key,
+                endpoint: endpoint,
+                model: model,
+                provider: provider,
+                upstreamModel: upstream,
+                status: status,
+                isStreaming: stream,
+                attempts: try cells["attempts"].decode(Int.self),
+                inputTokens: try cells["input_tokens"].decode(Int?.self),
+                cachedInputTokens: try cells["cached_input_tokens"].decode(Int?.self),
+                outputTokens: try cells["output_tokens"].decode(Int?.self),
+                costUSD: try cells["cost_usd"].decode(Double?.self),
+                latencyMs: try cells["latency_ms"].decode(Double.self),
+                timeToFirstTokenMs: try cells["ttft_ms"].decode(Double?.self),
+                cacheStatus: try cells["cache"].decode(String.self),
+                error: try cells["error"].decode(String?.self),
+                requestBody: try cells["request_body"].decode(String?.self),
+                responseBody: try cells["response_body"].decode(String?.self)
+            )
+            record.routeReason = try cells["route_reason"].decode(String?.self)
+            records.append(record)
+        }
+        return records
+    }
+
+    /// One bounded retention step: old rows, then old bodies, then the oldest rows beyond the size limit.
+    public func purgeStep(_ policy: RequestLogRetention, limit: Int) async throws -> Int {
+        let rowsBefore = policy.rowsBefore.timeIntervalSince1970
+        var changed = try await self.count(
+            """
+            WITH gone AS (DELETE FROM request_log WHERE id IN
+              (SELECT id FROM request_log WHERE started_at < \(rowsBefore) ORDER BY started_at LIMIT \(limit))
+              RETURNING 1)
+            SELECT count(*)::BIGINT FROM gone
+            """
+        )
+        if changed > 0 { return changed }
+        let bodiesBefore = policy.bodiesBefore.timeIntervalSince1970
+        changed = try await self.count(
+            """
+            WITH cleared AS (UPDATE request_log SET request_body = NULL, response_body = NULL WHERE id IN
+              (SELECT id FROM request_log WHERE started_at < \(bodiesBefore)
+                 AND (request_body IS NOT NULL OR response_body IS NOT NULL) LIMIT \(limit))
+              RETURNING 1)
+            SELECT count(*)::BIGINT FROM cleared
+            """
+        )
+        if changed > 0 { return changed }
+        let used = try await self.count("SELECT pg_total_relation_size('request_log')::BIGINT")
+        guard used > policy.maxBytes else { return 0 }
+        let rows = try await self.count("SELECT count(*)::BIGINT FROM request_log")
+        guard rows > 0 else { return 0 }
+        // About as many of the oldest rows as the excess holds, at the average row size.
+        let excessRows = Int((Double(used - policy.maxBytes) / (Double(used) / Double(rows))).rounded(.up))
+        let batch = min(limit, max(1, excessRows))
+        return try await self.count(
+            """
+            WITH gone AS (DELETE FROM request_log WHERE id IN
+              (SELECT id FROM request_log ORDER BY started_at LIMIT \(batch)) RETURNING 1)
+            SELECT count(*)::BIGINT FROM gone
+            """
+        )
+    }
+
+    /// Runs a trivial query.
+    public func checkReachable() async throws {
+        _ = try await self.count("SELECT 1::BIGINT")
+    }
+
+    private func count(_ query: PostgresQuery) async throws -> Int {
+        for try await value in try await self.client.query(query, logger: self.logger).decode(Int.self) {
+            return value
+        }
+        return 0
+    }
+}

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import SwitchyardCore
+
+/// The store's schema versions, the same numbering on SQLite and PostgreSQL.
+///
+/// Each migration is applied once, in order, at start. A database that has a migration this
+/// binary does not know was written by a newer Switchyard: the gateway refuses to start on it
+/// rather than run an older schema's queries against it.
+public enum StoreSchema {
+    /// Every migration's identifier, oldest first.
+    public static let migrations = ["0001_request_log", "0002_route_reason"]
+
+    /// The error for a database that a newer binary migrated.
+    static func newerThanBinary(_ unknown: some Sequence<String>, store: String) -> ConfigurationError {
+        ConfigurationError(
+            "`store`: \(store) was migrated by a newer Switchyard (it has \(unknown.sorted().joined(separator: ", ")), "
+                + "this binary knows up to \(Self.migrations.last ?? "none")); run that version or a newer one"
+        )
+    }
+}

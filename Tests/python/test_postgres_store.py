@@ -1,0 +1,121 @@
+"""The gateway binary on a PostgreSQL store: migrations at start, the request log, readiness, refusals.
+
+Runs against the throwaway cluster scripts/test starts (``SWITCHYARD_TEST_POSTGRES``); each test gets
+a database of its own, created and dropped with ``psql``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from test_operations import _binary, _chat, _free_port, running_gateway
+
+SERVER = os.environ.get("SWITCHYARD_TEST_POSTGRES")
+pytestmark = pytest.mark.skipif(SERVER is None, reason="scripts/test starts PostgreSQL and sets SWITCHYARD_TEST_POSTGRES")
+MASTER_KEY = "pg-master-key-0123456789"
+
+
+def _psql(url: str, sql: str) -> str:
+    return subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture()
+def database() -> Iterator[str]:
+    assert SERVER is not None
+    name = "sy_py_" + uuid.uuid4().hex
+    _psql(SERVER, f"CREATE DATABASE {name}")
+    url = SERVER.replace("/postgres?", f"/{name}?")
+    yield url
+    _psql(SERVER, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _config(store: str) -> str:
+    return f"""\
+listen: 127.0.0.1:{{port}}
+master_key: {MASTER_KEY}
+store: "{store}"
+providers:
+  simulator: {{{{type: simulator, ttft: 0ms, tokens_per_second: 100000}}}}
+"""
+
+
+def _get(port: int, path: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def _chat_with_key(port: int, content: str) -> str:
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions", data=body,
+        headers={"content-type": "application/json", "authorization": f"Bearer {MASTER_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return response.headers["x-switchyard-request-id"]
+
+
+def test_the_request_log_lives_in_postgres(database: str) -> None:
+    with running_gateway(_config(database)) as (_, port, _):
+        request_id = _chat_with_key(port, "hello postgres")
+        status, ready = _get(port, "/ready")
+        assert (status, ready["status"]) == (200, "ready")
+        status, logs = _get(port, "/admin/logs?limit=5")
+        assert status == 200
+        assert [row["id"] for row in logs["data"]] == [request_id]
+    # The row is in the database itself, with the columns the admin API showed.
+    assert _psql(database, f"SELECT model, status, provider FROM request_log WHERE id = '{request_id}'").strip() \
+        == "gpt-4o-mini|200|simulator"
+    assert _psql(database, "SELECT id FROM switchyard_migrations ORDER BY id").split() \
+        == ["0001_request_log", "0002_route_reason"]
+
+
+def test_two_instances_share_one_log_and_migrate_once(database: str) -> None:
+    with running_gateway(_config(database)) as (_, first, _), running_gateway(_config(database)) as (_, second, _):
+        ids = {_chat_with_key(first, "one"), _chat_with_key(second, "two")}
+        for port in (first, second):
+            # Each instance flushes its own rows at once when asked, the other's within its flush interval.
+            deadline = time.monotonic() + 5
+            while True:
+                _, logs = _get(port, "/admin/logs?limit=10")
+                if {row["id"] for row in logs["data"]} >= ids or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert {row["id"] for row in logs["data"]} >= ids
+    assert _psql(database, "SELECT count(*) FROM switchyard_migrations").strip() == "2"
+
+
+def _start_fails(config: str) -> str:
+    workdir = Path(tempfile.mkdtemp(prefix="switchyard-pg-"))
+    path = workdir / "switchyard.yaml"
+    path.write_text(config.format(port=_free_port()))
+    result = subprocess.run([_binary(), "serve", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+def test_a_database_migrated_by_a_newer_binary_is_refused(database: str) -> None:
+    with running_gateway(_config(database)):
+        pass
+    _psql(database, "INSERT INTO switchyard_migrations (id) VALUES ('0099_future')")
+    output = _start_fails(_config(database))
+    assert "newer Switchyard" in output and "0099_future" in output, output
+
+
+def test_an_unreachable_database_stops_the_start_with_a_message_and_no_password() -> None:
+    output = _start_fails(_config(f"postgres://gw:hunter2secret@127.0.0.1:{_free_port()}/none?sslmode=disable"))
+    assert "cannot prepare postgres://gw:***@127.0.0.1" in output, output
+    assert "hunter2secret" not in output
