@@ -32,6 +32,8 @@ public struct Gateway: Sendable {
     public let transport: HTTPTransport
     /// Live per-route statistics.
     public let statistics: RouteStatistics
+    /// The store's virtual keys.
+    public let keys: KeyRegistry?
     /// The Prometheus registry behind `/metrics`.
     public let registry: PrometheusCollectorRegistry
     /// The Hummingbird application.
@@ -75,11 +77,11 @@ public struct Gateway: Sendable {
 
         let store: any RequestLogStore
         switch configuration.store {
-        case .memory: store = MemoryRequestLogStore()
-        case .postgres(let location): store = PostgresRequestLogStore(location: location, logger: logger)
+        case .memory: store = MemoryStore()
+        case .postgres(let location): store = PostgresStore(location: location, logger: logger)
         case .sqlite(let path):
             do {
-                store = try SQLiteRequestLogStore(path: path)
+                store = try SQLiteStore(path: path)
             } catch {
                 throw ConfigurationError("`store`: cannot open the SQLite database `\(path)`: \(error)")
             }
@@ -91,7 +93,12 @@ public struct Gateway: Sendable {
             metrics: PrometheusMetricsFactory(registry: registry),
             logger: logger
         )
-        let authenticator = Authenticator(masterKey: configuration.masterKey, keys: configuration.keys)
+        let keyRegistry = (store as? any KeyStore).map { KeyRegistry(store: $0) }
+        let authenticator = Authenticator(
+            masterKey: configuration.masterKey,
+            keys: configuration.keys,
+            registry: keyRegistry
+        )
         let statistics = RouteStatistics(known: models.routeLabels)
         let dispatcher =
             pause.map { Dispatcher(models: models, retries: configuration.retries, statistics: statistics, pause: $0) }
@@ -131,6 +138,15 @@ public struct Gateway: Sendable {
         )
         .register(on: router)
         ModelRoutes(models: models, authenticator: authenticator, statistics: statistics).register(on: router)
+        if let keyRegistry {
+            KeyRoutes(
+                registry: keyRegistry,
+                authenticator: authenticator,
+                hasMasterKey: configuration.masterKey != nil,
+                maxBodyBytes: configuration.server.maxBodyBytes
+            )
+            .register(on: router)
+        }
         OperationsRoutes(
             store: store,
             statistics: statistics,
@@ -157,8 +173,10 @@ public struct Gateway: Sendable {
                 )
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: [requestLog, RouteStatisticsService(statistics: statistics)]
-                + ((store as? PostgresRequestLogStore).map { [$0] } ?? []),
+            // Services stop in reverse order: the store's pool last, after the request log's final flush.
+            services: ((store as? PostgresStore).map { [$0] } ?? [])
+                + [requestLog, RouteStatisticsService(statistics: statistics)]
+                + (keyRegistry.map { [KeyRegistryService(registry: $0, logger: logger)] } ?? []),
             logger: logger
         )
         self.configuration = configuration
@@ -167,15 +185,17 @@ public struct Gateway: Sendable {
         self.requestLog = requestLog
         self.transport = transport
         self.statistics = statistics
+        self.keys = keyRegistry
         self.registry = registry
     }
 
-    /// Prepares the store: applies its migrations (PostgreSQL; SQLite migrates when opened). Throws a
+    /// Prepares the store: applies its migrations (PostgreSQL; SQLite migrates when opened) and loads
+    /// the virtual keys. Throws a
     /// ``ConfigurationError`` for a database a newer binary migrated, or one that cannot be reached.
     public func prepare() async throws {
-        guard let postgres = self.store as? PostgresRequestLogStore else { return }
         do {
-            try await postgres.migrate()
+            try await (self.store as? PostgresStore)?.migrate()
+            try await self.keys?.refresh()
         } catch let error as ConfigurationError {
             throw error
         } catch {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Foundation
 import SwitchyardCore
 
 /// The store's schema versions, the same numbering on SQLite and PostgreSQL.
@@ -9,7 +10,22 @@ import SwitchyardCore
 /// rather than run an older schema's queries against it.
 public enum StoreSchema {
     /// Every migration's identifier, oldest first.
-    public static let migrations = ["0001_request_log", "0002_route_reason"]
+    public static let migrations = ["0001_request_log", "0002_route_reason", "0003_virtual_keys"]
+
+    /// Virtual keys are kept as JSON of ``VirtualKey`` (salted hashes, never secrets) beside their id.
+    static let keyEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }()
+
+    /// Reads what ``keyEncoder`` wrote.
+    static let keyDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }()
 
     /// The error for a database that a newer binary migrated.
     static func newerThanBinary(_ unknown: some Sequence<String>, store: String) -> ConfigurationError {

@@ -112,7 +112,7 @@ struct RequestLogWriterTests {
 
     @Test("Retention deletes old rows, strips old bodies and keeps the log under max_bytes, in small steps")
     func appliesRetention() async throws {
-        let store = try SQLiteRequestLogStore()
+        let store = try SQLiteStore()
         let now = Date()
         try await store.append([
             Self.record("old", startedAt: now - 40 * 86_400),

@@ -33,10 +33,10 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sy-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            try await body(try SQLiteRequestLogStore(path: directory.appendingPathComponent("log.db").path))
+            try await body(try SQLiteStore(path: directory.appendingPathComponent("log.db").path))
         case .postgres:
             try await Self.withDatabase { location in
-                let store = PostgresRequestLogStore(location: location, logger: Self.logger)
+                let store = PostgresStore(location: location, logger: Self.logger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await store.run() }
                     defer { group.cancelAll() }
@@ -169,11 +169,11 @@ struct StoreSchemaTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("log.db").path
-        _ = try SQLiteRequestLogStore(path: path)
-        _ = try SQLiteRequestLogStore(path: path)
+        _ = try SQLiteStore(path: path)
+        _ = try SQLiteStore(path: path)
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('0099_future')") }
-        let error = #expect(throws: ConfigurationError.self) { try SQLiteRequestLogStore(path: path) }
+        let error = #expect(throws: ConfigurationError.self) { try SQLiteStore(path: path) }
         #expect(error?.message.contains("0099_future") == true)
         #expect(error?.message.contains("newer Switchyard") == true)
     }
@@ -184,7 +184,7 @@ struct StoreSchemaTests {
     )
     func postgresNewerSchema() async throws {
         try await Backend.withDatabase { location in
-            let store = PostgresRequestLogStore(location: location, logger: Backend.logger)
+            let store = PostgresStore(location: location, logger: Backend.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await store.run() }
                 defer { group.cancelAll() }
@@ -194,7 +194,7 @@ struct StoreSchemaTests {
                 #expect(try await store.records(matching: RequestLogQuery()).count == 1)
             }
             try await Backend.admin(location, "INSERT INTO switchyard_migrations (id) VALUES ('0099_future')")
-            let newer = PostgresRequestLogStore(location: location, logger: Backend.logger)
+            let newer = PostgresStore(location: location, logger: Backend.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await newer.run() }
                 defer { group.cancelAll() }

@@ -103,12 +103,28 @@ public struct Caller: Sendable, Equatable {
     public var allowedModels: Set<String>?
     /// Whether bodies must not be stored.
     public var zeroDataRetention: Bool
+    /// The virtual key's id, for a virtual key.
+    public var keyID: String?
+    /// The key's team, if any.
+    public var team: String?
+    /// What the key may do: the master key and configured keys are `admin` and `client`.
+    public var role: VirtualKey.Role
 
     /// Creates a caller.
-    public init(keyName: String, allowedModels: Set<String>? = nil, zeroDataRetention: Bool = false) {
+    public init(
+        keyName: String,
+        allowedModels: Set<String>? = nil,
+        zeroDataRetention: Bool = false,
+        keyID: String? = nil,
+        team: String? = nil,
+        role: VirtualKey.Role = .client
+    ) {
         self.keyName = keyName
         self.allowedModels = allowedModels
         self.zeroDataRetention = zeroDataRetention
+        self.keyID = keyID
+        self.team = team
+        self.role = role
     }
 
     /// A caller on a gateway without keys.

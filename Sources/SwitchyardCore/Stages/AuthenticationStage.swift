@@ -22,16 +22,20 @@ public struct AuthenticationStage: Stage {
     }
 }
 
-/// Knows the master key and the configured keys, as SHA-256 digests only.
+/// Knows the master key and the configured keys, as SHA-256 digests only, and the virtual keys of the
+/// store through a ``KeyRegistry``.
 ///
 /// The secrets themselves are not kept: a heap dump or a debugger shows digests, and comparing
 /// fixed-length digests in constant time reveals nothing about a key's length either.
 public struct Authenticator: Sendable {
     private let masterKey: [UInt8]?
     private let keys: [(digest: [UInt8], caller: Caller)]
+    /// The store's virtual keys, when the gateway has a store.
+    public let registry: KeyRegistry?
 
     /// Creates an authenticator from the configuration.
-    public init(masterKey: String?, keys: [KeyConfiguration]) {
+    public init(masterKey: String?, keys: [KeyConfiguration], registry: KeyRegistry? = nil) {
+        self.registry = registry
         self.masterKey = masterKey.map(Self.digest)
         self.keys = keys.map {
             (
@@ -58,12 +62,35 @@ public struct Authenticator: Sendable {
         }
         let presentedDigest = Self.digest(presented)
         if let master = self.masterKey, Self.constantTimeEquals(master, presentedDigest) {
-            return Caller(keyName: "master")
+            return Caller(keyName: "master", role: .admin)
         }
+        if let caller = try self.registry?.caller(for: presented) { return caller }
         for (digest, caller) in self.keys where Self.constantTimeEquals(digest, presentedDigest) {
             return caller
         }
         throw .unauthorized("Invalid API key: it is neither the master key nor a key configured on this gateway.")
+    }
+
+    /// The caller for the admin API: the master key, an `admin` key, or (to read) a `viewer` key;
+    /// a 401 without a valid key, a 403 for a key whose role does not allow it.
+    public func authenticateAdmin(_ presented: String?, writes: Bool) throws(GatewayError) -> Caller {
+        if !self.isEnabled { return Caller(keyName: "anonymous", role: .admin) }
+        guard let presented, !presented.isEmpty else {
+            throw .unauthorized("The admin API needs a key: send `Authorization: Bearer <master key or admin key>`.")
+        }
+        let caller: Caller
+        do {
+            caller = try self.authenticate(presented)
+        } catch {
+            throw .unauthorized("The admin API needs the master key or an admin key; this key is not one.")
+        }
+        switch caller.role {
+        case .admin: return caller
+        case .viewer where !writes: return caller
+        case .viewer:
+            throw .forbidden("The key `\(caller.keyName)` is a viewer key: it may read, not change, the admin API.")
+        case .client: throw .forbidden("The key `\(caller.keyName)` may call models, not the admin API.")
+        }
     }
 
     /// Whether `presented` is the master key (admin API).

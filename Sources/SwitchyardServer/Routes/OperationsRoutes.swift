@@ -43,7 +43,7 @@ struct OperationsRoutes<Context: RequestContext> {
             }
         }
         router.get("/metrics") { request, _ in
-            if self.metricsNeedKey { try self.requireMaster(request) }
+            if self.metricsNeedKey { try self.requireReader(request) }
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -51,7 +51,7 @@ struct OperationsRoutes<Context: RequestContext> {
             )
         }
         router.get("/admin/logs") { request, _ in
-            try self.requireMaster(request)
+            try self.requireReader(request)
             let query = try Self.logQuery(request.uri.queryParameters)
             // Rows still queued in memory belong in the answer: a caller checking its own request expects it there.
             await self.requestLog.flush()
@@ -67,7 +67,7 @@ struct OperationsRoutes<Context: RequestContext> {
             )
         }
         router.get("/admin/shadow") { request, _ in
-            try self.requireMaster(request)
+            try self.requireReader(request)
             let parameters = request.uri.queryParameters
             let limit =
                 try parameters["limit"].map { text -> Int in
@@ -91,7 +91,7 @@ struct OperationsRoutes<Context: RequestContext> {
             )
         }
         router.get("/admin/stats") { request, _ in
-            try self.requireMaster(request)
+            try self.requireReader(request)
             // Samples of calls that just ended belong in the answer, as queued log rows do in /admin/logs.
             self.statistics.refresh()
             let list = StatsList(droppedSamples: self.statistics.droppedSamples, data: self.statistics.summaries())
@@ -126,16 +126,9 @@ struct OperationsRoutes<Context: RequestContext> {
         var data: [RequestLogRecord]
     }
 
-    private func requireMaster(_ request: Request) throws {
-        let key = CompletionRoutes.presentedKey(request.headers)
-        guard self.authenticator.isMaster(key) else {
-            if key == nil {
-                throw GatewayError.unauthorized(
-                    "The admin API needs the master key: send `Authorization: Bearer <master key>`."
-                )
-            }
-            throw GatewayError.unauthorized("The admin API accepts only the master key.")
-        }
+    /// The admin API's read endpoints take the master key, an admin key or a viewer key.
+    private func requireReader(_ request: Request) throws {
+        _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
     }
 
     static func logQuery(_ parameters: Parameters) throws -> RequestLogQuery {

@@ -4,9 +4,10 @@ import Foundation
 import SwitchyardCore
 import Synchronization
 
-/// The request log in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
-public final class MemoryRequestLogStore: RequestLogStore {
+/// The request log and virtual keys in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
+public final class MemoryStore: RequestLogStore, KeyStore {
     private let rows = Mutex<[RequestLogRecord]>([])
+    private let keys = Mutex<[String: VirtualKey]>([:])
     private let capacity: Int
 
     /// Creates an empty store.
@@ -56,4 +57,12 @@ public final class MemoryRequestLogStore: RequestLogStore {
 
     /// Always reachable.
     public func checkReachable() async throws {}
+
+    /// Every virtual key.
+    public func virtualKeys() async throws -> [VirtualKey] {
+        self.keys.withLock { Array($0.values) }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Inserts or replaces `key`.
+    public func saveVirtualKey(_ key: VirtualKey) async throws { self.keys.withLock { $0[key.id] = key } }
 }

@@ -5,7 +5,7 @@ import GRDB
 import SwitchyardCore
 
 /// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
-public final class SQLiteRequestLogStore: RequestLogStore {
+public final class SQLiteStore: RequestLogStore, KeyStore {
     private let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -63,6 +63,15 @@ public final class SQLiteRequestLogStore: RequestLogStore {
         }
         migrator.registerMigration("0002_route_reason") { db in
             try db.alter(table: "request_log") { table in table.add(column: "route_reason", .text) }
+        }
+        migrator.registerMigration("0003_virtual_keys") { db in
+            try db.create(table: "virtual_keys") { table in
+                table.primaryKey("id", .text)
+                table.column("name", .text).notNull()
+                table.column("team", .text)
+                table.column("created_at", .double).notNull()
+                table.column("data", .text).notNull()
+            }
         }
         return migrator
     }
@@ -153,6 +162,31 @@ public final class SQLiteRequestLogStore: RequestLogStore {
                 arguments: [min(limit, max(1, excessRows))]
             )
             return db.changesCount
+        }
+    }
+
+    /// The first column of every row of `sql`, as text: for tests that read what is at rest.
+    func rawRows(_ sql: String) async throws -> [String] {
+        try await self.database.read { db in try String.fetchAll(db, sql: sql) }
+    }
+
+    /// Every virtual key.
+    public func virtualKeys() async throws -> [VirtualKey] {
+        try await self.database.read { db in
+            try String.fetchAll(db, sql: "SELECT data FROM virtual_keys ORDER BY created_at").map {
+                try StoreSchema.keyDecoder.decode(VirtualKey.self, from: Data($0.utf8))
+            }
+        }
+    }
+
+    /// Inserts or replaces `key`.
+    public func saveVirtualKey(_ key: VirtualKey) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(key), as: UTF8.self)
+        try await self.database.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO virtual_keys (id, name, team, created_at, data) VALUES (?, ?, ?, ?, ?)",
+                arguments: [key.id, key.name, key.team, key.createdAt.timeIntervalSince1970, data]
+            )
         }
     }
 

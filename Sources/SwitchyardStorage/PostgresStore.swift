@@ -5,17 +5,20 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import SwitchyardCore
+import Synchronization
 
 /// The request log in PostgreSQL, shared by every gateway instance that names the same database.
 ///
-/// A `PostgresClient` (a connection pool) serves it; the pool works while ``run()`` runs, which the
-/// gateway does as one of its services. ``migrate()`` applies the schema at start, under an advisory
-/// lock so that instances starting together do not migrate twice.
-public final class PostgresRequestLogStore: RequestLogStore, Service {
+/// A `PostgresClient` (a connection pool) serves it. The pool starts with the first query (so the
+/// gateway can load keys before its services run) and stops when ``run()``, one of the gateway's
+/// services, ends. ``migrate()`` applies the schema at start, under an advisory lock so that
+/// instances starting together do not migrate twice.
+public final class PostgresStore: RequestLogStore, KeyStore, Service {
     private let client: PostgresClient
     private let configuration: PostgresClient.Configuration
     private let location: PostgresLocation
     private let logger: Logger
+    private let pool = Mutex<Task<Void, Never>?>(nil)
 
     /// The migrations, in the order of ``StoreSchema/migrations``.
     static let migrations: [(id: String, sql: [String])] = [
@@ -37,6 +40,15 @@ public final class PostgresRequestLogStore: RequestLogStore, Service {
             ]
         ),
         ("0002_route_reason", ["ALTER TABLE request_log ADD COLUMN route_reason TEXT"]),
+        (
+            "0003_virtual_keys",
+            [
+                """
+                CREATE TABLE virtual_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT,
+                  created_at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL)
+                """
+            ]
+        ),
     ]
 
     /// A store on `location`; nothing connects until ``run()`` runs and a query is made.
@@ -62,9 +74,26 @@ public final class PostgresRequestLogStore: RequestLogStore, Service {
         self.logger = logger
     }
 
-    /// Runs the connection pool until cancelled.
+    /// Keeps the connection pool until the gateway shuts down (or the task is cancelled), then closes it.
     public func run() async throws {
-        await self.client.run()
+        self.startPool()
+        try? await gracefulShutdown()
+        self.pool.withLock { $0?.cancel() }
+    }
+
+    /// Starts the pool once; every query calls it.
+    private func startPool() {
+        self.pool.withLock { pool in
+            guard pool == nil else { return }
+            let client = self.client
+            pool = Task { await client.run() }
+        }
+    }
+
+    /// The pool, started.
+    private var connections: PostgresClient {
+        self.startPool()
+        return self.client
     }
 
     /// Applies the migrations this binary knows, once, whichever instance starts first; refuses a
@@ -132,7 +161,7 @@ public final class PostgresRequestLogStore: RequestLogStore, Service {
     /// Writes `records` in one transaction; a repeated id replaces the earlier row.
     public func append(_ records: [RequestLogRecord]) async throws {
         guard !records.isEmpty else { return }
-        try await self.client.withTransaction(logger: self.logger) { connection in
+        try await self.connections.withTransaction(logger: self.logger) { connection in
             for r in records {
                 try await connection.query(
                     """
@@ -183,7 +212,7 @@ public final class PostgresRequestLogStore: RequestLogStore, Service {
               request_body, response_body, route_reason
             FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT $\(binds.count)
             """
-        let rows = try await self.client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
+        let rows = try await self.connections.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
         var records: [RequestLogRecord] = []
         for try await row in rows {
             let (id, started, finished, key, endpoint, model, provider, upstream, status, stream) = try row.decode(
@@ -259,13 +288,50 @@ public final class PostgresRequestLogStore: RequestLogStore, Service {
         )
     }
 
+    /// The first column of every row of `sql`, as text: for tests that read what is at rest.
+    func rawRows(_ sql: String) async throws -> [String] {
+        var rows: [String] = []
+        for try await value in try await self.connections.query(PostgresQuery(unsafeSQL: sql), logger: self.logger)
+            .decode(String.self)
+        {
+            rows.append(value)
+        }
+        return rows
+    }
+
+    /// Every virtual key.
+    public func virtualKeys() async throws -> [VirtualKey] {
+        var keys: [VirtualKey] = []
+        let rows = try await self.connections.query(
+            "SELECT data FROM virtual_keys ORDER BY created_at",
+            logger: self.logger
+        )
+        for try await data in rows.decode(String.self) {
+            keys.append(try StoreSchema.keyDecoder.decode(VirtualKey.self, from: Data(data.utf8)))
+        }
+        return keys
+    }
+
+    /// Inserts or replaces `key`.
+    public func saveVirtualKey(_ key: VirtualKey) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(key), as: UTF8.self)
+        try await self.connections.query(
+            """
+            INSERT INTO virtual_keys (id, name, team, created_at, data)
+            VALUES (\(key.id), \(key.name), \(key.team), \(key.createdAt.timeIntervalSince1970), \(data))
+            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, team = EXCLUDED.team, data = EXCLUDED.data
+            """,
+            logger: self.logger
+        )
+    }
+
     /// Runs a trivial query.
     public func checkReachable() async throws {
         _ = try await self.count("SELECT 1::BIGINT")
     }
 
     private func count(_ query: PostgresQuery) async throws -> Int {
-        for try await value in try await self.client.query(query, logger: self.logger).decode(Int.self) {
+        for try await value in try await self.connections.query(query, logger: self.logger).decode(Int.self) {
             return value
         }
         return 0

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Hummingbird
+import SwitchyardCore
+
+/// The admin API's virtual keys: `POST /admin/keys`, `GET /admin/keys`, `GET /admin/keys/{id}`,
+/// `DELETE /admin/keys/{id}` (revoke) and `POST /admin/keys/{id}/rotate`.
+///
+/// Secrets are returned once, when created or rotated; the store keeps salted hashes only.
+struct KeyRoutes<Context: RequestContext> {
+    let registry: KeyRegistry
+    let authenticator: Authenticator
+    /// Keys can only be created once a master key is set: without one the admin API is open on
+    /// loopback, and the first key would lock it.
+    let hasMasterKey: Bool
+    let maxBodyBytes: Int
+
+    /// Longest rotation grace period.
+    static var maxGrace: Duration { .seconds(30 * 86_400) }
+
+    func register(on router: Router<Context>) {
+        router.post("/admin/keys") { request, _ in
+            let admin = try self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
+            guard self.hasMasterKey else {
+                throw GatewayError.invalidRequest(
+                    "Virtual keys need a master key: set `master_key` (or SWITCHYARD_MASTER_KEY) first.",
+                    code: "master_key_required"
+                )
+            }
+            var body = request
+            let bytes = try await body.collectBody(upTo: self.maxBodyBytes)
+            let input = try CreateKey(json: Data(buffer: bytes))
+            if input.role == .admin, admin.role != .admin {
+                throw GatewayError.forbidden("Only an admin may create an admin key.")
+            }
+            let (key, secret) = VirtualKey.create(
+                name: input.name,
+                team: input.team,
+                role: input.role,
+                models: input.models,
+                expiresAt: input.expiresAt,
+                zeroDataRetention: input.zeroDataRetention,
+                metadata: input.metadata
+            )
+            try await self.registry.save(key)
+            return try Self.json(KeyView(key, secret: secret), status: .created)
+        }
+        router.get("/admin/keys") { request, _ in
+            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            return try Self.json(KeyList(data: self.registry.all.map { KeyView($0) }))
+        }
+        router.get("/admin/keys/:id") { request, context in
+            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            return try Self.json(KeyView(try self.key(context)))
+        }
+        router.delete("/admin/keys/:id") { request, context in
+            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            var key = try self.key(context)
+            if key.revokedAt == nil {
+                key.revokedAt = Date()
+                try await self.registry.save(key)
+            }
+            return try Self.json(KeyView(key))
+        }
+        router.post("/admin/keys/:id/rotate") { request, context in
+            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            let key = try self.key(context)
+            guard key.revokedAt == nil else {
+                throw GatewayError.invalidRequest(
+                    "The key `\(key.id)` is revoked: create a new one instead.",
+                    code: "key_revoked"
+                )
+            }
+            var body = request
+            let bytes = try await body.collectBody(upTo: self.maxBodyBytes)
+            let grace = try Self.grace(Data(buffer: bytes))
+            let (rotated, secret) = key.rotated(grace: grace)
+            try await self.registry.save(rotated)
+            return try Self.json(KeyView(rotated, secret: secret))
+        }
+    }
+
+    private func key(_ context: Context) throws -> VirtualKey {
+        let id = context.parameters.get("id") ?? ""
+        guard let key = self.registry.key(id) else {
+            throw GatewayError.notFound("There is no key `\(id)`.", param: "id", code: "key_not_found")
+        }
+        return key
+    }
+
+    /// `{"grace_period": "1h"}` (default 1h, at most 30 days); an empty body takes the default.
+    static func grace(_ data: Data) throws -> Duration {
+        guard !data.isEmpty else { return .seconds(3600) }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw GatewayError.invalidRequest("The body must be a JSON object such as {\"grace_period\": \"1h\"}.")
+        }
+        for name in object.keys where name != "grace_period" {
+            throw GatewayError.invalidRequest("`\(name)` is not a rotation setting; known: grace_period.", param: name)
+        }
+        guard let text = object["grace_period"] else { return .seconds(3600) }
+        guard let text = text as? String, let grace = ConfigDuration(parsing: text)?.duration, grace >= .zero,
+            grace <= Self.maxGrace
+        else {
+            throw GatewayError.invalidRequest(
+                "`grace_period` must be a duration such as 0s, 15m or 24h, at most 720h.",
+                param: "grace_period",
+                code: "invalid_value"
+            )
+        }
+        return grace
+    }
+
+    private static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value)))
+        )
+    }
+
+    /// A key as the admin API shows it: never a hash; the secret only when just made.
+    struct KeyView: Encodable {
+        var object = "key"
+        var id: String
+        var key: String?
+        var name: String
+        var team: String?
+        var role: String
+        var models: [String]?
+        var expiresAt: Date?
+        var zeroDataRetention: Bool
+        var metadata: [String: String]
+        var createdAt: Date
+        var revokedAt: Date?
+        var secretPrefix: String
+        var previousSecretValidUntil: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case object, id, key, name, team, role, models, metadata
+            case expiresAt = "expires_at"
+            case zeroDataRetention = "zero_data_retention"
+            case createdAt = "created_at"
+            case revokedAt = "revoked_at"
+            case secretPrefix = "secret_prefix"
+            case previousSecretValidUntil = "previous_secret_valid_until"
+        }
+
+        init(_ key: VirtualKey, secret: String? = nil) {
+            self.id = key.id
+            self.key = secret
+            self.name = key.name
+            self.team = key.team
+            self.role = key.role.rawValue
+            self.models = key.models
+            self.expiresAt = key.expiresAt
+            self.zeroDataRetention = key.zeroDataRetention
+            self.metadata = key.metadata
+            self.createdAt = key.createdAt
+            self.revokedAt = key.revokedAt
+            self.secretPrefix = key.secretPrefix + "…"
+            self.previousSecretValidUntil = key.previousSecretValidUntil
+        }
+    }
+
+    struct KeyList: Encodable {
+        var object = "list"
+        var data: [KeyView]
+    }
+}
+
+/// The body of `POST /admin/keys`, checked member by member so a 400 names what is wrong.
+struct CreateKey {
+    var name: String
+    var team: String?
+    var role: VirtualKey.Role = .client
+    var models: [String]?
+    var expiresAt: Date?
+    var zeroDataRetention = false
+    var metadata: [String: String] = [:]
+
+    static let members = [
+        "name", "team", "role", "models", "expires_at", "zero_data_retention", "metadata", "budget", "limits",
+    ]
+
+    // swiftlint:disable identifier_name
+    private struct Wire: Decodable {
+        var name: String?
+        var team: String?
+        var role: String?
+        var models: [String]?
+        var expires_at: String?
+        var zero_data_retention: Bool?
+        var metadata: [String: String]?
+    }
+    // swiftlint:enable identifier_name
+
+    init(json data: Data) throws(GatewayError) {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw .invalidRequest("The body must be a JSON object such as {\"name\": \"team-a\"}.")
+        }
+        for name in object.keys.sorted() where !Self.members.contains(name) {
+            throw .invalidRequest(
+                "`\(name)` is not a key setting; known: \(Self.members.joined(separator: ", ")).",
+                param: name
+            )
+        }
+        for name in ["budget", "limits"] where object[name] != nil {
+            throw .invalidRequest(
+                "`\(name)` on keys is not enforced by this version yet; create the key without it.",
+                param: name,
+                code: "not_implemented"
+            )
+        }
+        let wire: Wire
+        do {
+            wire = try JSONDecoder().decode(Wire.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context) {
+            let field = context.codingPath.first?.stringValue ?? "body"
+            throw .invalidRequest("`\(field)` has the wrong type: expected \(type).", param: field)
+        } catch {
+            throw .invalidRequest("The body could not be read as key settings.")
+        }
+        func text(_ value: String?, _ name: String, limit: Int = 200) throws(GatewayError) -> String? {
+            guard let value else { return nil }
+            guard !value.isEmpty, value.count <= limit else {
+                throw .invalidRequest(
+                    "`\(name)` must be a non-empty string of at most \(limit) characters.",
+                    param: name
+                )
+            }
+            return value
+        }
+        guard let name = try text(wire.name, "name") else {
+            throw .invalidRequest("`name` is required: a name to recognise the key by.", param: "name")
+        }
+        self.name = name
+        self.team = try text(wire.team, "team")
+        if let role = wire.role {
+            guard let parsed = VirtualKey.Role(rawValue: role) else {
+                throw .invalidRequest("`role` must be client, admin or viewer.", param: "role", code: "invalid_value")
+            }
+            self.role = parsed
+        }
+        if let models = wire.models {
+            guard models.count <= 1000, !models.contains(where: \.isEmpty) else {
+                throw .invalidRequest("`models` must be a list of at most 1,000 model names.", param: "models")
+            }
+            self.models = models
+        }
+        if let expiry = try text(wire.expires_at, "expires_at", limit: 64) {
+            guard let date = ISO8601DateFormatter().date(from: expiry) else {
+                throw .invalidRequest(
+                    "`expires_at` must be an ISO 8601 time such as 2027-01-31T00:00:00Z.",
+                    param: "expires_at",
+                    code: "invalid_value"
+                )
+            }
+            self.expiresAt = date
+        }
+        self.zeroDataRetention = wire.zero_data_retention ?? false
+        if let metadata = wire.metadata {
+            guard metadata.count <= 32, metadata.allSatisfy({ $0.key.count <= 64 && $0.value.count <= 512 }) else {
+                throw .invalidRequest(
+                    "`metadata` must map at most 32 names (64 characters) to strings (512 characters).",
+                    param: "metadata"
+                )
+            }
+            self.metadata = metadata
+        }
+    }
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import GRDB
+import SwitchyardCore
+import Testing
+
+@testable import SwitchyardStorage
+
+/// Virtual keys in the store: round trip, replacement, and no secret at rest.
+struct KeyStoreTests {
+    @Test(
+        "Keys round-trip with every field; saving again replaces; the secret is never in the table",
+        arguments: Backend.available
+    )
+    func roundTrip(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            let keys = try #require(store as? any KeyStore)
+            let (key, secret) = VirtualKey.create(
+                name: "team-a",
+                team: "research",
+                role: .viewer,
+                models: ["gpt-4o-mini"],
+                expiresAt: Date(timeIntervalSince1970: 1_900_000_000),
+                zeroDataRetention: true,
+                metadata: ["owner": "ana"],
+                now: Date(timeIntervalSince1970: 1_800_000_000)
+            )
+            try await keys.saveVirtualKey(key)
+            #expect(try await keys.virtualKeys() == [key])
+            var revoked = key
+            revoked.revokedAt = Date(timeIntervalSince1970: 1_800_000_100)
+            try await keys.saveVirtualKey(revoked)
+            let stored = try await keys.virtualKeys()
+            #expect(stored == [revoked])
+            #expect(
+                stored[0].refusal(of: secret, now: Date(timeIntervalSince1970: 1_800_000_200))
+                    == "This API key was revoked."
+            )
+            // What the table holds: salted hashes, not the secret nor its random part.
+            let raw = try await Self.rawKeyData(store)
+            #expect(raw.count == 1)
+            #expect(!raw[0].contains(secret))
+            #expect(!raw[0].contains(String(secret.suffix(43))))
+            #expect(raw[0].contains(key.secret.hash))
+        }
+    }
+
+    /// The `data` column of every virtual key row, read with plain SQL.
+    static func rawKeyData(_ store: any RequestLogStore) async throws -> [String] {
+        if let sqlite = store as? SQLiteStore {
+            return try await sqlite.rawRows("SELECT data FROM virtual_keys")
+        }
+        if let postgres = store as? PostgresStore {
+            return try await postgres.rawRows("SELECT data FROM virtual_keys")
+        }
+        return []
+    }
+}
+
+/// Secrets, hashes, rotation and expiry of a virtual key.
+struct VirtualKeyTests {
+    @Test("A secret opens only its key; revoked and expired keys are refused; ids are read from secrets")
+    func secrets() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let (key, secret) = VirtualKey.create(name: "a", expiresAt: now.addingTimeInterval(60), now: now)
+        #expect(secret.hasPrefix("sk-sy-key_"))
+        #expect(VirtualKey.id(inSecret: secret) == key.id)
+        #expect(key.refusal(of: secret, now: now) == nil)
+        #expect(key.refusal(of: secret + "x", now: now) == "Invalid API key.")
+        #expect(key.refusal(of: secret, now: now.addingTimeInterval(61)) == "This API key expired.")
+        let (other, otherSecret) = VirtualKey.create(name: "b", now: now)
+        #expect(key.refusal(of: otherSecret, now: now) != nil && other.refusal(of: secret, now: now) != nil)
+        for text in [
+            "sk-sy-", "sk-sy-key_zz", "sk-other", "sk-sy-key_0123456789abcdefX",
+            secret.replacingOccurrences(of: "-key_", with: "-kex_"),
+        ] {
+            #expect(VirtualKey.id(inSecret: text) == nil)
+        }
+        // Two hashes of one secret differ (fresh salts) and both match it.
+        let first = VirtualKey.SecretHash(secret: "s")
+        let second = VirtualKey.SecretHash(secret: "s")
+        #expect(first.salt != second.salt && first.hash != second.hash)
+        #expect(first.matches("s") && second.matches("s") && !first.matches("t"))
+    }
+
+    @Test("Rotation: the new secret works, the old one until the grace period ends")
+    func rotation() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let (key, old) = VirtualKey.create(name: "a", now: now)
+        let (rotated, new) = key.rotated(grace: .seconds(600), now: now)
+        #expect(rotated.id == key.id && new != old)
+        #expect(rotated.refusal(of: new, now: now) == nil)
+        #expect(rotated.refusal(of: old, now: now.addingTimeInterval(599)) == nil)
+        #expect(rotated.refusal(of: old, now: now.addingTimeInterval(600)) == "Invalid API key.")
+        let (immediate, _) = key.rotated(grace: .zero, now: now)
+        #expect(immediate.refusal(of: old, now: now) == "Invalid API key.")
+    }
+
+    @Test("The registry turns a virtual key's secret into its caller, without touching the store")
+    func registry() async throws {
+        let store = MemoryStore()
+        let registry = KeyRegistry(store: store)
+        let (key, secret) = VirtualKey.create(name: "svc", team: "t1", role: .viewer, models: ["m"])
+        try await registry.save(key)
+        let caller = try #require(try registry.caller(for: secret))
+        #expect(caller == Caller(keyName: "svc", allowedModels: ["m"], keyID: key.id, team: "t1", role: .viewer))
+        #expect(try registry.caller(for: "sk-not-a-virtual-key") == nil)
+        #expect(throws: GatewayError.self) { try registry.caller(for: secret.dropLast() + "A") }
+        // Another instance's change arrives with the next refresh.
+        let (late, lateSecret) = VirtualKey.create(name: "late")
+        try await store.saveVirtualKey(late)
+        #expect(throws: GatewayError.self) { try registry.caller(for: lateSecret) }
+        try await registry.refresh()
+        #expect(try registry.caller(for: lateSecret)?.keyName == "late")
+    }
+}
