@@ -71,7 +71,8 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "SwitchyardCore", "SwitchyardServer", "SwitchyardProviders", argumentParser, logging, metrics,
+                "SwitchyardCore", "SwitchyardServer", "SwitchyardProviders", "SwitchyardStorage", argumentParser,
+                logging, metrics,
                 prometheus, nioPosix, nioCore,
             ]
         ),

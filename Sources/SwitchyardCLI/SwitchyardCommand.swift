@@ -14,7 +14,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "An OpenAI-compatible LLM gateway.",
-        subcommands: [Serve.self, Models.self, CheckConfig.self],
+        subcommands: [Serve.self, Models.self, CheckConfig.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -16,6 +16,10 @@ do {
     case let serve as Serve: try await serve.run()
     case let models as Models: try await models.run()
     case let check as CheckConfig: try await check.run()
+    case let create as Keys.Create: try await create.run()
+    case let list as Keys.List: try await list.run()
+    case let revoke as Keys.Revoke: try await revoke.run()
+    case let rotate as Keys.Rotate: try await rotate.run()
     default: try command.run()
     }
 } catch {

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -159,3 +161,50 @@ def test_two_instances_share_keys_through_postgres(database: str) -> None:  # no
                 break
         stored = _psql(database, "SELECT data FROM virtual_keys")
         assert created["key"] not in stored and created["key"][-43:] not in stored
+
+
+def _cli(config: Any, *args: str) -> str:
+    from test_operations import _binary
+    result = subprocess.run([_binary(), "keys", *args, "--config", str(config)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _eventually(check: Any, seconds: float = 6) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            check()
+            return
+        except (AssertionError, openai.APIError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_the_cli_manages_keys_a_running_gateway_uses(tmp_path: Path) -> None:
+    config = tmp_path / "switchyard.yaml"
+    text = CONFIG.replace("{store}", f"sqlite:{tmp_path / 'cli.db'}")
+    with running_gateway(text) as (_, port, _):
+        config.write_text(text.format(port=port))
+        created = json.loads(_cli(config, "create", "--name", "batch-job", "--team", "data", "--model", "gpt-4o-mini"))
+        assert created["key"].startswith("sk-sy-") and created["team"] == "data"
+        _eventually(lambda: _ask(port, created["key"]))
+        listing = _cli(config, "list")
+        assert created["id"] in listing and "batch-job" in listing and "active" in listing
+        assert created["key"] not in listing and created["key"] not in _cli(config, "list", "--json")
+        rotated = json.loads(_cli(config, "rotate", created["id"], "--grace", "0s"))
+        _eventually(lambda: _ask(port, rotated["key"]))
+        with pytest.raises(openai.AuthenticationError):
+            _ask(port, created["key"])
+        _cli(config, "revoke", created["id"])
+
+        def refused() -> None:
+            try:
+                _ask(port, rotated["key"])
+            except openai.AuthenticationError:
+                return
+            raise AssertionError("the revoked key still works")
+        _eventually(refused)
+        assert "revoked" in _cli(config, "list")

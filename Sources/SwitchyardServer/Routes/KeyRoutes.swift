@@ -47,15 +47,15 @@ struct KeyRoutes<Context: RequestContext> {
                 metadata: input.metadata
             )
             try await self.registry.save(key)
-            return try Self.json(KeyView(key, secret: secret), status: .created)
+            return try Self.json(VirtualKeyView(key, secret: secret), status: .created)
         }
         router.get("/admin/keys") { request, _ in
             _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
-            return try Self.json(KeyList(data: self.registry.all.map { KeyView($0) }))
+            return try Self.json(KeyList(data: self.registry.all.map { VirtualKeyView($0) }))
         }
         router.get("/admin/keys/:id") { request, context in
             _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
-            return try Self.json(KeyView(try self.key(context)))
+            return try Self.json(VirtualKeyView(try self.key(context)))
         }
         router.delete("/admin/keys/:id") { request, context in
             _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
@@ -64,7 +64,7 @@ struct KeyRoutes<Context: RequestContext> {
                 key.revokedAt = Date()
                 try await self.registry.save(key)
             }
-            return try Self.json(KeyView(key))
+            return try Self.json(VirtualKeyView(key))
         }
         router.post("/admin/keys/:id/rotate") { request, context in
             _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
@@ -80,7 +80,7 @@ struct KeyRoutes<Context: RequestContext> {
             let grace = try Self.grace(Data(buffer: bytes))
             let (rotated, secret) = key.rotated(grace: grace)
             try await self.registry.save(rotated)
-            return try Self.json(KeyView(rotated, secret: secret))
+            return try Self.json(VirtualKeyView(rotated, secret: secret))
         }
     }
 
@@ -115,63 +115,16 @@ struct KeyRoutes<Context: RequestContext> {
     }
 
     private static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return Response(
+        Response(
             status: status,
             headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value)))
+            body: .init(byteBuffer: ByteBuffer(bytes: try VirtualKeyView.encoder.encode(value)))
         )
-    }
-
-    /// A key as the admin API shows it: never a hash; the secret only when just made.
-    struct KeyView: Encodable {
-        var object = "key"
-        var id: String
-        var key: String?
-        var name: String
-        var team: String?
-        var role: String
-        var models: [String]?
-        var expiresAt: Date?
-        var zeroDataRetention: Bool
-        var metadata: [String: String]
-        var createdAt: Date
-        var revokedAt: Date?
-        var secretPrefix: String
-        var previousSecretValidUntil: Date?
-
-        enum CodingKeys: String, CodingKey {
-            case object, id, key, name, team, role, models, metadata
-            case expiresAt = "expires_at"
-            case zeroDataRetention = "zero_data_retention"
-            case createdAt = "created_at"
-            case revokedAt = "revoked_at"
-            case secretPrefix = "secret_prefix"
-            case previousSecretValidUntil = "previous_secret_valid_until"
-        }
-
-        init(_ key: VirtualKey, secret: String? = nil) {
-            self.id = key.id
-            self.key = secret
-            self.name = key.name
-            self.team = key.team
-            self.role = key.role.rawValue
-            self.models = key.models
-            self.expiresAt = key.expiresAt
-            self.zeroDataRetention = key.zeroDataRetention
-            self.metadata = key.metadata
-            self.createdAt = key.createdAt
-            self.revokedAt = key.revokedAt
-            self.secretPrefix = key.secretPrefix + "…"
-            self.previousSecretValidUntil = key.previousSecretValidUntil
-        }
     }
 
     struct KeyList: Encodable {
         var object = "list"
-        var data: [KeyView]
+        var data: [VirtualKeyView]
     }
 }
 
@@ -274,5 +227,58 @@ struct CreateKey {
             }
             self.metadata = metadata
         }
+    }
+}
+
+/// A key as the admin API and `switchyard keys` show it: never a hash; the secret only when just made.
+public struct VirtualKeyView: Encodable {
+    /// Sorted keys, ISO 8601 times.
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    var object = "key"
+    var id: String
+    var key: String?
+    var name: String
+    var team: String?
+    var role: String
+    var models: [String]?
+    var expiresAt: Date?
+    var zeroDataRetention: Bool
+    var metadata: [String: String]
+    var createdAt: Date
+    var revokedAt: Date?
+    var secretPrefix: String
+    var previousSecretValidUntil: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case object, id, key, name, team, role, models, metadata
+        case expiresAt = "expires_at"
+        case zeroDataRetention = "zero_data_retention"
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
+        case secretPrefix = "secret_prefix"
+        case previousSecretValidUntil = "previous_secret_valid_until"
+    }
+
+    /// The view of `key`, with `secret` when it was just made.
+    public init(_ key: VirtualKey, secret: String? = nil) {
+        self.id = key.id
+        self.key = secret
+        self.name = key.name
+        self.team = key.team
+        self.role = key.role.rawValue
+        self.models = key.models
+        self.expiresAt = key.expiresAt
+        self.zeroDataRetention = key.zeroDataRetention
+        self.metadata = key.metadata
+        self.createdAt = key.createdAt
+        self.revokedAt = key.revokedAt
+        self.secretPrefix = key.secretPrefix + "…"
+        self.previousSecretValidUntil = key.previousSecretValidUntil
     }
 }
