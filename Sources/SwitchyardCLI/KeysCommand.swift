@@ -21,8 +21,8 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Config file (YAML) naming the store; the embedded default when absent.")
         var config: String?
 
-        /// The store's keys, loaded; the body runs while the store is open.
-        func withKeys<T>(_ body: (KeyRegistry) async throws -> T) async throws -> T {
+        /// The store's keys, loaded, and its audit log; the body runs while the store is open.
+        func withKeys<T>(_ body: (KeyRegistry, any AuditStore) async throws -> T) async throws -> T {
             var logger = Logger(label: "switchyard")
             logger.logLevel = .error
             do {
@@ -36,7 +36,7 @@ struct Keys: AsyncParsableCommand {
                 let store = try await StoreOpener.open(configuration.store, logger: logger)
                 let registry = KeyRegistry(store: store)
                 try await registry.refresh()
-                return try await body(registry)
+                return try await body(registry, store)
             } catch let error as ConfigurationError {
                 throw fail(error)
             }
@@ -64,7 +64,7 @@ struct Keys: AsyncParsableCommand {
                 }
                 expiry = date
             }
-            try await self.store.withKeys { registry in
+            try await self.store.withKeys { registry, audit in
                 let (key, secret) = VirtualKey.create(
                     name: self.name,
                     team: self.team,
@@ -74,6 +74,9 @@ struct Keys: AsyncParsableCommand {
                     zeroDataRetention: self.zeroDataRetention
                 )
                 try await registry.save(key)
+                try await audit.appendAudit(
+                    AuditEntry(actor: "cli", action: "key.create", target: key.id, detail: ["name": key.name])
+                )
                 printJSON(VirtualKeyView(key, secret: secret))
             }
         }
@@ -85,7 +88,7 @@ struct Keys: AsyncParsableCommand {
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() async throws {
-            try await self.store.withKeys { registry in
+            try await self.store.withKeys { registry, _ in
                 let keys = registry.all
                 if self.json {
                     printJSON(keys.map { VirtualKeyView($0) })
@@ -119,13 +122,14 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key's id (key_…).") var id: String
 
         func run() async throws {
-            try await self.store.withKeys { registry in
+            try await self.store.withKeys { registry, audit in
                 guard var key = registry.key(self.id) else {
                     throw fail(ConfigurationError("there is no key `\(self.id)`"))
                 }
                 if key.revokedAt == nil {
                     key.revokedAt = Date()
                     try await registry.save(key)
+                    try await audit.appendAudit(AuditEntry(actor: "cli", action: "key.revoke", target: key.id))
                 }
                 printJSON(VirtualKeyView(key))
             }
@@ -142,12 +146,20 @@ struct Keys: AsyncParsableCommand {
             guard let grace = ConfigDuration(parsing: self.grace)?.duration, grace <= .seconds(30 * 86_400) else {
                 throw ValidationError("--grace must be a duration such as 0s, 15m or 24h, at most 720h")
             }
-            try await self.store.withKeys { registry in
+            try await self.store.withKeys { registry, audit in
                 guard let key = registry.key(self.id), key.revokedAt == nil else {
                     throw fail(ConfigurationError("there is no active key `\(self.id)`"))
                 }
                 let (rotated, secret) = key.rotated(grace: grace)
                 try await registry.save(rotated)
+                try await audit.appendAudit(
+                    AuditEntry(
+                        actor: "cli",
+                        action: "key.rotate",
+                        target: key.id,
+                        detail: ["grace_period_seconds": "\(grace.components.seconds)"]
+                    )
+                )
                 printJSON(VirtualKeyView(rotated, secret: secret))
             }
         }

@@ -138,9 +138,10 @@ public struct Gateway: Sendable {
         )
         .register(on: router)
         ModelRoutes(models: models, authenticator: authenticator, statistics: statistics).register(on: router)
-        if let keyRegistry {
+        if let keyRegistry, let audit = store as? any AuditStore {
             KeyRoutes(
                 registry: keyRegistry,
+                audit: audit,
                 authenticator: authenticator,
                 hasMasterKey: configuration.masterKey != nil,
                 maxBodyBytes: configuration.server.maxBodyBytes

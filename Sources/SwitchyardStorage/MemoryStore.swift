@@ -5,9 +5,10 @@ import SwitchyardCore
 import Synchronization
 
 /// The request log and virtual keys in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
-public final class MemoryStore: RequestLogStore, KeyStore {
+public final class MemoryStore: RequestLogStore, KeyStore, AuditStore {
     private let rows = Mutex<[RequestLogRecord]>([])
     private let keys = Mutex<[String: VirtualKey]>([:])
+    private let audit = Mutex<[AuditEntry]>([])
     private let capacity: Int
 
     /// Creates an empty store.
@@ -61,6 +62,21 @@ public final class MemoryStore: RequestLogStore, KeyStore {
     /// Every virtual key.
     public func virtualKeys() async throws -> [VirtualKey] {
         self.keys.withLock { Array($0.values) }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Records `entry` (the newest 10,000 are kept).
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        self.audit.withLock { entries in
+            entries.append(entry)
+            if entries.count > 10_000 { entries.removeFirst(entries.count - 10_000) }
+        }
+    }
+
+    /// Entries newest first.
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        self.audit.withLock { entries in
+            Array(entries.reversed().lazy.filter { entry in since.map { entry.at >= $0 } ?? true }.prefix(limit))
+        }
     }
 
     /// Inserts or replaces `key`.

@@ -13,7 +13,7 @@ import Synchronization
 /// gateway can load keys before its services run) and stops when ``run()``, one of the gateway's
 /// services, ends. ``migrate()`` applies the schema at start, under an advisory lock so that
 /// instances starting together do not migrate twice.
-public final class PostgresStore: RequestLogStore, KeyStore, Service {
+public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service {
     private let client: PostgresClient
     private let configuration: PostgresClient.Configuration
     private let location: PostgresLocation
@@ -47,6 +47,13 @@ public final class PostgresStore: RequestLogStore, KeyStore, Service {
                 CREATE TABLE virtual_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT,
                   created_at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL)
                 """
+            ]
+        ),
+        (
+            "0004_audit_log",
+            [
+                "CREATE TABLE audit_log (id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL)",
+                "CREATE INDEX audit_log_at ON audit_log (at)",
             ]
         ),
     ]
@@ -323,6 +330,29 @@ public final class PostgresStore: RequestLogStore, KeyStore, Service {
             """,
             logger: self.logger
         )
+    }
+
+    /// Records `entry`.
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(entry), as: UTF8.self)
+        try await self.connections.query(
+            "INSERT INTO audit_log (id, at, data) VALUES (\(entry.id), \(entry.at.timeIntervalSince1970), \(data))",
+            logger: self.logger
+        )
+    }
+
+    /// Entries newest first.
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        let from = since?.timeIntervalSince1970 ?? 0
+        var entries: [AuditEntry] = []
+        let rows = try await self.connections.query(
+            "SELECT data FROM audit_log WHERE at >= \(from) ORDER BY at DESC, id DESC LIMIT \(limit)",
+            logger: self.logger
+        )
+        for try await data in rows.decode(String.self) {
+            entries.append(try StoreSchema.keyDecoder.decode(AuditEntry.self, from: Data(data.utf8)))
+        }
+        return entries
     }
 
     /// Runs a trivial query.

@@ -5,7 +5,7 @@ import GRDB
 import SwitchyardCore
 
 /// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
-public final class SQLiteStore: RequestLogStore, KeyStore {
+public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
     private let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -72,6 +72,14 @@ public final class SQLiteStore: RequestLogStore, KeyStore {
                 table.column("created_at", .double).notNull()
                 table.column("data", .text).notNull()
             }
+        }
+        migrator.registerMigration("0004_audit_log") { db in
+            try db.create(table: "audit_log") { table in
+                table.primaryKey("id", .text)
+                table.column("at", .double).notNull()
+                table.column("data", .text).notNull()
+            }
+            try db.create(index: "audit_log_at", on: "audit_log", columns: ["at"])
         }
         return migrator
     }
@@ -187,6 +195,29 @@ public final class SQLiteStore: RequestLogStore, KeyStore {
                 sql: "INSERT OR REPLACE INTO virtual_keys (id, name, team, created_at, data) VALUES (?, ?, ?, ?, ?)",
                 arguments: [key.id, key.name, key.team, key.createdAt.timeIntervalSince1970, data]
             )
+        }
+    }
+
+    /// Records `entry`.
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(entry), as: UTF8.self)
+        try await self.database.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit_log (id, at, data) VALUES (?, ?, ?)",
+                arguments: [entry.id, entry.at.timeIntervalSince1970, data]
+            )
+        }
+    }
+
+    /// Entries newest first.
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        try await self.database.read { db in
+            try String.fetchAll(
+                db,
+                sql: "SELECT data FROM audit_log WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?",
+                arguments: [since?.timeIntervalSince1970 ?? 0, limit]
+            )
+            .map { try StoreSchema.keyDecoder.decode(AuditEntry.self, from: Data($0.utf8)) }
         }
     }
 

@@ -8,7 +8,10 @@ import SwitchyardCore
 public enum StoreOpener {
     /// The store at `location`: SQLite opens and migrates its file; PostgreSQL migrates, then its pool
     /// starts with the first query. `memory` keeps nothing between runs, so it is refused.
-    public static func open(_ location: StoreLocation, logger: Logger) async throws -> any RequestLogStore & KeyStore {
+    public static func open(
+        _ location: StoreLocation,
+        logger: Logger
+    ) async throws -> any RequestLogStore & KeyStore & AuditStore {
         switch location {
         case .sqlite(let path):
             do {

@@ -115,3 +115,27 @@ struct VirtualKeyTests {
         #expect(try registry.caller(for: lateSecret)?.keyName == "late")
     }
 }
+
+/// The audit log of admin actions, on every backend.
+struct AuditStoreTests {
+    @Test("Entries round-trip newest first, limited and filtered by time", arguments: Backend.available)
+    func roundTrip(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            let audit = try #require(store as? any AuditStore)
+            let entries = (0..<3).map { index in
+                AuditEntry(
+                    actor: "master",
+                    action: "key.create",
+                    target: "key_\(index)",
+                    detail: ["name": "n\(index)"],
+                    at: Date(timeIntervalSince1970: 1_800_000_000 + Double(index))
+                )
+            }
+            for entry in entries { try await audit.appendAudit(entry) }
+            #expect(try await audit.auditEntries(since: nil, limit: 10) == entries.reversed())
+            #expect(try await audit.auditEntries(since: nil, limit: 1) == [entries[2]])
+            let since = Date(timeIntervalSince1970: 1_800_000_001)
+            #expect(try await audit.auditEntries(since: since, limit: 10) == [entries[2], entries[1]])
+        }
+    }
+}

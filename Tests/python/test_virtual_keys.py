@@ -208,3 +208,21 @@ def test_the_cli_manages_keys_a_running_gateway_uses(tmp_path: Path) -> None:
             raise AssertionError("the revoked key still works")
         _eventually(refused)
         assert "revoked" in _cli(config, "list")
+
+
+def test_admin_actions_are_in_the_audit_log(gateway: Any) -> None:
+    port, _ = gateway
+    _, admin = _admin(port, "POST", "/admin/keys", {"name": "auditor", "role": "admin"})
+    _, made = _admin(port, "POST", "/admin/keys", {"name": "audited", "team": "t9"}, key=admin["key"])
+    _admin(port, "POST", f"/admin/keys/{made['id']}/rotate", {"grace_period": "0s"}, key=admin["key"])
+    _admin(port, "DELETE", f"/admin/keys/{made['id']}")
+    status, audit = _admin(port, "GET", "/admin/audit?limit=3")
+    assert status == 200
+    assert [(e["action"], e["target"]) for e in audit["data"]] == [
+        ("key.revoke", made["id"]), ("key.rotate", made["id"]), ("key.create", made["id"])]
+    assert audit["data"][0]["actor"] == "master"
+    assert audit["data"][2]["actor"] == f"auditor ({admin['id']})"
+    assert audit["data"][2]["detail"] == {"name": "audited", "role": "client", "team": "t9"}
+    assert made["key"] not in json.dumps(audit)
+    _, viewer = _admin(port, "POST", "/admin/keys", {"name": "peek", "role": "viewer"})
+    assert _admin(port, "GET", "/admin/audit", key=viewer["key"])[0] == 403

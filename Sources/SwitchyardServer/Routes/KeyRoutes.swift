@@ -5,11 +5,13 @@ import Hummingbird
 import SwitchyardCore
 
 /// The admin API's virtual keys: `POST /admin/keys`, `GET /admin/keys`, `GET /admin/keys/{id}`,
-/// `DELETE /admin/keys/{id}` (revoke) and `POST /admin/keys/{id}/rotate`.
+/// `DELETE /admin/keys/{id}` (revoke) and `POST /admin/keys/{id}/rotate`; and `GET /admin/audit`.
 ///
-/// Secrets are returned once, when created or rotated; the store keeps salted hashes only.
+/// Secrets are returned once, when created or rotated; the store keeps salted hashes only. Every
+/// change is written to the audit log with its actor.
 struct KeyRoutes<Context: RequestContext> {
     let registry: KeyRegistry
+    let audit: any AuditStore
     let authenticator: Authenticator
     /// Keys can only be created once a master key is set: without one the admin API is open on
     /// loopback, and the first key would lock it.
@@ -47,6 +49,12 @@ struct KeyRoutes<Context: RequestContext> {
                 metadata: input.metadata
             )
             try await self.registry.save(key)
+            var detail = ["name": key.name, "role": key.role.rawValue]
+            if let team = key.team { detail["team"] = team }
+            if let models = key.models { detail["models"] = models.joined(separator: ",") }
+            try await self.audit.appendAudit(
+                AuditEntry(actor: AuditEntry.actor(admin), action: "key.create", target: key.id, detail: detail)
+            )
             return try Self.json(VirtualKeyView(key, secret: secret), status: .created)
         }
         router.get("/admin/keys") { request, _ in
@@ -58,16 +66,25 @@ struct KeyRoutes<Context: RequestContext> {
             return try Self.json(VirtualKeyView(try self.key(context)))
         }
         router.delete("/admin/keys/:id") { request, context in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            let admin = try self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
             var key = try self.key(context)
             if key.revokedAt == nil {
                 key.revokedAt = Date()
                 try await self.registry.save(key)
+                try await self.audit.appendAudit(
+                    AuditEntry(actor: AuditEntry.actor(admin), action: "key.revoke", target: key.id)
+                )
             }
             return try Self.json(VirtualKeyView(key))
         }
         router.post("/admin/keys/:id/rotate") { request, context in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            let admin = try self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
             let key = try self.key(context)
             guard key.revokedAt == nil else {
                 throw GatewayError.invalidRequest(
@@ -80,7 +97,22 @@ struct KeyRoutes<Context: RequestContext> {
             let grace = try Self.grace(Data(buffer: bytes))
             let (rotated, secret) = key.rotated(grace: grace)
             try await self.registry.save(rotated)
+            try await self.audit.appendAudit(
+                AuditEntry(
+                    actor: AuditEntry.actor(admin),
+                    action: "key.rotate",
+                    target: key.id,
+                    detail: ["grace_period_seconds": "\(grace.components.seconds)"]
+                )
+            )
             return try Self.json(VirtualKeyView(rotated, secret: secret))
+        }
+        router.get("/admin/audit") { request, _ in
+            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            let parameters = request.uri.queryParameters
+            let query = try OperationsRoutes<Context>.logQuery(parameters)
+            let entries = try await self.audit.auditEntries(since: query.since, limit: query.limit)
+            return try Self.json(AuditList(data: entries))
         }
     }
 
@@ -120,6 +152,11 @@ struct KeyRoutes<Context: RequestContext> {
             headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: try VirtualKeyView.encoder.encode(value)))
         )
+    }
+
+    struct AuditList: Encodable {
+        var object = "list"
+        var data: [AuditEntry]
     }
 
     struct KeyList: Encodable {
