@@ -148,6 +148,9 @@ public struct Gateway: Sendable {
             )
             .register(on: router)
         }
+        if let keyRegistry, let spend = store as? any SpendStore {
+            SpendRoutes(store: spend, registry: keyRegistry, authenticator: authenticator).register(on: router)
+        }
         OperationsRoutes(
             store: store,
             statistics: statistics,

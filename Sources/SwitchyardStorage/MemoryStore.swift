@@ -5,7 +5,7 @@ import SwitchyardCore
 import Synchronization
 
 /// The request log and virtual keys in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
-public final class MemoryStore: RequestLogStore, KeyStore, AuditStore {
+public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStore {
     private let rows = Mutex<[RequestLogRecord]>([])
     private let keys = Mutex<[String: VirtualKey]>([:])
     private let audit = Mutex<[AuditEntry]>([])
@@ -62,6 +62,35 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore {
     /// Every virtual key.
     public func virtualKeys() async throws -> [VirtualKey] {
         self.keys.withLock { Array($0.values) }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Spend grouped as `query` asks, from the rows kept.
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let day = DateFormatter()
+        day.locale = Locale(identifier: "en_US_POSIX")
+        day.timeZone = TimeZone(identifier: "UTC")
+        day.dateFormat = "yyyy-MM-dd"
+        var groups: [[String?]: SpendRow] = [:]
+        for row in self.rows.withLock({ $0 }) {
+            guard query.since.map({ row.startedAt >= $0 }) ?? true, query.until.map({ row.startedAt < $0 }) ?? true,
+                query.keyID.map({ row.keyID == $0 }) ?? true, query.team.map({ row.team == $0 }) ?? true
+            else { continue }
+            let values: [String?] = query.groupBy.map { dimension in
+                switch dimension {
+                case .team: row.team
+                case .key: row.keyID ?? row.keyName
+                case .model: row.model
+                case .day: day.string(from: row.startedAt)
+                }
+            }
+            var total = groups[values] ?? query.row(values: values, calls: 0, input: 0, output: 0, cost: 0)
+            total.calls += 1
+            total.inputTokens += row.inputTokens ?? 0
+            total.outputTokens += row.outputTokens ?? 0
+            total.costUSD += row.costUSD ?? 0
+            groups[values] = total
+        }
+        return groups.sorted { $0.key.lexicographicallyPrecedes($1.key) { ($0 ?? "") < ($1 ?? "") } }.map(\.value)
     }
 
     /// Records `entry` (the newest 10,000 are kept).

@@ -13,7 +13,7 @@ import Synchronization
 /// gateway can load keys before its services run) and stops when ``run()``, one of the gateway's
 /// services, ends. ``migrate()`` applies the schema at start, under an advisory lock so that
 /// instances starting together do not migrate twice.
-public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service {
+public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendStore, Service {
     private let client: PostgresClient
     private let configuration: PostgresClient.Configuration
     private let location: PostgresLocation
@@ -54,6 +54,14 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service
             [
                 "CREATE TABLE audit_log (id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL)",
                 "CREATE INDEX audit_log_at ON audit_log (at)",
+            ]
+        ),
+        (
+            "0005_request_log_key_and_team",
+            [
+                "ALTER TABLE request_log ADD COLUMN key_id TEXT, ADD COLUMN team TEXT",
+                "CREATE INDEX request_log_key_id ON request_log (key_id, started_at)",
+                "CREATE INDEX request_log_team ON request_log (team, started_at)",
             ]
         ),
     ]
@@ -174,12 +182,12 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service
                     """
                     INSERT INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
                       upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason)
+                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team)
                     VALUES (\(r.id), \(r.startedAt.timeIntervalSince1970), \(r.finishedAt.timeIntervalSince1970),
                       \(r.keyName), \(r.endpoint), \(r.model), \(r.provider), \(r.upstreamModel), \(r.status),
                       \(r.isStreaming), \(r.attempts), \(r.inputTokens), \(r.cachedInputTokens), \(r.outputTokens),
                       \(r.costUSD), \(r.latencyMs), \(r.timeToFirstTokenMs), \(r.cacheStatus), \(r.error),
-                      \(r.requestBody), \(r.responseBody), \(r.routeReason))
+                      \(r.requestBody), \(r.responseBody), \(r.routeReason), \(r.keyID), \(r.team))
                     ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
                       key_name = EXCLUDED.key_name, endpoint = EXCLUDED.endpoint, model = EXCLUDED.model,
                       provider = EXCLUDED.provider, upstream_model = EXCLUDED.upstream_model, status = EXCLUDED.status,
@@ -187,7 +195,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service
                       cached_input_tokens = EXCLUDED.cached_input_tokens, output_tokens = EXCLUDED.output_tokens,
                       cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms, ttft_ms = EXCLUDED.ttft_ms,
                       cache = EXCLUDED.cache, error = EXCLUDED.error, request_body = EXCLUDED.request_body,
-                      response_body = EXCLUDED.response_body, route_reason = EXCLUDED.route_reason
+                      response_body = EXCLUDED.response_body, route_reason = EXCLUDED.route_reason,
+                      key_id = EXCLUDED.key_id, team = EXCLUDED.team
                     """,
                     logger: self.logger
                 )
@@ -216,7 +225,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service
         let sql = """
             SELECT id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream,
               attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error,
-              request_body, response_body, route_reason
+              request_body, response_body, route_reason, key_id, team
             FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT $\(binds.count)
             """
         let rows = try await self.connections.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
@@ -251,6 +260,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service
                 responseBody: try cells["response_body"].decode(String?.self)
             )
             record.routeReason = try cells["route_reason"].decode(String?.self)
+            record.keyID = try cells["key_id"].decode(String?.self)
+            record.team = try cells["team"].decode(String?.self)
             records.append(record)
         }
         return records
@@ -353,6 +364,52 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, Service
             entries.append(try StoreSchema.keyDecoder.decode(AuditEntry.self, from: Data(data.utf8)))
         }
         return entries
+    }
+
+    /// Spend grouped as `query` asks, from the request log.
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let groups = query.columns(day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        var binds = PostgresBindings()
+        binds.append(query.since?.timeIntervalSince1970 ?? 0)
+        binds.append(query.until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude)
+        var conditions = ["started_at >= $1", "started_at < $2"]
+        if let key = query.keyID {
+            binds.append(key)
+            conditions.append("key_id = $\(binds.count)")
+        }
+        if let team = query.team {
+            binds.append(team)
+            conditions.append("team = $\(binds.count)")
+        }
+        let selected: [String] =
+            groups.enumerated().map { "\($1) AS g\($0)" } + [
+                "count(*)::BIGINT", "COALESCE(sum(input_tokens), 0)::BIGINT", "COALESCE(sum(output_tokens), 0)::BIGINT",
+                "COALESCE(sum(cost_usd), 0)::DOUBLE PRECISION",
+            ]
+        let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
+        let grouping: String = groups.isEmpty ? "" : " GROUP BY \(names) ORDER BY \(names)"
+        let filter: String = conditions.joined(separator: " AND ")
+        let sql: String = "SELECT \(selected.joined(separator: ", ")) FROM request_log WHERE \(filter)\(grouping)"
+        var rows: [SpendRow] = []
+        for try await row in try await self.connections.query(
+            PostgresQuery(unsafeSQL: sql, binds: binds),
+            logger: self.logger
+        ) {
+            let cells = row.makeRandomAccess()
+            var values: [String?] = []
+            for index in groups.indices { values.append(try cells["g\(index)"].decode(String?.self)) }
+            let count = groups.count
+            rows.append(
+                query.row(
+                    values: values,
+                    calls: try cells[count].decode(Int.self),
+                    input: try cells[count + 1].decode(Int.self),
+                    output: try cells[count + 2].decode(Int.self),
+                    cost: try cells[count + 3].decode(Double.self)
+                )
+            )
+        }
+        return rows
     }
 
     /// Runs a trivial query.

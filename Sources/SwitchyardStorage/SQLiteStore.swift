@@ -5,7 +5,7 @@ import GRDB
 import SwitchyardCore
 
 /// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
-public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
+public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStore {
     private let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -81,6 +81,14 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
             }
             try db.create(index: "audit_log_at", on: "audit_log", columns: ["at"])
         }
+        migrator.registerMigration("0005_request_log_key_and_team") { db in
+            try db.alter(table: "request_log") { table in
+                table.add(column: "key_id", .text)
+                table.add(column: "team", .text)
+            }
+            try db.create(index: "request_log_key_id", on: "request_log", columns: ["key_id", "started_at"])
+            try db.create(index: "request_log_team", on: "request_log", columns: ["team", "started_at"])
+        }
         return migrator
     }
 
@@ -92,8 +100,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
                 sql: """
                     INSERT OR REPLACE INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
                       upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             )
             for r in records {
@@ -101,7 +109,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
                     r.id, r.startedAt.timeIntervalSince1970, r.finishedAt.timeIntervalSince1970, r.keyName, r.endpoint,
                     r.model, r.provider, r.upstreamModel, r.status, r.isStreaming, r.attempts, r.inputTokens,
                     r.cachedInputTokens, r.outputTokens, r.costUSD, r.latencyMs, r.timeToFirstTokenMs, r.cacheStatus,
-                    r.error, r.requestBody, r.responseBody, r.routeReason,
+                    r.error, r.requestBody, r.responseBody, r.routeReason, r.keyID, r.team,
                 ])
             }
         }
@@ -221,6 +229,46 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
         }
     }
 
+    /// Spend grouped as `query` asks, from the request log.
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let groups = query.columns(day: "strftime('%Y-%m-%d', started_at, 'unixepoch')")
+        var conditions = ["started_at >= ?", "started_at < ?"]
+        var arguments: StatementArguments = [
+            query.since?.timeIntervalSince1970 ?? 0,
+            query.until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude,
+        ]
+        if let key = query.keyID {
+            conditions.append("key_id = ?")
+            arguments += [key]
+        }
+        if let team = query.team {
+            conditions.append("team = ?")
+            arguments += [team]
+        }
+        let selected: [String] =
+            groups.enumerated().map { "\($1) AS g\($0)" } + [
+                "count(*)", "COALESCE(sum(input_tokens), 0)", "COALESCE(sum(output_tokens), 0)",
+                "COALESCE(sum(cost_usd), 0.0)",
+            ]
+        let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
+        let grouping: String = groups.isEmpty ? "" : " GROUP BY \(names) ORDER BY \(names)"
+        let filter: String = conditions.joined(separator: " AND ")
+        let sql: String = "SELECT \(selected.joined(separator: ", ")) FROM request_log WHERE \(filter)\(grouping)"
+        let bound = arguments
+        return try await self.database.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map { row -> SpendRow in
+                let count = groups.count
+                var values: [String?] = []
+                for index in 0..<count { values.append(row[index]) }
+                let calls: Int = row[count]
+                let input: Int = row[count + 1]
+                let output: Int = row[count + 2]
+                let cost: Double = row[count + 3]
+                return query.row(values: values, calls: calls, input: input, output: output, cost: cost)
+            }
+        }
+    }
+
     /// Runs a trivial query.
     public func checkReachable() async throws {
         _ = try await self.database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
@@ -251,6 +299,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore {
             responseBody: row["response_body"]
         )
         record.routeReason = row["route_reason"]
+        record.keyID = row["key_id"]
+        record.team = row["team"]
         return record
     }
 }

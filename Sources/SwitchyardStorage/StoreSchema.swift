@@ -10,7 +10,10 @@ import SwitchyardCore
 /// rather than run an older schema's queries against it.
 public enum StoreSchema {
     /// Every migration's identifier, oldest first.
-    public static let migrations = ["0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log"]
+    public static let migrations = [
+        "0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log",
+        "0005_request_log_key_and_team",
+    ]
 
     /// Virtual keys are kept as JSON of ``VirtualKey`` (salted hashes, never secrets) beside their id.
     static let keyEncoder: JSONEncoder = {

@@ -139,3 +139,62 @@ struct AuditStoreTests {
         }
     }
 }
+
+/// Spend aggregated from the request log, on every backend.
+struct SpendStoreTests {
+    static func row(
+        _ id: String,
+        key: String?,
+        team: String?,
+        model: String,
+        day: Int,
+        cost: Double
+    ) -> RequestLogRecord {
+        var record = RequestLogStoreTests.record(
+            id,
+            model: model,
+            key: key ?? "master",
+            at: 1_798_761_600 + Double(day) * 86_400
+        )
+        record.keyID = key
+        record.team = team
+        record.costUSD = cost
+        return record
+    }
+
+    @Test(
+        "Spend groups by team, key, model and UTC day, and filters by key, team and time",
+        arguments: Backend.available
+    )
+    func grouping(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            try await store.append([
+                Self.row("1", key: "key_a", team: "t1", model: "m1", day: 0, cost: 0.25),
+                Self.row("2", key: "key_a", team: "t1", model: "m2", day: 1, cost: 0.5),
+                Self.row("3", key: "key_b", team: "t1", model: "m1", day: 1, cost: 1),
+                Self.row("4", key: "key_c", team: "t2", model: "m1", day: 2, cost: 2),
+            ])
+            let spend = try #require(store as? any SpendStore)
+            let total = try await spend.spend(SpendQuery(groupBy: []))
+            #expect(total == [SpendRow(calls: 4, inputTokens: 48, outputTokens: 28, costUSD: 3.75)])
+            let byTeam = try await spend.spend(SpendQuery(groupBy: [.team]))
+            #expect(byTeam.map(\.team) == ["t1", "t2"])
+            #expect(byTeam.map(\.calls) == [3, 1])
+            #expect(byTeam.map(\.costUSD) == [1.75, 2.0])
+            let byKeyAndDay = try await spend.spend(SpendQuery(groupBy: [.key, .day], team: "t1"))
+            #expect(
+                byKeyAndDay.map { "\($0.key ?? "-") \($0.day ?? "-") \($0.calls)" } == [
+                    "key_a 2027-01-01 1", "key_a 2027-01-02 1", "key_b 2027-01-02 1",
+                ]
+            )
+            let oneKey = try await spend.spend(SpendQuery(groupBy: [.model], keyID: "key_a"))
+            #expect(oneKey.map { "\($0.model ?? "-") \($0.costUSD)" } == ["m1 0.25", "m2 0.5"])
+            let window = SpendQuery(
+                groupBy: [],
+                since: Date(timeIntervalSince1970: 1_798_761_600 + 86_400),
+                until: Date(timeIntervalSince1970: 1_798_761_600 + 2 * 86_400)
+            )
+            #expect(try await spend.spend(window).first?.calls == 2)
+        }
+    }
+}

@@ -226,3 +226,33 @@ def test_admin_actions_are_in_the_audit_log(gateway: Any) -> None:
     assert made["key"] not in json.dumps(audit)
     _, viewer = _admin(port, "POST", "/admin/keys", {"name": "peek", "role": "viewer"})
     assert _admin(port, "GET", "/admin/audit", key=viewer["key"])[0] == 403
+
+
+def test_spend_by_key_team_model_and_day(gateway: Any) -> None:
+    port, _ = gateway
+    _, first = _admin(port, "POST", "/admin/keys", {"name": "spender-1", "team": "spend-team"})
+    _, second = _admin(port, "POST", "/admin/keys", {"name": "spender-2", "team": "spend-team"})
+    costs = []
+    for key, model in [(first, "gpt-4o-mini"), (first, "gpt-4o"), (second, "gpt-4o-mini")]:
+        raw = _client(port, key["key"]).chat.completions.with_raw_response.create(
+            model=model, messages=[{"role": "user", "content": "price me"}])
+        costs.append(float(raw.headers["x-switchyard-cost-usd"]))
+    _admin(port, "GET", "/admin/logs?limit=1")  # flushes the request log
+
+    status, spend = _admin(port, "GET", f"/admin/keys/{first['id']}/spend")
+    assert status == 200, spend
+    assert spend["total"]["calls"] == 2
+    assert abs(spend["total"]["cost_usd"] - (costs[0] + costs[1])) < 1e-9
+    assert sorted(row["model"] for row in spend["by_model"]) == ["gpt-4o", "gpt-4o-mini"]
+    assert len(spend["by_day"]) == 1 and spend["by_day"][0]["calls"] == 2
+
+    status, grouped = _admin(port, "GET", "/admin/spend?group_by=team,key&team=spend-team")
+    assert status == 200 and grouped["group_by"] == ["team", "key"]
+    rows = {row["key"]: row for row in grouped["data"]}
+    assert set(rows) == {first["id"], second["id"]}
+    assert rows[second["id"]]["calls"] == 1 and abs(rows[second["id"]]["cost_usd"] - costs[2]) < 1e-9
+
+    _, viewer = _admin(port, "POST", "/admin/keys", {"name": "finance", "role": "viewer"})
+    assert _admin(port, "GET", "/admin/spend?group_by=model", key=viewer["key"])[0] == 200
+    status, error = _admin(port, "GET", "/admin/spend?group_by=team,colour")
+    assert status == 400 and error["error"]["param"] == "group_by"

@@ -98,6 +98,8 @@ public struct LoggingStage: Stage {
                 ? receipt.responseBody.map { Self.loggedBody($0, limit: self.bodyLimit) } : nil
         )
         record.routeReason = receipt.routeReason
+        record.keyID = call.caller?.keyID
+        record.team = call.caller?.team
         self.sink.enqueue(record)
     }
 

@@ -48,6 +48,10 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
     public var responseBody: String?
     /// How the routes were chosen (`x-switchyard-route-reason`), once routing ran.
     public var routeReason: String?
+    /// The virtual key's id, for calls made with one.
+    public var keyID: String?
+    /// The caller's team, if any.
+    public var team: String?
 
     enum CodingKeys: String, CodingKey {
         case id, endpoint, model, provider, status, attempts, error
@@ -66,6 +70,8 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
         case requestBody = "request_body"
         case responseBody = "response_body"
         case routeReason = "route_reason"
+        case keyID = "key_id"
+        case team
     }
 
     /// Creates a record.

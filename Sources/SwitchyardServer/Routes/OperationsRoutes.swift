@@ -141,20 +141,20 @@ struct OperationsRoutes<Context: RequestContext> {
             }
             query.limit = value
         }
-        if let since = parameters.get("since") {
-            // Finite and within this era: `Date` would accept anything, and the store converts it to an integer.
-            if let seconds = Double(since), (0...1e11).contains(seconds) {
-                query.since = Date(timeIntervalSince1970: seconds)
-            } else if let date = ISO8601DateFormatter().date(from: since) {
-                query.since = date
-            } else {
-                throw GatewayError.invalidRequest(
-                    "`since` must be an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds.",
-                    param: "since"
-                )
-            }
-        }
+        query.since = try Self.time(parameters, "since")
         return query
+    }
+
+    /// The time in the query parameter `name`: ISO 8601 or Unix seconds.
+    static func time(_ parameters: Parameters, _ name: String) throws -> Date? {
+        guard let text = parameters.get(name) else { return nil }
+        // Finite and within this era: `Date` would accept anything, and the store converts it to an integer.
+        if let seconds = Double(text), (0...1e11).contains(seconds) { return Date(timeIntervalSince1970: seconds) }
+        if let date = ISO8601DateFormatter().date(from: text) { return date }
+        throw GatewayError.invalidRequest(
+            "`\(name)` must be an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds.",
+            param: name
+        )
     }
 
     private static func json(_ text: String) -> Response {
