@@ -368,28 +368,19 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Spend grouped as `query` asks, from the request log.
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let groups = query.columns(day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        let (sql, values) = query.sql(
+            day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            placeholder: { "$\($0)" },
+            cast: { expression, type in "(\(expression))::\(type)" }
+        )
         var binds = PostgresBindings()
-        binds.append(query.since?.timeIntervalSince1970 ?? 0)
-        binds.append(query.until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude)
-        var conditions = ["started_at >= $1", "started_at < $2"]
-        if let key = query.keyID {
-            binds.append(key)
-            conditions.append("key_id = $\(binds.count)")
+        for value in values {
+            switch value {
+            case .number(let number): binds.append(number)
+            case .text(let text): binds.append(text)
+            }
         }
-        if let team = query.team {
-            binds.append(team)
-            conditions.append("team = $\(binds.count)")
-        }
-        let selected: [String] =
-            groups.enumerated().map { "\($1) AS g\($0)" } + [
-                "count(*)::BIGINT", "COALESCE(sum(input_tokens), 0)::BIGINT", "COALESCE(sum(output_tokens), 0)::BIGINT",
-                "COALESCE(sum(cost_usd), 0)::DOUBLE PRECISION",
-            ]
-        let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
-        let grouping: String = groups.isEmpty ? "" : " GROUP BY \(names) ORDER BY \(names)"
-        let filter: String = conditions.joined(separator: " AND ")
-        let sql: String = "SELECT \(selected.joined(separator: ", ")) FROM request_log WHERE \(filter)\(grouping)"
+        let groups = query.groupBy
         var rows: [SpendRow] = []
         for try await row in try await self.connections.query(
             PostgresQuery(unsafeSQL: sql, binds: binds),

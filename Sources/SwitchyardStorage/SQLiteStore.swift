@@ -231,32 +231,22 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
 
     /// Spend grouped as `query` asks, from the request log.
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let groups = query.columns(day: "strftime('%Y-%m-%d', started_at, 'unixepoch')")
-        var conditions = ["started_at >= ?", "started_at < ?"]
-        var arguments: StatementArguments = [
-            query.since?.timeIntervalSince1970 ?? 0,
-            query.until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude,
-        ]
-        if let key = query.keyID {
-            conditions.append("key_id = ?")
-            arguments += [key]
+        let (sql, values) = query.sql(
+            day: "strftime('%Y-%m-%d', started_at, 'unixepoch')",
+            placeholder: { _ in "?" },
+            cast: { expression, _ in expression }
+        )
+        var bound = StatementArguments()
+        for value in values {
+            switch value {
+            case .number(let number): bound += [number]
+            case .text(let text): bound += [text]
+            }
         }
-        if let team = query.team {
-            conditions.append("team = ?")
-            arguments += [team]
-        }
-        let selected: [String] =
-            groups.enumerated().map { "\($1) AS g\($0)" } + [
-                "count(*)", "COALESCE(sum(input_tokens), 0)", "COALESCE(sum(output_tokens), 0)",
-                "COALESCE(sum(cost_usd), 0.0)",
-            ]
-        let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
-        let grouping: String = groups.isEmpty ? "" : " GROUP BY \(names) ORDER BY \(names)"
-        let filter: String = conditions.joined(separator: " AND ")
-        let sql: String = "SELECT \(selected.joined(separator: ", ")) FROM request_log WHERE \(filter)\(grouping)"
-        let bound = arguments
+        let groups = query.groupBy
+        let arguments = bound
         return try await self.database.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: bound).map { row -> SpendRow in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row -> SpendRow in
                 let count = groups.count
                 var values: [String?] = []
                 for index in 0..<count { values.append(row[index]) }

@@ -98,8 +98,48 @@ public protocol SpendStore: Sendable {
 }
 
 extension SpendQuery {
+    /// A value bound to a spend query's placeholder.
+    public enum Argument: Sendable, Equatable {
+        /// A number (times).
+        case number(Double)
+        /// Text (a key id, a team).
+        case text(String)
+    }
+
+    /// The SQL of the report on `request_log`, in the backend's dialect: `day` is its expression for
+    /// the UTC day of `started_at`, `placeholder(n)` its n-th (1-based) parameter, `cast(e, type)` its
+    /// cast (`BIGINT` or `DOUBLE PRECISION`). Columns: `g0`… for the groups, then calls, input and
+    /// output tokens and cost.
+    public func sql(
+        day: String,
+        placeholder: (Int) -> String,
+        cast: (String, String) -> String
+    ) -> (sql: String, arguments: [Argument]) {
+        var arguments: [Argument] = [
+            .number(self.since?.timeIntervalSince1970 ?? 0),
+            .number(self.until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude),
+        ]
+        var conditions = ["started_at >= \(placeholder(1))", "started_at < \(placeholder(2))"]
+        for (column, value) in [("key_id", self.keyID), ("team", self.team)] {
+            guard let value else { continue }
+            arguments.append(.text(value))
+            conditions.append("\(column) = \(placeholder(arguments.count))")
+        }
+        let groups = self.columns(day: day)
+        let selected: [String] =
+            groups.enumerated().map { "\($1) AS g\($0)" } + [
+                cast("count(*)", "BIGINT"), cast("COALESCE(sum(input_tokens), 0)", "BIGINT"),
+                cast("COALESCE(sum(output_tokens), 0)", "BIGINT"),
+                cast("COALESCE(sum(cost_usd), 0)", "DOUBLE PRECISION"),
+            ]
+        let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
+        let grouping = groups.isEmpty ? "" : " GROUP BY \(names) ORDER BY \(names)"
+        let filter = conditions.joined(separator: " AND ")
+        return ("SELECT \(selected.joined(separator: ", ")) FROM request_log WHERE \(filter)\(grouping)", arguments)
+    }
+
     /// The SQL column for each dimension; `day` differs between backends and is passed in.
-    public func columns(day: String) -> [String] {
+    func columns(day: String) -> [String] {
         self.groupBy.map { dimension in
             switch dimension {
             case .team: "team"
