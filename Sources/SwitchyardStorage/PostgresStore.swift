@@ -119,16 +119,12 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             // The pool keeps retrying a server that is down: a start must fail instead of waiting for ever.
-            try await withThrowingTaskGroup(of: Void.self) { race in
-                race.addTask { try await self.migrate(on: client) }
-                race.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw ConfigurationError(
-                        "`store`: cannot prepare \(self.location): no connection within \(timeout.components.seconds) s"
-                    )
-                }
-                defer { race.cancelAll() }
-                try await race.next()
+            do {
+                try await Self.within(timeout) { try await self.migrate(on: client) }
+            } catch let error as ConfigurationError where error.message.hasPrefix("no answer") {
+                throw ConfigurationError(
+                    "`store`: cannot prepare \(self.location): no connection within \(timeout.components.seconds) s"
+                )
             }
         }
     }
@@ -403,9 +399,22 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         return rows
     }
 
-    /// Runs a trivial query.
+    /// Runs a trivial query; fails after 2 s, as the pool waits for a server that is down.
     public func checkReachable() async throws {
-        _ = try await self.count("SELECT 1::BIGINT")
+        try await Self.within(.seconds(2)) { _ = try await self.count("SELECT 1::BIGINT") }
+    }
+
+    /// Runs `body`, or throws when it takes longer than `limit`.
+    static func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw ConfigurationError("no answer from PostgreSQL within \(limit.components.seconds) s")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
     }
 
     private func count(_ query: PostgresQuery) async throws -> Int {
