@@ -121,7 +121,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             // The pool keeps retrying a server that is down: a start must fail instead of waiting for ever.
             do {
                 try await Self.within(timeout) { try await self.migrate(on: client) }
-            } catch let error as ConfigurationError where error.message.hasPrefix("no answer") {
+            } catch is TimedOut {
                 throw ConfigurationError(
                     "`store`: cannot prepare \(self.location): no connection within \(timeout.components.seconds) s"
                 )
@@ -404,13 +404,16 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         try await Self.within(.seconds(2)) { _ = try await self.count("SELECT 1::BIGINT") }
     }
 
-    /// Runs `body`, or throws when it takes longer than `limit`.
+    /// PostgreSQL did not answer in time.
+    struct TimedOut: Error {}
+
+    /// Runs `body`, or throws ``TimedOut`` when it takes longer than `limit`.
     static func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await body() }
             group.addTask {
                 try await Task.sleep(for: limit)
-                throw ConfigurationError("no answer from PostgreSQL within \(limit.components.seconds) s")
+                throw TimedOut()
             }
             defer { group.cancelAll() }
             try await group.next()
