@@ -107,6 +107,12 @@ public struct Gateway: Sendable {
             factory: PrometheusMetricsFactory(registry: registry),
             isKnownModel: { models.isKnown($0) }
         )
+        let ledger = (store as? any QuotaStore).map {
+            QuotaLedger(store: $0, holder: Self.holderName(), logger: logger)
+        }
+        let quotas = ledger.map { ledger in
+            QuotaStage(ledger: ledger, models: models, team: { [keyRegistry] name in keyRegistry?.team(name) })
+        }
         let pipeline = Pipeline.standard(
             GatewayServices(
                 authenticator: authenticator,
@@ -114,7 +120,8 @@ public struct Gateway: Sendable {
                 storesBodies: configuration.requestLog.storesBodies,
                 loggedBodyLimit: configuration.requestLog.maxBodyBytes,
                 metrics: metrics,
-                dispatcher: dispatcher
+                dispatcher: dispatcher,
+                quotas: quotas
             )
         )
 
@@ -144,6 +151,19 @@ public struct Gateway: Sendable {
                 audit: audit,
                 authenticator: authenticator,
                 hasMasterKey: configuration.masterKey != nil,
+                maxBodyBytes: configuration.server.maxBodyBytes
+            )
+            .register(on: router)
+        }
+        if let keyRegistry, let audit = store as? any AuditStore, let quotaStore = store as? any QuotaStore,
+            let ledger
+        {
+            TeamRoutes(
+                registry: keyRegistry,
+                audit: audit,
+                quotas: quotaStore,
+                ledger: ledger,
+                authenticator: authenticator,
                 maxBodyBytes: configuration.server.maxBodyBytes
             )
             .register(on: router)
@@ -179,6 +199,7 @@ public struct Gateway: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             // Services stop in reverse order: the store's pool last, after the request log's final flush.
             services: ((store as? PostgresStore).map { [$0] } ?? [])
+                + (ledger.map { [QuotaLedgerService(ledger: $0, logger: logger)] } ?? [])
                 + [requestLog, RouteStatisticsService(statistics: statistics)]
                 + (keyRegistry.map { [KeyRegistryService(registry: $0, logger: logger)] } ?? []),
             logger: logger
@@ -224,6 +245,12 @@ public struct Gateway: Sendable {
     /// Closes upstream connections; for tests that run the application themselves.
     public func shutdown() async throws {
         try await self.transport.shutdown()
+    }
+
+    /// This instance's name as a quota holder: unique per process, so two instances never share holds.
+    static func holderName() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "i-" + Hex.lowercase((0..<8).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
     /// Refuses to listen beyond loopback without a master key: an open gateway spends its owner's provider keys.

@@ -5,8 +5,17 @@ import SwitchyardCore
 import Synchronization
 
 /// The request log and virtual keys in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
-public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStore {
+public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore {
     private let rows = Mutex<[RequestLogRecord]>([])
+    private let teamsByName = Mutex<[String: Team]>([:])
+    private let quotas = Mutex<Quotas>(Quotas())
+
+    /// Quota counters, holds and marks, as the SQL backends keep them.
+    private struct Quotas {
+        var spent: [QuotaKey: (spent: Double, updatedAt: Date)] = [:]
+        var holds: [QuotaKey: [String: (amount: Double, renewedAt: Date)]] = [:]
+        var marks: Set<String> = []
+    }
     private let keys = Mutex<[String: VirtualKey]>([:])
     private let audit = Mutex<[AuditEntry]>([])
     private let capacity: Int
@@ -110,4 +119,54 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
 
     /// Inserts or replaces `key`.
     public func saveVirtualKey(_ key: VirtualKey) async throws { self.keys.withLock { $0[key.id] = key } }
+
+    /// Every team.
+    public func teams() async throws -> [Team] { self.teamsByName.withLock { $0.values.sorted { $0.name < $1.name } } }
+
+    /// Inserts or replaces `team`.
+    public func saveTeam(_ team: Team) async throws { self.teamsByName.withLock { $0[team.name] = team } }
+
+    /// Removes a team.
+    public func deleteTeam(_ name: String) async throws { self.teamsByName.withLock { $0[name] = nil } }
+
+    /// Adds the spend and sets this holder's hold, under one lock.
+    public func exchangeQuota(
+        _ key: QuotaKey,
+        holder: String,
+        limit: Double,
+        spend: Double,
+        want: Double,
+        now: Date,
+        staleBefore: Date
+    ) async throws -> QuotaBalance {
+        self.quotas.withLock { quotas in
+            let spent = (quotas.spent[key]?.spent ?? 0) + spend
+            quotas.spent[key] = (spent, now)
+            let others = (quotas.holds[key] ?? [:]).filter { $0.key != holder && $0.value.renewedAt >= staleBefore }
+                .reduce(0) { $0 + $1.value.amount }
+            let held = QuotaArithmetic.grant(want: want, limit: limit, spent: spent, heldByOthers: others)
+            quotas.holds[key, default: [:]][holder] = (held, now)
+            return QuotaBalance(spent: spent, held: held)
+        }
+    }
+
+    /// Records `mark` for `key` unless it is there already.
+    public func claimQuotaMark(_ key: QuotaKey, mark: String, now: Date) async throws -> Bool {
+        self.quotas.withLock { $0.marks.insert("\(key)#\(mark)").inserted }
+    }
+
+    /// The spend recorded for `key`, or 0.
+    public func quotaSpent(_ key: QuotaKey) async throws -> Double {
+        self.quotas.withLock { $0.spent[key]?.spent ?? 0 }
+    }
+
+    /// Removes stale holds and rate-limit minutes older than `before`.
+    public func purgeQuotas(before: Date) async throws {
+        self.quotas.withLock { quotas in
+            for key in quotas.holds.keys {
+                quotas.holds[key] = quotas.holds[key]?.filter { $0.value.renewedAt >= before }
+            }
+            quotas.spent = quotas.spent.filter { !$0.key.window.hasPrefix("r") || $0.value.updatedAt >= before }
+        }
+    }
 }

@@ -13,7 +13,7 @@ import Synchronization
 /// gateway can load keys before its services run) and stops when ``run()``, one of the gateway's
 /// services, ends. ``migrate()`` applies the schema at start, under an advisory lock so that
 /// instances starting together do not migrate twice.
-public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendStore, Service {
+public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore, Service {
     private let client: PostgresClient
     private let configuration: PostgresClient.Configuration
     private let location: PostgresLocation
@@ -64,6 +64,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                 "CREATE INDEX request_log_team ON request_log (team, started_at)",
             ]
         ),
+        ("0006_quotas_and_teams", StoreSchema.quotaTables),
     ]
 
     /// A store on `location`; nothing connects until ``run()`` runs and a query is made.
@@ -397,6 +398,124 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             )
         }
         return rows
+    }
+
+    /// Every team.
+    public func teams() async throws -> [Team] {
+        var teams: [Team] = []
+        for try await data in try await self.connections.query(
+            "SELECT data FROM teams ORDER BY name",
+            logger: self.logger
+        )
+        .decode(String.self) {
+            teams.append(try StoreSchema.keyDecoder.decode(Team.self, from: Data(data.utf8)))
+        }
+        return teams
+    }
+
+    /// Inserts or replaces `team`.
+    public func saveTeam(_ team: Team) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(team), as: UTF8.self)
+        try await self.connections.query(
+            """
+            INSERT INTO teams (name, created_at, data) VALUES (\(team.name), \(team.createdAt.timeIntervalSince1970), \(data))
+            ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data
+            """,
+            logger: self.logger
+        )
+    }
+
+    /// Removes a team.
+    public func deleteTeam(_ name: String) async throws {
+        try await self.connections.query("DELETE FROM teams WHERE name = \(name)", logger: self.logger)
+    }
+
+    /// Adds the spend and sets this holder's hold in one transaction. The upsert of the counter row
+    /// locks it first, so exchanges on one counter from every instance run one after another, and the
+    /// holds are read after the lock (each statement of a READ COMMITTED transaction sees what
+    /// committed before it started).
+    public func exchangeQuota(
+        _ key: QuotaKey,
+        holder: String,
+        limit: Double,
+        spend: Double,
+        want: Double,
+        now: Date,
+        staleBefore: Date
+    ) async throws -> QuotaBalance {
+        let logger = self.logger
+        return try await self.connections.withTransaction(logger: logger) { connection in
+            var spent = spend
+            for try await value in try await connection.query(
+                """
+                INSERT INTO quota_usage (quota, quota_window, spent, updated_at)
+                VALUES (\(key.name), \(key.window), \(spend), \(now.timeIntervalSince1970))
+                ON CONFLICT (quota, quota_window) DO UPDATE SET spent = quota_usage.spent + EXCLUDED.spent,
+                  updated_at = EXCLUDED.updated_at
+                RETURNING spent
+                """,
+                logger: logger
+            )
+            .decode(Double.self) {
+                spent = value
+            }
+            var others = 0.0
+            for try await value in try await connection.query(
+                """
+                SELECT COALESCE(SUM(amount), 0)::DOUBLE PRECISION FROM quota_holds
+                WHERE quota = \(key.name) AND quota_window = \(key.window) AND holder <> \(holder)
+                  AND renewed_at >= \(staleBefore.timeIntervalSince1970)
+                """,
+                logger: logger
+            )
+            .decode(Double.self) {
+                others = value
+            }
+            let held = QuotaArithmetic.grant(want: want, limit: limit, spent: spent, heldByOthers: others)
+            try await connection.query(
+                """
+                INSERT INTO quota_holds (quota, quota_window, holder, amount, renewed_at)
+                VALUES (\(key.name), \(key.window), \(holder), \(held), \(now.timeIntervalSince1970))
+                ON CONFLICT (quota, quota_window, holder) DO UPDATE SET amount = EXCLUDED.amount,
+                  renewed_at = EXCLUDED.renewed_at
+                """,
+                logger: logger
+            )
+            return QuotaBalance(spent: spent, held: held)
+        }
+    }
+
+    /// Records `mark` for `key` unless it is there already; the unique key decides between instances.
+    public func claimQuotaMark(_ key: QuotaKey, mark: String, now: Date) async throws -> Bool {
+        try await self.count(
+            """
+            WITH claimed AS (INSERT INTO quota_marks (quota, quota_window, mark, at)
+              VALUES (\(key.name), \(key.window), \(mark), \(now.timeIntervalSince1970))
+              ON CONFLICT DO NOTHING RETURNING 1)
+            SELECT count(*)::BIGINT FROM claimed
+            """
+        ) == 1
+    }
+
+    /// The spend recorded for `key`, or 0.
+    public func quotaSpent(_ key: QuotaKey) async throws -> Double {
+        for try await value in try await self.connections.query(
+            "SELECT spent FROM quota_usage WHERE quota = \(key.name) AND quota_window = \(key.window)",
+            logger: self.logger
+        )
+        .decode(Double.self) {
+            return value
+        }
+        return 0
+    }
+
+    /// Removes stale holds and rate-limit minutes older than `before`.
+    public func purgeQuotas(before: Date) async throws {
+        for sql in StoreSchema.quotaPurge {
+            var binds = PostgresBindings()
+            binds.append(before.timeIntervalSince1970)
+            try await self.connections.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
+        }
     }
 
     /// Runs a trivial query; fails after 2 s, as the pool waits for a server that is down.

@@ -5,7 +5,7 @@ import GRDB
 import SwitchyardCore
 
 /// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
-public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStore {
+public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore {
     private let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -88,6 +88,9 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
             }
             try db.create(index: "request_log_key_id", on: "request_log", columns: ["key_id", "started_at"])
             try db.create(index: "request_log_team", on: "request_log", columns: ["team", "started_at"])
+        }
+        migrator.registerMigration("0006_quotas_and_teams") { db in
+            try db.execute(sql: StoreSchema.quotaTables.joined(separator: ";\n"))
         }
         return migrator
     }
@@ -255,6 +258,114 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
                 let output: Int = row[count + 2]
                 let cost: Double = row[count + 3]
                 return query.row(values: values, calls: calls, input: input, output: output, cost: cost)
+            }
+        }
+    }
+
+    /// Every team.
+    public func teams() async throws -> [Team] {
+        try await self.database.read { db in
+            try String.fetchAll(db, sql: "SELECT data FROM teams ORDER BY name").map {
+                try StoreSchema.keyDecoder.decode(Team.self, from: Data($0.utf8))
+            }
+        }
+    }
+
+    /// Inserts or replaces `team`.
+    public func saveTeam(_ team: Team) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(team), as: UTF8.self)
+        try await self.database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO teams (name, created_at, data) VALUES (?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET data = excluded.data
+                    """,
+                arguments: [team.name, team.createdAt.timeIntervalSince1970, data]
+            )
+        }
+    }
+
+    /// Removes a team.
+    public func deleteTeam(_ name: String) async throws {
+        try await self.database.write { db in try db.execute(sql: "DELETE FROM teams WHERE name = ?", arguments: [name])
+        }
+    }
+
+    /// Adds the spend and sets this holder's hold, in one write transaction (SQLite runs one at a time).
+    public func exchangeQuota(
+        _ key: QuotaKey,
+        holder: String,
+        limit: Double,
+        spend: Double,
+        want: Double,
+        now: Date,
+        staleBefore: Date
+    ) async throws -> QuotaBalance {
+        try await self.database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO quota_usage (quota, quota_window, spent, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (quota, quota_window) DO UPDATE SET spent = spent + excluded.spent,
+                      updated_at = excluded.updated_at
+                    """,
+                arguments: [key.name, key.window, spend, now.timeIntervalSince1970]
+            )
+            let spent =
+                try Double.fetchOne(
+                    db,
+                    sql: "SELECT spent FROM quota_usage WHERE quota = ? AND quota_window = ?",
+                    arguments: [key.name, key.window]
+                ) ?? spend
+            let others =
+                try Double.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COALESCE(SUM(amount), 0) FROM quota_holds
+                        WHERE quota = ? AND quota_window = ? AND holder <> ? AND renewed_at >= ?
+                        """,
+                    arguments: [key.name, key.window, holder, staleBefore.timeIntervalSince1970]
+                ) ?? 0
+            let held = QuotaArithmetic.grant(want: want, limit: limit, spent: spent, heldByOthers: others)
+            try db.execute(
+                sql: """
+                    INSERT INTO quota_holds (quota, quota_window, holder, amount, renewed_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (quota, quota_window, holder) DO UPDATE SET amount = excluded.amount,
+                      renewed_at = excluded.renewed_at
+                    """,
+                arguments: [key.name, key.window, holder, held, now.timeIntervalSince1970]
+            )
+            return QuotaBalance(spent: spent, held: held)
+        }
+    }
+
+    /// Records `mark` for `key` unless it is there already.
+    public func claimQuotaMark(_ key: QuotaKey, mark: String, now: Date) async throws -> Bool {
+        try await self.database.write { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO quota_marks (quota, quota_window, mark, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [key.name, key.window, mark, now.timeIntervalSince1970]
+            )
+            return db.changesCount == 1
+        }
+    }
+
+    /// The spend recorded for `key`, or 0.
+    public func quotaSpent(_ key: QuotaKey) async throws -> Double {
+        try await self.database.read { db in
+            try Double.fetchOne(
+                db,
+                sql: "SELECT spent FROM quota_usage WHERE quota = ? AND quota_window = ?",
+                arguments: [key.name, key.window]
+            ) ?? 0
+        }
+    }
+
+    /// Removes stale holds and rate-limit minutes older than `before`.
+    public func purgeQuotas(before: Date) async throws {
+        try await self.database.write { db in
+            for sql in StoreSchema.quotaPurge {
+                try db.execute(sql: sql, arguments: [before.timeIntervalSince1970])
             }
         }
     }

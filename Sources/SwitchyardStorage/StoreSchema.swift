@@ -12,7 +12,33 @@ public enum StoreSchema {
     /// Every migration's identifier, oldest first.
     public static let migrations = [
         "0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log",
-        "0005_request_log_key_and_team",
+        "0005_request_log_key_and_team", "0006_quotas_and_teams",
+    ]
+
+    /// Quota counters (spend per window), each instance's holds on them, alerts already sent, and
+    /// teams: the same statements on both backends.
+    static let quotaTables = [
+        """
+        CREATE TABLE quota_usage (quota TEXT NOT NULL, quota_window TEXT NOT NULL,
+          spent DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (quota, quota_window))
+        """,
+        """
+        CREATE TABLE quota_holds (quota TEXT NOT NULL, quota_window TEXT NOT NULL, holder TEXT NOT NULL,
+          amount DOUBLE PRECISION NOT NULL, renewed_at DOUBLE PRECISION NOT NULL,
+          PRIMARY KEY (quota, quota_window, holder))
+        """,
+        """
+        CREATE TABLE quota_marks (quota TEXT NOT NULL, quota_window TEXT NOT NULL, mark TEXT NOT NULL,
+          at DOUBLE PRECISION NOT NULL, PRIMARY KEY (quota, quota_window, mark))
+        """,
+        "CREATE TABLE teams (name TEXT PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL)",
+    ]
+
+    /// Deletes holds not renewed since the bound time, and rate-limit minutes (windows `r…`) not
+    /// touched since then; budget windows stay, as the history of what was spent.
+    static let quotaPurge = [
+        "DELETE FROM quota_holds WHERE renewed_at < $1",
+        "DELETE FROM quota_usage WHERE quota_window LIKE 'r%' AND updated_at < $1",
     ]
 
     /// Virtual keys are kept as JSON of ``VirtualKey`` (salted hashes, never secrets) beside their id.

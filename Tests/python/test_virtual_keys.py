@@ -130,7 +130,14 @@ def test_roles_guard_the_admin_api(gateway: Any) -> None:
     ({"name": "x", "models": "gpt-4o"}, "models"),
     ({"name": "x", "zero_data_retention": "yes"}, "zero_data_retention"),
     ({"name": "x", "colour": "red"}, "colour"),
-    ({"name": "x", "budget": {"usd": 5, "period": "monthly"}}, "budget"),
+    ({"name": "x", "budget": {"usd": -5, "period": "monthly"}}, "budget.usd"),
+    ({"name": "x", "budget": {"usd": 5, "period": "hourly"}}, "budget.period"),
+    ({"name": "x", "budget": {"usd": True}}, "budget.usd"),
+    ({"name": "x", "budget": 5}, "budget"),
+    ({"name": "x", "limits": {"rpm": 0}}, "limits.rpm"),
+    ({"name": "x", "limits": {"tpm": 1.5}}, "limits.tpm"),
+    ({"name": "x", "limits": {"rpd": 5}}, "limits.rpd"),
+    ({"name": "x", "limits": {}}, "limits"),
 ])
 def test_bad_key_settings_are_400s_naming_the_field(gateway: Any, body: dict, param: str) -> None:
     port, _ = gateway

@@ -542,41 +542,79 @@ public struct CacheConfiguration: Sendable, Decodable, Equatable {
 /// - Configuration keys:
 ///   - `name` (string, required): shown in logs instead of the key.
 ///   - `key` (string, required): the secret clients send as `Authorization: Bearer`.
+///   - `team` (string, optional): the team whose budget and limits the key also draws from.
 ///   - `models` (list, optional): allowed public models; all when absent.
+///   - `budget` (object, optional): `{usd, period}` with period daily, weekly, monthly or total.
+///   - `limits` (object, optional): `{rpm, tpm}`.
 ///   - `zero_data_retention` (bool, optional, default false): never store request or response bodies.
 public struct KeyConfiguration: Sendable, Decodable, Equatable {
     /// Display name.
     public var name: String
     /// The secret.
     public var key: String
+    /// The key's team, if any.
+    public var team: String?
     /// Allowed models; `nil` allows all.
     public var models: [String]?
+    /// The key's own budget and limits.
+    public var policy = SpendPolicy()
     /// Whether bodies are kept out of the request log.
     public var zeroDataRetention = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, key, models, budget, limits
+        case name, key, team, models, budget, limits
         case zeroDataRetention = "zero_data_retention"
     }
 
     /// Creates a key.
-    public init(name: String, key: String, models: [String]? = nil, zeroDataRetention: Bool = false) {
+    public init(
+        name: String,
+        key: String,
+        team: String? = nil,
+        models: [String]? = nil,
+        policy: SpendPolicy = SpendPolicy(),
+        zeroDataRetention: Bool = false
+    ) {
         self.name = name
         self.key = key
+        self.team = team
         self.models = models
+        self.policy = policy
         self.zeroDataRetention = zeroDataRetention
     }
 
-    /// Decodes a key; budgets and rate limits are refused until governance ships.
+    private struct BudgetWire: Decodable {
+        var usd: Double
+        var period: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case usd, period }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.usd = try c.decode(Double.self, forKey: .usd)
+            self.period = try c.decodeIfPresent(String.self, forKey: .period)
+        }
+    }
+
+    private struct LimitsWire: Decodable {
+        var rpm: Int?
+        var tpm: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case rpm, tpm }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.rpm = try c.decodeIfPresent(Int.self, forKey: .rpm)
+            self.tpm = try c.decodeIfPresent(Int.self, forKey: .tpm)
+        }
+    }
+
+    /// Decodes a key.
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        for key in [CodingKeys.budget, .limits] where c.contains(key) {
-            throw ConfigurationError(
-                "`\(configPath(decoder.codingPath, key.rawValue))`: key budgets and rate limits are not implemented "
-                    + "in this version yet; remove the key to start"
-            )
-        }
         self.name = try c.decode(String.self, forKey: .name)
         self.key = try c.decode(String.self, forKey: .key)
         guard !self.key.isEmpty else {
@@ -584,8 +622,20 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
                 "`\(configPath(decoder.codingPath, "key"))` is empty (is its environment variable set?)"
             )
         }
+        self.team = try c.decodeIfPresent(String.self, forKey: .team)
         self.models = try c.decodeIfPresent([String].self, forKey: .models)
         self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
+        do {
+            if let budget = try c.decodeIfPresent(BudgetWire.self, forKey: .budget) {
+                self.policy.budget = try Budget(usd: budget.usd, period: budget.period ?? "monthly")
+            }
+            if let limits = try c.decodeIfPresent(LimitsWire.self, forKey: .limits) {
+                self.policy.limits = try RateLimits(rpm: limits.rpm, tpm: limits.tpm)
+            }
+        } catch let error as PolicyError {
+            let member = self.policy.budget == nil && c.contains(.budget) ? "budget" : "limits"
+            throw ConfigurationError("`\(configPath(decoder.codingPath, member))`: \(error.message)")
+        }
     }
 }
 

@@ -109,6 +109,8 @@ public struct Caller: Sendable, Equatable {
     public var team: String?
     /// What the key may do: the master key and configured keys are `admin` and `client`.
     public var role: VirtualKey.Role
+    /// The key's own budget and limits (its team's come from the team).
+    public var policy: SpendPolicy
 
     /// Creates a caller.
     public init(
@@ -117,8 +119,10 @@ public struct Caller: Sendable, Equatable {
         zeroDataRetention: Bool = false,
         keyID: String? = nil,
         team: String? = nil,
-        role: VirtualKey.Role = .client
+        role: VirtualKey.Role = .client,
+        policy: SpendPolicy = SpendPolicy()
     ) {
+        self.policy = policy
         self.keyName = keyName
         self.allowedModels = allowedModels
         self.zeroDataRetention = zeroDataRetention

@@ -14,6 +14,8 @@ public struct GatewayServices: Sendable {
     public var metrics: GatewayMetrics
     /// Routes calls upstream.
     public var dispatcher: Dispatcher
+    /// Budgets and rate limits, when the gateway has a store that keeps them.
+    public var quotas: QuotaStage?
 
     /// Creates the services.
     public init(
@@ -22,8 +24,10 @@ public struct GatewayServices: Sendable {
         storesBodies: Bool,
         loggedBodyLimit: Int = 64 << 10,
         metrics: GatewayMetrics,
-        dispatcher: Dispatcher
+        dispatcher: Dispatcher,
+        quotas: QuotaStage? = nil
     ) {
+        self.quotas = quotas
         self.authenticator = authenticator
         self.requestLog = requestLog
         self.storesBodies = storesBodies
@@ -37,14 +41,15 @@ extension Pipeline {
     /// The gateway's request path.
     ///
     /// ```
-    /// in:  authenticate → log → account → validate → dispatch ⇢ provider
-    /// out: authenticate ← log ← account ← validate ← dispatch ⇠ provider
+    /// in:  authenticate → log → account → validate → quotas → dispatch ⇢ provider
+    /// out: authenticate ← log ← account ← validate ← quotas ← dispatch ⇠ provider
     /// ```
     ///
     /// Logging and accounting sit just inside authentication so that, on the way out, they see
     /// the outcome of every authenticated request, malformed ones included. Fallback and retries
     /// happen inside ``Dispatcher``, so this pipeline runs exactly once per client request.
-    /// Limits, cache and guardrails join between validation and dispatch as they ship.
+    /// Quotas (budgets and rate limits) come after validation, which they need for their estimates,
+    /// and settle on the way out; cache and guardrails join between them and dispatch as they ship.
     /// The order is a design decision: change it only with a record in `docs/decisions/`.
     public static func standard(_ services: GatewayServices) -> Pipeline {
         Pipeline(
@@ -57,7 +62,7 @@ extension Pipeline {
                 ),
                 AccountingStage(metrics: services.metrics),
                 ValidationStage(),
-            ],
+            ] + (services.quotas.map { [$0] } ?? []),
             terminal: services.dispatcher.dispatch
         )
     }

@@ -43,7 +43,9 @@ public struct Authenticator: Sendable {
                 Caller(
                     keyName: $0.name,
                     allowedModels: $0.models.map(Set.init),
-                    zeroDataRetention: $0.zeroDataRetention
+                    zeroDataRetention: $0.zeroDataRetention,
+                    team: $0.team,
+                    policy: $0.policy
                 )
             )
         }

@@ -3,7 +3,7 @@
 import Foundation
 import Synchronization
 
-/// The virtual keys of the store, held in memory so that checking a key costs no database round trip.
+/// The virtual keys and teams of the store, held in memory so that checking a key costs no database round trip.
 ///
 /// ``refresh()`` reloads every key from the store (a background service calls it every
 /// ``refreshInterval``); changes made through this instance apply at once, changes made through
@@ -15,17 +15,43 @@ public final class KeyRegistry: Sendable {
     /// How often the keys are reloaded.
     public let refreshInterval: Duration
     private let keys = Mutex<[String: VirtualKey]>([:])
+    private let teamsByName = Mutex<[String: Team]>([:])
+    /// Where teams live, when the store keeps them.
+    public let teamStore: (any TeamStore)?
 
     /// A registry over `store`; call ``refresh()`` before use.
     public init(store: any KeyStore, refreshInterval: Duration = .seconds(2)) {
         self.store = store
+        self.teamStore = store as? any TeamStore
         self.refreshInterval = refreshInterval
     }
 
-    /// Reloads every key from the store.
+    /// Reloads every key and team from the store.
     public func refresh() async throws {
         let loaded = try await self.store.virtualKeys()
+        let teams = try await self.teamStore?.teams() ?? []
         self.keys.withLock { keys in keys = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { $1 }) }
+        self.teamsByName.withLock { $0 = Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { $1 }) }
+    }
+
+    /// Every team, by name.
+    public var teams: [Team] { self.teamsByName.withLock { $0.values.sorted { $0.name < $1.name } } }
+
+    /// The team named `name`.
+    public func team(_ name: String) -> Team? { self.teamsByName.withLock { $0[name] } }
+
+    /// Stores `team` and applies it here at once.
+    public func save(_ team: Team) async throws {
+        guard let store = self.teamStore else { throw GatewayError.internalError("This store keeps no teams.") }
+        try await store.saveTeam(team)
+        self.teamsByName.withLock { $0[team.name] = team }
+    }
+
+    /// Removes the team named `name` here and in the store.
+    public func deleteTeam(_ name: String) async throws {
+        guard let store = self.teamStore else { throw GatewayError.internalError("This store keeps no teams.") }
+        try await store.deleteTeam(name)
+        _ = self.teamsByName.withLock { $0.removeValue(forKey: name) }
     }
 
     /// Every key, newest first.
@@ -54,7 +80,8 @@ public final class KeyRegistry: Sendable {
             zeroDataRetention: key.zeroDataRetention,
             keyID: key.id,
             team: key.team,
-            role: key.role
+            role: key.role,
+            policy: SpendPolicy(budget: key.budget, limits: key.limits)
         )
     }
 }

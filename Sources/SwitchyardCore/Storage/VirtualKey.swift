@@ -58,6 +58,10 @@ public struct VirtualKey: Sendable, Codable, Equatable {
     public var zeroDataRetention: Bool
     /// Free-form labels.
     public var metadata: [String: String]
+    /// USD per period the key may spend, if capped.
+    public var budget: Budget?
+    /// Requests and tokens per minute, if limited.
+    public var limits: RateLimits?
     /// When it was created.
     public var createdAt: Date
     /// When it was revoked, if it was.
@@ -83,6 +87,8 @@ public struct VirtualKey: Sendable, Codable, Equatable {
         expiresAt: Date? = nil,
         zeroDataRetention: Bool = false,
         metadata: [String: String] = [:],
+        budget: Budget? = nil,
+        limits: RateLimits? = nil,
         now: Date = Date()
     ) -> (key: VirtualKey, secret: String) {
         var generator = SystemRandomNumberGenerator()
@@ -97,6 +103,8 @@ public struct VirtualKey: Sendable, Codable, Equatable {
             expiresAt: expiresAt,
             zeroDataRetention: zeroDataRetention,
             metadata: metadata,
+            budget: budget,
+            limits: limits,
             createdAt: now,
             revokedAt: nil,
             secretPrefix: String(secret.prefix(Self.secretPrefix.count + 20)),

@@ -46,12 +46,16 @@ struct KeyRoutes<Context: RequestContext> {
                 models: input.models,
                 expiresAt: input.expiresAt,
                 zeroDataRetention: input.zeroDataRetention,
-                metadata: input.metadata
+                metadata: input.metadata,
+                budget: input.budget,
+                limits: input.limits
             )
             try await self.registry.save(key)
             var detail = ["name": key.name, "role": key.role.rawValue]
             if let team = key.team { detail["team"] = team }
             if let models = key.models { detail["models"] = models.joined(separator: ",") }
+            if let budget = key.budget { detail["budget"] = "\(budget.usd) USD \(budget.period.rawValue)" }
+            if let limits = key.limits { detail["limits"] = PolicyView.text(limits) }
             try await self.audit.appendAudit(
                 AuditEntry(actor: AuditEntry.actor(admin), action: "key.create", target: key.id, detail: detail)
             )
@@ -174,6 +178,8 @@ struct CreateKey {
     var expiresAt: Date?
     var zeroDataRetention = false
     var metadata: [String: String] = [:]
+    var budget: Budget?
+    var limits: RateLimits?
 
     static let members = [
         "name", "team", "role", "models", "expires_at", "zero_data_retention", "metadata", "budget", "limits",
@@ -201,13 +207,8 @@ struct CreateKey {
                 param: name
             )
         }
-        for name in ["budget", "limits"] where object[name] != nil {
-            throw .invalidRequest(
-                "`\(name)` on keys is not enforced by this version yet; create the key without it.",
-                param: name,
-                code: "not_implemented"
-            )
-        }
+        self.budget = try PolicyInput.budget(object["budget"], path: "budget")
+        self.limits = try PolicyInput.limits(object["limits"], path: "limits")
         let wire: Wire
         do {
             wire = try JSONDecoder().decode(Wire.self, from: data)
@@ -287,13 +288,15 @@ public struct VirtualKeyView: Encodable {
     var expiresAt: Date?
     var zeroDataRetention: Bool
     var metadata: [String: String]
+    var budget: Budget?
+    var limits: RateLimits?
     var createdAt: Date
     var revokedAt: Date?
     var secretPrefix: String
     var previousSecretValidUntil: Date?
 
     enum CodingKeys: String, CodingKey {
-        case object, id, key, name, team, role, models, metadata
+        case object, id, key, name, team, role, models, metadata, budget, limits
         case expiresAt = "expires_at"
         case zeroDataRetention = "zero_data_retention"
         case createdAt = "created_at"
@@ -313,6 +316,8 @@ public struct VirtualKeyView: Encodable {
         self.expiresAt = key.expiresAt
         self.zeroDataRetention = key.zeroDataRetention
         self.metadata = key.metadata
+        self.budget = key.budget
+        self.limits = key.limits
         self.createdAt = key.createdAt
         self.revokedAt = key.revokedAt
         self.secretPrefix = key.secretPrefix + "…"

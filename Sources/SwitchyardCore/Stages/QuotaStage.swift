@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// Reserves each call's share of its key's and its team's budgets and rate limits before it runs,
+/// and settles the true cost and tokens when it ends; a call that does not fit gets 429.
+///
+/// Reservations are drawn from this instance's holds in memory (``QuotaLedger``): the store is
+/// asked only when a hold runs short, so a call normally waits for no database.
+public struct QuotaStage: Stage {
+    /// Where reservations are made.
+    public let ledger: QuotaLedger
+    /// The models, for cost estimates.
+    public let models: ModelTable
+    /// The team named by a key, for its policy.
+    public let team: @Sendable (String) -> Team?
+
+    /// Creates the stage.
+    public init(ledger: QuotaLedger, models: ModelTable, team: @escaping @Sendable (String) -> Team?) {
+        self.ledger = ledger
+        self.models = models
+        self.team = team
+    }
+
+    /// Reserves, passes the call on, and settles when the reply finishes or fails.
+    public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
+        guard let caller = call.caller else { return try await next(call) }
+        let now = Date()
+        let demands = self.demands(call, caller: caller, now: now)
+        guard !demands.isEmpty else { return try await next(call) }
+        let refused: QuotaDemand?
+        do {
+            refused = try await self.ledger.reserve(demands, now: now)
+        } catch {
+            throw GatewayError(
+                status: .serviceUnavailable,
+                message: "Budgets and rate limits cannot be checked: the store does not answer. Retry shortly.",
+                type: "api_error",
+                code: "store_unavailable",
+                retryAfterSeconds: 1
+            )
+        }
+        if let refused { throw Self.refusal(refused, now: now) }
+        let ledger = self.ledger
+        let reply: Reply
+        do {
+            reply = try await next(call)
+        } catch {
+            for demand in demands { ledger.settle(demand, used: demand.measure == .requests ? 1 : 0) }
+            throw error
+        }
+        return reply.onFinish { receipt in
+            for demand in demands {
+                let used: Double =
+                    switch demand.measure {
+                    case .usd: receipt.cost ?? 0
+                    case .requests: 1
+                    case .tokens: receipt.usage.map { Double($0.inputTokens) + Double($0.outputTokens) } ?? 0
+                    }
+                ledger.settle(demand, used: used)
+            }
+        }
+    }
+
+    /// The counters this call draws from: its key's, then its team's.
+    func demands(_ call: Call, caller: Caller, now: Date) -> [QuotaDemand] {
+        var owners: [(name: String, label: String, policy: SpendPolicy)] = []
+        if !caller.policy.isEmpty {
+            owners.append(
+                ("key:" + (caller.keyID ?? "config/" + caller.keyName), "key `\(caller.keyName)`", caller.policy)
+            )
+        }
+        if let name = caller.team, let team = self.team(name), !team.policy.isEmpty {
+            owners.append(("team:" + name, "team `\(name)`", team.policy))
+        }
+        guard !owners.isEmpty else { return [] }
+        let estimate = CallEstimate(call, models: self.models)
+        var demands: [QuotaDemand] = []
+        for owner in owners {
+            if let limits = owner.policy.limits {
+                let minute = RateLimits.window(at: now)
+                if let rpm = limits.rpm {
+                    demands.append(
+                        QuotaDemand(
+                            key: QuotaKey(name: owner.name + ":rpm", window: minute.name),
+                            measure: .requests,
+                            limit: Double(rpm),
+                            amount: 1,
+                            window: minute,
+                            owner: owner.label
+                        )
+                    )
+                }
+                if let tpm = limits.tpm {
+                    demands.append(
+                        QuotaDemand(
+                            key: QuotaKey(name: owner.name + ":tpm", window: minute.name),
+                            measure: .tokens,
+                            limit: Double(tpm),
+                            amount: Double(min(estimate.tokens, tpm)),
+                            window: minute,
+                            owner: owner.label
+                        )
+                    )
+                }
+            }
+            if let budget = owner.policy.budget {
+                let period = budget.window(at: now)
+                demands.append(
+                    QuotaDemand(
+                        key: QuotaKey(name: owner.name + ":usd", window: period.name),
+                        measure: .usd,
+                        limit: budget.usd,
+                        amount: estimate.costUSD,
+                        window: period,
+                        owner: owner.label
+                    )
+                )
+            }
+        }
+        return demands
+    }
+
+    /// The 429 for a demand that did not fit.
+    static func refusal(_ demand: QuotaDemand, now: Date) -> GatewayError {
+        let retry = demand.window.secondsLeft(at: now)
+        let until = demand.window.end.map { " until \($0.formatted(.iso8601))" } ?? ""
+        switch demand.measure {
+        case .usd:
+            return GatewayError(
+                status: .tooManyRequests,
+                message: "The budget of \(demand.owner) (USD \(demand.limit)) is used up\(until); "
+                    + "this call could cost up to USD \(Self.dollars(demand.amount)).",
+                type: "insufficient_quota",
+                code: "budget_exceeded",
+                retryAfterSeconds: retry
+            )
+        case .requests, .tokens:
+            let unit = demand.measure == .requests ? "requests" : "tokens"
+            return GatewayError(
+                status: .tooManyRequests,
+                message: "Rate limit of \(demand.owner) reached: \(Int(demand.limit)) \(unit) per minute. "
+                    + "Retry after \(retry ?? 1) s.",
+                type: "rate_limit_error",
+                code: "rate_limit_exceeded",
+                retryAfterSeconds: retry
+            )
+        }
+    }
+
+    private static func dollars(_ value: Double) -> String {
+        String(format: "%.6f", value)
+    }
+}
