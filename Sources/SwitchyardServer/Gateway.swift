@@ -107,8 +107,11 @@ public struct Gateway: Sendable {
             factory: PrometheusMetricsFactory(registry: registry),
             isKnownModel: { models.isKnown($0) }
         )
+        let alerts = (store as? any QuotaStore).flatMap {
+            BudgetAlerts(configuration: configuration.alerts, store: $0, transport: transport, logger: logger)
+        }
         let ledger = (store as? any QuotaStore).map {
-            QuotaLedger(store: $0, holder: Self.holderName(), logger: logger)
+            QuotaLedger(store: $0, holder: Self.holderName(), logger: logger, observer: alerts.map { $0.observe })
         }
         let quotas = ledger.map { ledger in
             QuotaStage(ledger: ledger, models: models, team: { [keyRegistry] name in keyRegistry?.team(name) })

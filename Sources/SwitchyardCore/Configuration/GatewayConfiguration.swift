@@ -41,9 +41,11 @@ public struct GatewayConfiguration: Sendable, Decodable {
     public var retries = RetryConfiguration()
     /// Request log settings.
     public var requestLog = RequestLogConfiguration()
+    /// Where budget alerts go.
+    public var alerts = AlertConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, store, providers, models, catalog, cache, keys, server, retries
+        case listen, store, providers, models, catalog, cache, keys, server, retries, alerts
         case masterKey = "master_key"
         case requestLog = "request_log"
     }
@@ -70,6 +72,7 @@ public struct GatewayConfiguration: Sendable, Decodable {
         self.server = try c.decodeIfPresent(ServerLimits.self, forKey: .server) ?? .init()
         self.retries = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retries) ?? .init()
         self.requestLog = try c.decodeIfPresent(RequestLogConfiguration.self, forKey: .requestLog) ?? .init()
+        self.alerts = try c.decodeIfPresent(AlertConfiguration.self, forKey: .alerts) ?? .init()
     }
 
     /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
@@ -514,6 +517,49 @@ public struct CatalogConfiguration: Sendable, Decodable, Equatable {
             String.self,
             forKey: .importPath
         )
+    }
+}
+
+/// Budget alerts: a webhook called once per period when a key or team crosses a share of its budget.
+///
+/// - Configuration keys:
+///   - `webhook` (string, optional): an `http` or `https` URL that receives a JSON `POST` per alert.
+///   - `thresholds` (list, optional, default `[0.5, 0.8, 0.95, 1.0]`): shares of the budget, each above
+///     0 and at most 1.
+///   - `headers` (map, optional): extra headers for the webhook, such as an authorization token.
+public struct AlertConfiguration: Sendable, Decodable, Equatable {
+    /// Where alerts are posted; none when `nil`.
+    public var webhook: String?
+    /// Shares of a budget that raise an alert, ascending.
+    public var thresholds: [Double] = [0.5, 0.8, 0.95, 1.0]
+    /// Extra webhook headers.
+    public var headers: [String: String] = [:]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case webhook, thresholds, headers }
+
+    /// No alerts.
+    public init() {}
+
+    /// Decodes the section, checking the URL and the thresholds.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let webhook = try c.decodeIfPresent(String.self, forKey: .webhook), !webhook.isEmpty {
+            guard webhook.hasPrefix("http://") || webhook.hasPrefix("https://"), URL(string: webhook)?.host != nil
+            else {
+                throw ConfigurationError("`alerts.webhook` must be an http or https URL; got `\(webhook.prefix(200))`")
+            }
+            self.webhook = webhook
+        }
+        if let thresholds = try c.decodeIfPresent([Double].self, forKey: .thresholds) {
+            guard !thresholds.isEmpty, thresholds.count <= 16, thresholds.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+                throw ConfigurationError(
+                    "`alerts.thresholds` must list 1 to 16 shares of a budget, each above 0 and at most 1, such as [0.5, 0.8, 1]"
+                )
+            }
+            self.thresholds = Set(thresholds).sorted()
+        }
+        self.headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
     }
 }
 

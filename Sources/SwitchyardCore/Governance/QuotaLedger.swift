@@ -47,6 +47,19 @@ public struct QuotaDemand: Sendable {
     }
 }
 
+/// What a counter's spend is, as the ledger learns it.
+public struct QuotaObservation: Sendable {
+    /// The counter.
+    public var key: QuotaKey
+    /// Its limit.
+    public var limit: Double
+    /// Its spend, as the store last reported it.
+    public var spent: Double
+    /// Whether a call was just refused on it: it is used up, whatever the spend says (a reservation is
+    /// an upper estimate, so the spend alone may never reach the limit).
+    public var refused: Bool
+}
+
 /// Draws calls from quota counters in memory, against holds leased from a ``QuotaStore``.
 ///
 /// A call reserves its demand from this instance's hold; only when the hold is short does it wait
@@ -71,8 +84,9 @@ public final class QuotaLedger: Sendable {
     public static let renewAfter: TimeInterval = 10
     /// A counter without calls for this long returns its hold.
     public static let idleAfter: TimeInterval = 2
-    /// Called after every exchange with the counter's limit and spend (budget alerts watch it).
-    private let observer: (@Sendable (QuotaKey, _ limit: Double, _ spent: Double) -> Void)?
+    /// Told the counter's limit and spend after every exchange, and when a call is refused (budget
+    /// alerts watch it).
+    private let observer: (@Sendable (QuotaObservation) -> Void)?
     private let accounts = Mutex<[QuotaKey: Account]>([:])
     private let logger: Logger
 
@@ -103,7 +117,7 @@ public final class QuotaLedger: Sendable {
         store: any QuotaStore,
         holder: String,
         logger: Logger = Logger(label: "switchyard.quota"),
-        observer: (@Sendable (QuotaKey, Double, Double) -> Void)? = nil
+        observer: (@Sendable (QuotaObservation) -> Void)? = nil
     ) {
         self.store = store
         self.holder = holder
@@ -152,7 +166,12 @@ public final class QuotaLedger: Sendable {
                     return .granted
                 }
                 if let exchange = account.exchange { return .wait(exchange) }
-                if waited && account.exhausted { return .refused }
+                if waited && account.exhausted {
+                    self.observer?(
+                        QuotaObservation(key: demand.key, limit: demand.limit, spent: account.spent, refused: true)
+                    )
+                    return .refused
+                }
                 let chunk = max(demand.amount, demand.limit * Self.chunkShare)
                 let exchange = self.startExchange(
                     demand.key,
@@ -211,7 +230,7 @@ public final class QuotaLedger: Sendable {
                 account.exchange = nil
                 accounts[key] = account
             }
-            self.observer?(key, limit, balance.spent)
+            self.observer?(QuotaObservation(key: key, limit: limit, spent: balance.spent, refused: false))
         }
         account.exchange = task
         return task

@@ -244,10 +244,13 @@ enum PolicyView {
             window: window.name,
             periodStart: window.start,
             periodEnd: window.end,
-            spentUSD: spent,
-            remainingUSD: max(0, budget.usd - spent)
+            spentUSD: Self.rounded(spent),
+            remainingUSD: Self.rounded(max(0, budget.usd - spent))
         )
     }
+
+    /// Dollars to a billionth, so sums of prices print without binary noise.
+    static func rounded(_ usd: Double) -> Double { (usd * 1e9).rounded() / 1e9 }
 
     /// `rpm=600 tpm=200000`, for the audit log.
     static func text(_ limits: RateLimits) -> String {
