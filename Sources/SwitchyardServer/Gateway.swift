@@ -99,20 +99,27 @@ public struct Gateway: Sendable {
             keys: configuration.keys,
             registry: keyRegistry
         )
-        let statistics = RouteStatistics(known: models.routeLabels)
-        let dispatcher =
-            pause.map { Dispatcher(models: models, retries: configuration.retries, statistics: statistics, pause: $0) }
-            ?? Dispatcher(models: models, retries: configuration.retries, statistics: statistics)
-        let metrics = GatewayMetrics(
-            factory: PrometheusMetricsFactory(registry: registry),
-            isKnownModel: { models.isKnown($0) }
-        )
         let alerts = (store as? any QuotaStore).flatMap {
             BudgetAlerts(configuration: configuration.alerts, store: $0, transport: transport, logger: logger)
         }
         let ledger = (store as? any QuotaStore).map {
             QuotaLedger(store: $0, holder: Self.holderName(), logger: logger, observer: alerts.map { $0.observe })
         }
+        let statistics = RouteStatistics(known: models.routeLabels)
+        let dispatcher =
+            pause.map {
+                Dispatcher(
+                    models: models,
+                    retries: configuration.retries,
+                    statistics: statistics,
+                    quotaLedger: ledger,
+                    pause: $0
+                )
+            } ?? Dispatcher(models: models, retries: configuration.retries, statistics: statistics, quotaLedger: ledger)
+        let metrics = GatewayMetrics(
+            factory: PrometheusMetricsFactory(registry: registry),
+            isKnownModel: { models.isKnown($0) }
+        )
         let quotas = ledger.map { ledger in
             QuotaStage(ledger: ledger, models: models, team: { [keyRegistry] name in keyRegistry?.team(name) })
         }

@@ -71,6 +71,10 @@ struct ConfigurationTests {
             ("cache: {mode: semantic}", "no response cache yet"),
             ("keys:\n  - {name: a, key: k, budget: {usd: 0}}", "`keys[0].budget`: `usd` must be a number above 0"),
             ("keys:\n  - {name: a, key: k, limits: {rpm: 10, rpd: 5}}", "rpd"),
+            (
+                "providers: {s: {type: simulator}}\nmodels:\n  m:\n    routes: [{provider: s, model: gpt-4o, limits: {tpm: 0}}]",
+                "`models.m.routes[0].limits`: `tpm` must be a whole number from 1",
+            ),
             ("master_key: [1, 2", "not valid YAML"),
             ("- a\n- b", "must be a mapping"),
             ("providers:\n  a: {type: openai, api_key: \"${UNCLOSED\"}", "unclosed `${`"),

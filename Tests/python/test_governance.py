@@ -462,3 +462,41 @@ def test_two_instances_share_limits_and_budgets_through_postgres(database: str) 
         # Both instances saw the budget cross every threshold; each alert was sent once.
         thresholds = sorted(alert["threshold"] for alert, _ in alerts if alert["id"] == budget_key["id"])
         assert thresholds == [0.5, 0.8, 0.95, 1.0], alerts
+
+
+ROUTE_LIMITS = f"""\
+listen: 127.0.0.1:{{port}}
+master_key: {MASTER_KEY}
+store: "{{store}}"
+providers:
+  first: {{{{type: simulator, ttft: 0ms, tokens_per_second: 100000}}}}
+  second: {{{{type: simulator, ttft: 0ms, tokens_per_second: 100000}}}}
+models:
+  limited:
+    routes:
+      - {{{{provider: first, model: gpt-4o-mini, limits: {{{{rpm: 3}}}}}}}}
+      - {{{{provider: second, model: gpt-4o-mini}}}}
+  only-limited:
+    routes:
+      - {{{{provider: first, model: gpt-4o, limits: {{{{rpm: 2}}}}}}}}
+"""
+
+
+def test_a_route_at_its_rate_limit_is_skipped_and_the_last_one_answers_429(tmp_path: Any) -> None:
+    _fresh_minute(5)
+    with running_gateway(ROUTE_LIMITS.replace("{store}", f"sqlite:{tmp_path / 'routes.db'}")) as (_, port, _):
+        providers = []
+        for _ in range(5):
+            status, body, headers = _request(port, "POST", "/v1/chat/completions", {
+                "model": "limited", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+            assert status == 200, body
+            providers.append(headers["x-switchyard-provider"])
+            reason = headers["x-switchyard-route-reason"]
+        assert providers == ["first", "first", "first", "second", "second"]
+        assert "first/gpt-4o-mini:rate-limited" in reason
+        for expected in (200, 200, 429):
+            status, body, headers = _request(port, "POST", "/v1/chat/completions", {
+                "model": "only-limited", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+            assert status == expected, body
+        assert body["error"]["code"] == "rate_limit_exceeded" and "first/gpt-4o" in body["error"]["message"]
+        assert 1 <= int(headers["retry-after"]) <= 60

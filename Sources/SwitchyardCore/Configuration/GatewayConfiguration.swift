@@ -383,9 +383,11 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
     public var zeroDataRetention = false
     /// Share of traffic under `strategy: weighted`, relative to the other routes' weights.
     public var weight = 1.0
+    /// Requests and tokens per minute this route may take, across every instance.
+    public var limits: RateLimits?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case provider, model, pricing, capabilities, timeouts, weight
+        case provider, model, pricing, capabilities, timeouts, weight, limits
         case contextWindow = "context_window"
         case maxOutputTokens = "max_output_tokens"
         case zeroDataRetention = "zero_data_retention"
@@ -435,6 +437,7 @@ public struct RouteConfiguration: Sendable, Decodable, Equatable {
         self.timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts)
         self.zeroDataRetention = try c.decodeIfPresent(Bool.self, forKey: .zeroDataRetention) ?? false
         self.weight = try c.decodeIfPresent(Double.self, forKey: .weight, within: 0...1_000_000) ?? 1
+        self.limits = try RateLimits.decode(c, .limits, path: decoder.codingPath)
     }
 }
 
@@ -517,6 +520,36 @@ public struct CatalogConfiguration: Sendable, Decodable, Equatable {
             String.self,
             forKey: .importPath
         )
+    }
+}
+
+extension RateLimits {
+    /// `{rpm, tpm}` at `key` of a configuration section, if present; errors name the path.
+    static func decode<Key: CodingKey>(
+        _ container: KeyedDecodingContainer<Key>,
+        _ key: Key,
+        path: [any CodingKey]
+    ) throws -> RateLimits? {
+        guard let wire = try container.decodeIfPresent(Wire.self, forKey: key) else { return nil }
+        do {
+            return try RateLimits(rpm: wire.rpm, tpm: wire.tpm)
+        } catch {
+            throw ConfigurationError("`\(configPath(path, key.stringValue))`: \(error.message)")
+        }
+    }
+
+    private struct Wire: Decodable {
+        var rpm: Int?
+        var tpm: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case rpm, tpm }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.rpm = try c.decodeIfPresent(Int.self, forKey: .rpm)
+            self.tpm = try c.decodeIfPresent(Int.self, forKey: .tpm)
+        }
     }
 }
 
@@ -643,20 +676,6 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
         }
     }
 
-    private struct LimitsWire: Decodable {
-        var rpm: Int?
-        var tpm: Int?
-
-        enum CodingKeys: String, CodingKey, CaseIterable { case rpm, tpm }
-
-        init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.rpm = try c.decodeIfPresent(Int.self, forKey: .rpm)
-            self.tpm = try c.decodeIfPresent(Int.self, forKey: .tpm)
-        }
-    }
-
     /// Decodes a key.
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -675,12 +694,9 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
             if let budget = try c.decodeIfPresent(BudgetWire.self, forKey: .budget) {
                 self.policy.budget = try Budget(usd: budget.usd, period: budget.period ?? "monthly")
             }
-            if let limits = try c.decodeIfPresent(LimitsWire.self, forKey: .limits) {
-                self.policy.limits = try RateLimits(rpm: limits.rpm, tpm: limits.tpm)
-            }
+            self.policy.limits = try RateLimits.decode(c, .limits, path: decoder.codingPath)
         } catch let error as PolicyError {
-            let member = self.policy.budget == nil && c.contains(.budget) ? "budget" : "limits"
-            throw ConfigurationError("`\(configPath(decoder.codingPath, member))`: \(error.message)")
+            throw ConfigurationError("`\(configPath(decoder.codingPath, "budget"))`: \(error.message)")
         }
     }
 }

@@ -33,6 +33,8 @@ public struct Dispatcher: Sendable {
     public var statistics: RouteStatistics { self.planner.statistics }
     /// Mirrored calls and their comparisons; `nil` turns shadow traffic off.
     public let shadowTraffic: ShadowTraffic?
+    /// Where routes' rate limits are counted; without one, `routes[].limits` are not enforced.
+    public let quotaLedger: QuotaLedger?
 
     /// Creates a dispatcher.
     public init(
@@ -41,8 +43,10 @@ public struct Dispatcher: Sendable {
         statistics: RouteStatistics? = nil,
         retryBudget: RetryBudget? = nil,
         shadowTraffic: ShadowTraffic? = ShadowTraffic(),
+        quotaLedger: QuotaLedger? = nil,
         pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
+        self.quotaLedger = quotaLedger
         self.planner = RoutePlanner(
             models: models,
             statistics: statistics ?? RouteStatistics(known: models.routeLabels)
@@ -92,8 +96,12 @@ public struct Dispatcher: Sendable {
         let deadline =
             call.startedAt + (plan.steps.first?.route.timeouts.total ?? Timeouts.defaults.total ?? .seconds(600))
         var reasonNotes: [String] = []
+        var atLimit: [QuotaDemand] = []
 
-        if let hedge = plan.model.hedge, queue.count >= 2, !queue[queue.startIndex + 1].lastResort {
+        // Hedging races two routes without their rate limits' bookkeeping, so routes with limits are not hedged.
+        if let hedge = plan.model.hedge, queue.count >= 2, !queue[queue.startIndex + 1].lastResort,
+            queue.prefix(2).allSatisfy({ $0.route.limits == nil })
+        {
             let first = queue.removeFirst()
             let second = queue.removeFirst()
             let race = await self.race(first, second, hedge: hedge, call: call, deadline: deadline, attempt: attempt)
@@ -124,12 +132,23 @@ public struct Dispatcher: Sendable {
                 queue.append(Step(handle: step.handle, lastResort: true))
                 continue
             }
+            let quota: RouteQuota?
+            switch await self.admitByLimits(route, call: call) {
+            case .unlimited: quota = nil
+            case .reserved(let reserved): quota = reserved
+            case .atLimit(let demand):
+                atLimit.append(demand)
+                reasonNotes.append("skipped=\(route.label):rate-limited")
+                continue
+            }
             let isProbe = admission == .probe
             var backoff = self.retries.initialBackoff
             var keyIndex = 0
             var rotations = 0
             self.retryBudget.recordRequest(route.provider.name)
             var number = 0
+            // Every way out of this route (the next route, an error, cancellation) gives its share back.
+            defer { quota?.settle(requests: number, tokens: 0) }
             while number < self.retries.attempts {
                 number += 1
                 var context = UpstreamContext(requestID: call.id, timeouts: route.timeouts, deadline: deadline)
@@ -156,6 +175,15 @@ public struct Dispatcher: Sendable {
                         extraSkips: unsupported.map { ($0.route, "not expressible") },
                         notes: reasonNotes
                     )
+                    if let quota = quota?.handOver() {
+                        let requests = number
+                        reply = reply.onFinish { receipt in
+                            quota.settle(
+                                requests: requests,
+                                tokens: receipt.usage.map { $0.inputTokens + $0.outputTokens } ?? 0
+                            )
+                        }
+                    }
                     return self.mirroring(lease.succeeded(reply, call: call), call: call, model: plan.model)
                 } catch let error as ProviderError where error.kind == .unsupported {
                     // Found before any upstream call: the route is skipped, as for a missing capability.
@@ -215,6 +243,11 @@ public struct Dispatcher: Sendable {
                 }
             }
             if ContinuousClock.now >= deadline { break }
+        }
+        if attempts.isEmpty, unsupported.isEmpty, !atLimit.isEmpty {
+            var error = Self.allRoutesAtLimit(atLimit, modelName: modelName)
+            error.routeReason = plan.reason(notes: reasonNotes)
+            throw error
         }
         if attempts.isEmpty, let first = unsupported.first {
             let reasons = unsupported.map { "\($0.route): \($0.error.message)" }.joined(separator: "; ")

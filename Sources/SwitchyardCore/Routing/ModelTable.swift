@@ -222,5 +222,6 @@ extension Route {
         if let limit = configuration.maxOutputTokens { self.maxOutputTokens = limit }
         self.zeroDataRetention = configuration.zeroDataRetention
         self.weight = configuration.weight
+        self.limits = configuration.limits
     }
 }

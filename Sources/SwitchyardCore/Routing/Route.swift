@@ -26,6 +26,8 @@ public struct Route: Sendable {
     public var catalogRoute: CatalogRoute?
     /// Share of traffic under `strategy: weighted`.
     public var weight = 1.0
+    /// Requests and tokens per minute, when the configuration limits the route.
+    public var limits: RateLimits?
     /// When the route is skipped after failures.
     public var cooldown = CooldownPolicy.defaults
 

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Synchronization
+
+extension Dispatcher {
+    /// A route's share of its requests and tokens per minute, held for one call while it is tried.
+    final class RouteQuota: Sendable {
+        let ledger: QuotaLedger
+        let demands: [QuotaDemand]
+        private let open = Mutex(true)
+
+        init(ledger: QuotaLedger, demands: [QuotaDemand]) {
+            self.ledger = ledger
+            self.demands = demands
+        }
+
+        /// Gives the reservation back, recording the upstream requests made and the tokens used;
+        /// only the first call counts, so every way out of a route may call it.
+        func settle(requests: Int, tokens: Int) {
+            guard
+                self.open.withLock({ open in
+                    defer { open = false }
+                    return open
+                })
+            else { return }
+            for demand in self.demands {
+                self.ledger.settle(demand, used: Double(demand.measure == .requests ? requests : tokens))
+            }
+        }
+
+        /// The reply's finish hook will settle: the route's other exits must not.
+        func handOver() -> RouteQuota? {
+            self.open.withLock { open in
+                defer { open = false }
+                return open ? RouteQuota(ledger: self.ledger, demands: self.demands) : nil
+            }
+        }
+    }
+
+    /// Whether a route's rate limits let this call try it.
+    enum RouteAdmission {
+        /// The route has no limits (or no store keeps them).
+        case unlimited
+        /// Its share is reserved until the call is done with the route.
+        case reserved(RouteQuota)
+        /// The route is at its limit this minute.
+        case atLimit(QuotaDemand)
+    }
+
+    /// Reserves one request and the call's estimated tokens on `route`'s limits. A store that does
+    /// not answer lets the call through: the upstream enforces its own limits anyway.
+    func admitByLimits(_ route: Route, call: Call) async -> RouteAdmission {
+        guard let limits = route.limits, let ledger = self.quotaLedger else { return .unlimited }
+        let now = Date()
+        let minute = RateLimits.window(at: now)
+        var demands: [QuotaDemand] = []
+        for (measure, limit) in [(QuotaDemand.Measure.requests, limits.rpm), (.tokens, limits.tpm)] {
+            guard let limit else { continue }
+            let amount = measure == .requests ? 1 : min(CallEstimate(call, models: self.models).tokens, limit)
+            demands.append(
+                QuotaDemand(
+                    key: QuotaKey(
+                        name: "route:\(route.label):\(measure == .requests ? "rpm" : "tpm")",
+                        window: minute.name
+                    ),
+                    measure: measure,
+                    limit: Double(limit),
+                    amount: Double(amount),
+                    window: minute,
+                    owner: "route `\(route.label)`"
+                )
+            )
+        }
+        do {
+            if let refused = try await ledger.reserve(demands, now: now) { return .atLimit(refused) }
+        } catch {
+            call.logger.warning(
+                "route limits not checked: the store does not answer",
+                metadata: ["gw.request_id": "\(call.id)", "gw.route": "\(route.label)"]
+            )
+            return .unlimited
+        }
+        return .reserved(RouteQuota(ledger: ledger, demands: demands))
+    }
+
+    /// The 429 when every route the call could take was at its rate limit.
+    static func allRoutesAtLimit(_ limited: [QuotaDemand], modelName: String) -> GatewayError {
+        let routes = limited.map {
+            "\($0.owner) (\(Int($0.limit)) \($0.measure == .requests ? "requests" : "tokens")/min)"
+        }
+        return GatewayError(
+            status: .tooManyRequests,
+            message: "Every route of `\(modelName)` is at its rate limit: \(routes.joined(separator: ", ")).",
+            type: "rate_limit_error",
+            code: "rate_limit_exceeded",
+            retryAfterSeconds: limited.compactMap { $0.window.secondsLeft(at: Date()) }.min()
+        )
+    }
+}
