@@ -22,7 +22,11 @@ struct SwitchyardCommand: AsyncParsableCommand {
 /// Loads the configuration file, or the embedded default when no file is given.
 func loadConfiguration(path: String?) throws -> GatewayConfiguration {
     let environment = ProcessInfo.processInfo.environment
-    guard let path else { return .embeddedDefault(environment: environment) }
+    guard let path else {
+        var configuration = GatewayConfiguration.embeddedDefault(environment: environment)
+        try configuration.applyCredentialKey(from: environment)
+        return configuration
+    }
     return try GatewayConfiguration.load(path: path, environment: environment)
 }
 

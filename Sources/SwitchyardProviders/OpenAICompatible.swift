@@ -188,6 +188,8 @@ public struct OpenAICompatibleProvider: Provider {
     public let transport: HTTPTransport
     /// The keys a 429 rotates through.
     public var keyCount: Int { self.adapter.access.keyCount }
+    /// A team's own key replaces the configured one.
+    public var acceptsOwnKey: Bool { true }
 
     /// Creates a provider.
     public init(name: String, adapter: OpenAICompatibleAdapter, transport: HTTPTransport) {

@@ -34,6 +34,9 @@ public struct Gateway: Sendable {
     public let statistics: RouteStatistics
     /// The store's virtual keys.
     public let keys: KeyRegistry?
+    /// Teams' own provider keys, when a credential key is set.
+    public let credentials: CredentialVault?
+    private let logger: Logger
     /// The Prometheus registry behind `/metrics`.
     public let registry: PrometheusCollectorRegistry
     /// The Hummingbird application.
@@ -105,6 +108,13 @@ public struct Gateway: Sendable {
         let ledger = (store as? any QuotaStore).map {
             QuotaLedger(store: $0, holder: Self.holderName(), logger: logger, observer: alerts.map { $0.observe })
         }
+        let vault = (store as? any CredentialStore).flatMap { credentials in
+            configuration.credentialKey.map { CredentialVault(store: credentials, sealer: $0) }
+        }
+        var ownKeys: (@Sendable (String, String) -> String?)?
+        if let vault {
+            ownKeys = { team, provider in vault.key(team: team, provider: provider) }
+        }
         let statistics = RouteStatistics(known: models.routeLabels)
         let dispatcher =
             pause.map {
@@ -113,9 +123,17 @@ public struct Gateway: Sendable {
                     retries: configuration.retries,
                     statistics: statistics,
                     quotaLedger: ledger,
+                    ownKeys: ownKeys,
                     pause: $0
                 )
-            } ?? Dispatcher(models: models, retries: configuration.retries, statistics: statistics, quotaLedger: ledger)
+            }
+            ?? Dispatcher(
+                models: models,
+                retries: configuration.retries,
+                statistics: statistics,
+                quotaLedger: ledger,
+                ownKeys: ownKeys
+            )
         let metrics = GatewayMetrics(
             factory: PrometheusMetricsFactory(registry: registry),
             isKnownModel: { models.isKnown($0) }
@@ -174,7 +192,9 @@ public struct Gateway: Sendable {
                 quotas: quotaStore,
                 ledger: ledger,
                 authenticator: authenticator,
-                maxBodyBytes: configuration.server.maxBodyBytes
+                maxBodyBytes: configuration.server.maxBodyBytes,
+                vault: vault,
+                providers: providers
             )
             .register(on: router)
         }
@@ -211,7 +231,7 @@ public struct Gateway: Sendable {
             services: ((store as? PostgresStore).map { [$0] } ?? [])
                 + (ledger.map { [QuotaLedgerService(ledger: $0, logger: logger)] } ?? [])
                 + [requestLog, RouteStatisticsService(statistics: statistics)]
-                + (keyRegistry.map { [KeyRegistryService(registry: $0, logger: logger)] } ?? []),
+                + (keyRegistry.map { [KeyRegistryService(registry: $0, vault: vault, logger: logger)] } ?? []),
             logger: logger
         )
         self.configuration = configuration
@@ -221,6 +241,8 @@ public struct Gateway: Sendable {
         self.transport = transport
         self.statistics = statistics
         self.keys = keyRegistry
+        self.credentials = vault
+        self.logger = logger
         self.registry = registry
     }
 
@@ -231,6 +253,12 @@ public struct Gateway: Sendable {
         do {
             try await (self.store as? PostgresStore)?.migrate()
             try await self.keys?.refresh()
+            if let failed = try await self.credentials?.refresh(), failed > 0 {
+                self.logger.warning(
+                    "provider credentials that do not open under this credential key are ignored",
+                    metadata: ["gw.count": "\(failed)"]
+                )
+            }
         } catch let error as ConfigurationError {
             throw error
         } catch {

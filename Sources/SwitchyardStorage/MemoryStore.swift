@@ -5,8 +5,11 @@ import SwitchyardCore
 import Synchronization
 
 /// The request log and virtual keys in memory: for `store: memory` and tests. Keeps the newest 10,000 rows.
-public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore {
+public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore,
+    CredentialStore
+{
     private let rows = Mutex<[RequestLogRecord]>([])
+    private let credentials = Mutex<[String: SealedCredential]>([:])
     private let teamsByName = Mutex<[String: Team]>([:])
     private let quotas = Mutex<Quotas>(Quotas())
 
@@ -119,6 +122,21 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
 
     /// Inserts or replaces `key`.
     public func saveVirtualKey(_ key: VirtualKey) async throws { self.keys.withLock { $0[key.id] = key } }
+
+    /// Every sealed credential.
+    public func sealedCredentials() async throws -> [SealedCredential] {
+        self.credentials.withLock { $0.values.sorted { ($0.team, $0.provider) < ($1.team, $1.provider) } }
+    }
+
+    /// Inserts or replaces a sealed credential.
+    public func saveSealedCredential(_ credential: SealedCredential) async throws {
+        self.credentials.withLock { $0[credential.team + "\u{0}" + credential.provider] = credential }
+    }
+
+    /// Removes a sealed credential.
+    public func deleteSealedCredential(team: String, provider: String) async throws {
+        _ = self.credentials.withLock { $0.removeValue(forKey: team + "\u{0}" + provider) }
+    }
 
     /// Every team.
     public func teams() async throws -> [Team] { self.teamsByName.withLock { $0.values.sorted { $0.name < $1.name } } }

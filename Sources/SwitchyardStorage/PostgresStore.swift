@@ -13,7 +13,9 @@ import Synchronization
 /// gateway can load keys before its services run) and stops when ``run()``, one of the gateway's
 /// services, ends. ``migrate()`` applies the schema at start, under an advisory lock so that
 /// instances starting together do not migrate twice.
-public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore, Service {
+public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore,
+    CredentialStore, Service
+{
     private let client: PostgresClient
     private let configuration: PostgresClient.Configuration
     private let location: PostgresLocation
@@ -65,6 +67,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             ]
         ),
         ("0006_quotas_and_teams", StoreSchema.quotaTables),
+        ("0007_provider_credentials", StoreSchema.credentialTables),
     ]
 
     /// A store on `location`; nothing connects until ``run()`` runs and a query is made.
@@ -179,12 +182,13 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                     """
                     INSERT INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
                       upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team)
+                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team,
+                      credential)
                     VALUES (\(r.id), \(r.startedAt.timeIntervalSince1970), \(r.finishedAt.timeIntervalSince1970),
                       \(r.keyName), \(r.endpoint), \(r.model), \(r.provider), \(r.upstreamModel), \(r.status),
                       \(r.isStreaming), \(r.attempts), \(r.inputTokens), \(r.cachedInputTokens), \(r.outputTokens),
                       \(r.costUSD), \(r.latencyMs), \(r.timeToFirstTokenMs), \(r.cacheStatus), \(r.error),
-                      \(r.requestBody), \(r.responseBody), \(r.routeReason), \(r.keyID), \(r.team))
+                      \(r.requestBody), \(r.responseBody), \(r.routeReason), \(r.keyID), \(r.team), \(r.credential))
                     ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
                       key_name = EXCLUDED.key_name, endpoint = EXCLUDED.endpoint, model = EXCLUDED.model,
                       provider = EXCLUDED.provider, upstream_model = EXCLUDED.upstream_model, status = EXCLUDED.status,
@@ -193,7 +197,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                       cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms, ttft_ms = EXCLUDED.ttft_ms,
                       cache = EXCLUDED.cache, error = EXCLUDED.error, request_body = EXCLUDED.request_body,
                       response_body = EXCLUDED.response_body, route_reason = EXCLUDED.route_reason,
-                      key_id = EXCLUDED.key_id, team = EXCLUDED.team
+                      key_id = EXCLUDED.key_id, team = EXCLUDED.team, credential = EXCLUDED.credential
                     """,
                     logger: self.logger
                 )
@@ -222,7 +226,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         let sql = """
             SELECT id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream,
               attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error,
-              request_body, response_body, route_reason, key_id, team
+              request_body, response_body, route_reason, key_id, team, credential
             FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT $\(binds.count)
             """
         let rows = try await self.connections.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
@@ -259,6 +263,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             record.routeReason = try cells["route_reason"].decode(String?.self)
             record.keyID = try cells["key_id"].decode(String?.self)
             record.team = try cells["team"].decode(String?.self)
+            record.credential = try cells["credential"].decode(String?.self)
             records.append(record)
         }
         return records
@@ -398,6 +403,40 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             )
         }
         return rows
+    }
+
+    /// Every sealed credential.
+    public func sealedCredentials() async throws -> [SealedCredential] {
+        var credentials: [SealedCredential] = []
+        for try await data in try await self.connections.query(
+            "SELECT data FROM provider_credentials ORDER BY team, provider",
+            logger: self.logger
+        )
+        .decode(String.self) {
+            credentials.append(try StoreSchema.keyDecoder.decode(SealedCredential.self, from: Data(data.utf8)))
+        }
+        return credentials
+    }
+
+    /// Inserts or replaces a sealed credential.
+    public func saveSealedCredential(_ credential: SealedCredential) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(credential), as: UTF8.self)
+        try await self.connections.query(
+            """
+            INSERT INTO provider_credentials (team, provider, created_at, data)
+            VALUES (\(credential.team), \(credential.provider), \(credential.createdAt.timeIntervalSince1970), \(data))
+            ON CONFLICT (team, provider) DO UPDATE SET created_at = EXCLUDED.created_at, data = EXCLUDED.data
+            """,
+            logger: self.logger
+        )
+    }
+
+    /// Removes a sealed credential.
+    public func deleteSealedCredential(team: String, provider: String) async throws {
+        try await self.connections.query(
+            "DELETE FROM provider_credentials WHERE team = \(team) AND provider = \(provider)",
+            logger: self.logger
+        )
     }
 
     /// Every team.

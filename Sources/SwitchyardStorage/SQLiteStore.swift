@@ -5,7 +5,9 @@ import GRDB
 import SwitchyardCore
 
 /// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
-public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore {
+public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore,
+    CredentialStore
+{
     private let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -92,6 +94,9 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         migrator.registerMigration("0006_quotas_and_teams") { db in
             try db.execute(sql: StoreSchema.quotaTables.joined(separator: ";\n"))
         }
+        migrator.registerMigration("0007_provider_credentials") { db in
+            for statement in StoreSchema.credentialTables { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
@@ -103,8 +108,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
                 sql: """
                     INSERT OR REPLACE INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
                       upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team, credential)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             )
             for r in records {
@@ -112,7 +117,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
                     r.id, r.startedAt.timeIntervalSince1970, r.finishedAt.timeIntervalSince1970, r.keyName, r.endpoint,
                     r.model, r.provider, r.upstreamModel, r.status, r.isStreaming, r.attempts, r.inputTokens,
                     r.cachedInputTokens, r.outputTokens, r.costUSD, r.latencyMs, r.timeToFirstTokenMs, r.cacheStatus,
-                    r.error, r.requestBody, r.responseBody, r.routeReason, r.keyID, r.team,
+                    r.error, r.requestBody, r.responseBody, r.routeReason, r.keyID, r.team, r.credential,
                 ])
             }
         }
@@ -262,6 +267,39 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         }
     }
 
+    /// Every sealed credential.
+    public func sealedCredentials() async throws -> [SealedCredential] {
+        try await self.database.read { db in
+            try String.fetchAll(db, sql: "SELECT data FROM provider_credentials ORDER BY team, provider").map {
+                try StoreSchema.keyDecoder.decode(SealedCredential.self, from: Data($0.utf8))
+            }
+        }
+    }
+
+    /// Inserts or replaces a sealed credential.
+    public func saveSealedCredential(_ credential: SealedCredential) async throws {
+        let data = String(decoding: try StoreSchema.keyEncoder.encode(credential), as: UTF8.self)
+        try await self.database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO provider_credentials (team, provider, created_at, data) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (team, provider) DO UPDATE SET created_at = excluded.created_at, data = excluded.data
+                    """,
+                arguments: [credential.team, credential.provider, credential.createdAt.timeIntervalSince1970, data]
+            )
+        }
+    }
+
+    /// Removes a sealed credential.
+    public func deleteSealedCredential(team: String, provider: String) async throws {
+        try await self.database.write { db in
+            try db.execute(
+                sql: "DELETE FROM provider_credentials WHERE team = ? AND provider = ?",
+                arguments: [team, provider]
+            )
+        }
+    }
+
     /// Every team.
     public func teams() async throws -> [Team] {
         try await self.database.read { db in
@@ -402,6 +440,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         record.routeReason = row["route_reason"]
         record.keyID = row["key_id"]
         record.team = row["team"]
+        record.credential = row["credential"]
         return record
     }
 }

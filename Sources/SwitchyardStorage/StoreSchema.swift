@@ -13,6 +13,7 @@ public enum StoreSchema {
     public static let migrations = [
         "0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log",
         "0005_request_log_key_and_team", "0006_quotas_and_teams",
+        "0007_provider_credentials",
     ]
 
     /// Quota counters (spend per window), each instance's holds on them, alerts already sent, and
@@ -32,6 +33,16 @@ public enum StoreSchema {
           at DOUBLE PRECISION NOT NULL, PRIMARY KEY (quota, quota_window, mark))
         """,
         "CREATE TABLE teams (name TEXT PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL)",
+    ]
+
+    /// Teams' own provider keys, sealed (``SealedCredential`` as JSON), and the credential kind of each
+    /// logged call.
+    static let credentialTables = [
+        """
+        CREATE TABLE provider_credentials (team TEXT NOT NULL, provider TEXT NOT NULL,
+          created_at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL, PRIMARY KEY (team, provider))
+        """,
+        "ALTER TABLE request_log ADD COLUMN credential TEXT",
     ]
 
     /// Deletes holds not renewed since the bound time, and rate-limit minutes (windows `r…`) not

@@ -61,10 +61,13 @@ struct DispatcherTests {
         )
         return Dispatcher(
             models: table,
-            retries: RetryConfiguration(attempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(2))
-        ) { wait in
-            waits?.record(wait)
-        }
+            retries: RetryConfiguration(
+                attempts: attempts,
+                initialBackoff: .milliseconds(100),
+                maxBackoff: .seconds(2)
+            ),
+            pause: { wait in waits?.record(wait) }
+        )
     }
 
     func call(_ body: String = #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#) throws -> Call {

@@ -45,7 +45,7 @@ extension GatewayConfiguration {
         }
         var budget = Self.maxNodes
         let interpolated = try interpolate(node, environment: environment, path: "", budget: &budget)
-        let configuration: GatewayConfiguration
+        var configuration: GatewayConfiguration
         do {
             configuration = try YAMLDecoder().decode(
                 GatewayConfiguration.self,
@@ -57,6 +57,7 @@ extension GatewayConfiguration {
         } catch let error as DecodingError {
             throw ConfigurationError(Self.describe(error))
         }
+        try configuration.applyCredentialKey(from: environment)
         try configuration.validate()
         return configuration
     }

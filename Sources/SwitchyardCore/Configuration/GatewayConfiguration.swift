@@ -43,11 +43,14 @@ public struct GatewayConfiguration: Sendable, Decodable {
     public var requestLog = RequestLogConfiguration()
     /// Where budget alerts go.
     public var alerts = AlertConfiguration()
+    /// Seals teams' provider keys at rest (`credential_key`, or `SWITCHYARD_CREDENTIAL_KEY`).
+    public var credentialKey: CredentialSealer?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, store, providers, models, catalog, cache, keys, server, retries, alerts
         case masterKey = "master_key"
         case requestLog = "request_log"
+        case credentialKey = "credential_key"
     }
 
     /// A configuration with every default: no providers, no models.
@@ -73,6 +76,27 @@ public struct GatewayConfiguration: Sendable, Decodable {
         self.retries = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retries) ?? .init()
         self.requestLog = try c.decodeIfPresent(RequestLogConfiguration.self, forKey: .requestLog) ?? .init()
         self.alerts = try c.decodeIfPresent(AlertConfiguration.self, forKey: .alerts) ?? .init()
+        if let key = try c.decodeIfPresent(String.self, forKey: .credentialKey), !key.isEmpty {
+            self.credentialKey = try Self.credentialSealer(key, source: "`credential_key`")
+        }
+    }
+
+    /// Takes `SWITCHYARD_CREDENTIAL_KEY` from `environment` when `credential_key` is not set.
+    public mutating func applyCredentialKey(from environment: [String: String]) throws {
+        guard self.credentialKey == nil, let key = environment["SWITCHYARD_CREDENTIAL_KEY"], !key.isEmpty else {
+            return
+        }
+        self.credentialKey = try Self.credentialSealer(key, source: "SWITCHYARD_CREDENTIAL_KEY")
+    }
+
+    /// The sealer for a credential key, or an error saying how to make one.
+    static func credentialSealer(_ text: String, source: String) throws -> CredentialSealer {
+        guard let sealer = CredentialSealer(base64: text) else {
+            throw ConfigurationError(
+                "\(source) must be 32 random bytes in base64 (44 characters; make one with `openssl rand -base64 32`)"
+            )
+        }
+        return sealer
     }
 
     /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.

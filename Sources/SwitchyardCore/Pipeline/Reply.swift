@@ -87,12 +87,15 @@ public struct Attempt: Sendable, Equatable, Codable {
     public var failure: String?
     /// What only the operator may see about the failure (an upstream address); never sent to clients.
     public var detail: String?
+    /// Whose provider key it used: `team` (the caller's team brought its own) or `gateway`.
+    public var credential: String?
 
     /// Creates an attempt record.
-    public init(route: String, failure: String? = nil, detail: String? = nil) {
+    public init(route: String, failure: String? = nil, detail: String? = nil, credential: String? = nil) {
         self.route = route
         self.failure = failure
         self.detail = detail
+        self.credential = credential
     }
 }
 

@@ -28,6 +28,8 @@ public protocol Provider: Sendable {
     var inventsAnswers: Bool { get }
     /// How many API keys it rotates through on 429 (``UpstreamContext/keyIndex`` picks one).
     var keyCount: Int { get }
+    /// Whether a call may bring its own API key for it (``UpstreamContext/ownKey``).
+    var acceptsOwnKey: Bool { get }
     /// Makes one chat completion attempt; throws ``ProviderError`` on failure.
     func chat(_ request: ChatRequest, on route: Route, context: UpstreamContext) async throws -> UpstreamResponse
     /// Makes one embeddings attempt; throws ``ProviderError`` on failure.
@@ -44,6 +46,8 @@ extension Provider {
     public var inventsAnswers: Bool { false }
     /// One key, unless the provider says otherwise.
     public var keyCount: Int { 1 }
+    /// Only providers that send a key header take a team's own key.
+    public var acceptsOwnKey: Bool { false }
 }
 
 /// What a provider needs to know about the call beyond the request.
@@ -58,6 +62,11 @@ public struct UpstreamContext: Sendable {
     public var idleTimeout: Duration
     /// Which of the provider's API keys to use (0 first; rotated on 429).
     public var keyIndex = 0
+    /// The caller's team's own key for this provider, sent instead of the provider's (bring your own key).
+    public var ownKey: String?
+
+    /// `team` when the attempt sends the team's own key, else `gateway`.
+    public var credential: String { self.ownKey == nil ? "gateway" : "team" }
 
     /// Creates a context; unspecified timeouts take the gateway defaults.
     public init(

@@ -66,7 +66,7 @@ extension Dispatcher {
                 )
                 self.retryBudget.recordRequest(step.route.provider.name)
                 do {
-                    let context = UpstreamContext(requestID: call.id, timeouts: step.route.timeouts, deadline: deadline)
+                    let context = self.upstreamContext(step.route, call: call, deadline: deadline)
                     let response = try await attempt(step.route, context)
                     let body = try await Self.makeBody(response, route: step.route, call: call, deadline: deadline)
                     return .answered(body, lease)
@@ -84,6 +84,9 @@ extension Dispatcher {
                 return Entry(index: 1, result: await once(second))
             }
 
+            func credential(_ step: Step) -> String {
+                self.upstreamContext(step.route, call: call, deadline: deadline).credential
+            }
             var outcome = RaceOutcome()
             var records: [(Int, Attempt)] = []
             while let entry = await group.next() {
@@ -92,7 +95,9 @@ extension Dispatcher {
                 case .answered(let body, let lease):
                     if outcome.winner == nil {
                         outcome.winner = (step, body, lease)
-                        records.append((entry.index, Attempt(route: step.route.label)))
+                        records.append(
+                            (entry.index, Attempt(route: step.route.label, credential: credential(step)))
+                        )
                         group.cancelAll()
                     } else {
                         // Both answered: the later one is closed unread.
@@ -105,7 +110,12 @@ extension Dispatcher {
                     records.append(
                         (
                             entry.index,
-                            Attempt(route: step.route.label, failure: error.description, detail: error.detail)
+                            Attempt(
+                                route: step.route.label,
+                                failure: error.description,
+                                detail: error.detail,
+                                credential: credential(step)
+                            )
                         )
                     )
                     // The first route failed before the hedge started: stop waiting, the loop goes on.

@@ -35,6 +35,8 @@ public struct Dispatcher: Sendable {
     public let shadowTraffic: ShadowTraffic?
     /// Where routes' rate limits are counted; without one, `routes[].limits` are not enforced.
     public let quotaLedger: QuotaLedger?
+    /// The key a team brought for a provider (team, provider name), if any.
+    public let ownKeys: (@Sendable (String, String) -> String?)?
 
     /// Creates a dispatcher.
     public init(
@@ -44,9 +46,11 @@ public struct Dispatcher: Sendable {
         retryBudget: RetryBudget? = nil,
         shadowTraffic: ShadowTraffic? = ShadowTraffic(),
         quotaLedger: QuotaLedger? = nil,
+        ownKeys: (@Sendable (String, String) -> String?)? = nil,
         pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.quotaLedger = quotaLedger
+        self.ownKeys = ownKeys
         self.planner = RoutePlanner(
             models: models,
             statistics: statistics ?? RouteStatistics(known: models.routeLabels)
@@ -151,7 +155,7 @@ public struct Dispatcher: Sendable {
             defer { quota?.settle(requests: number, tokens: 0) }
             while number < self.retries.attempts {
                 number += 1
-                var context = UpstreamContext(requestID: call.id, timeouts: route.timeouts, deadline: deadline)
+                var context = self.upstreamContext(route, call: call, deadline: deadline)
                 context.keyIndex = keyIndex
                 let lease = RouteLease(
                     state: step.state,
@@ -162,7 +166,7 @@ public struct Dispatcher: Sendable {
                 do {
                     let response = try await attempt(route, context)
                     let body = try await Self.makeBody(response, route: route, call: call, deadline: deadline)
-                    attempts.append(Attempt(route: step.handle.label))
+                    attempts.append(Attempt(route: step.handle.label, credential: context.credential))
                     self.planner.rememberAffinity(plan.affinityKey, route: step.handle.label)
                     var reply = Reply(
                         provider: route.provider.name,
@@ -199,7 +203,14 @@ public struct Dispatcher: Sendable {
                     break
                 } catch let error as ProviderError {
                     lease.failed(error)
-                    attempts.append(Attempt(route: route.label, failure: error.description, detail: error.detail))
+                    attempts.append(
+                        Attempt(
+                            route: route.label,
+                            failure: error.description,
+                            detail: error.detail,
+                            credential: context.credential
+                        )
+                    )
                     failures.append(error)
                     call.logger.debug(
                         "upstream attempt failed",
@@ -221,7 +232,7 @@ public struct Dispatcher: Sendable {
                     }
                     guard ContinuousClock.now < deadline else { break }
                     // A rate-limited key is not the provider: its next key is tried at once, before any wait.
-                    if error.kind == .rateLimited, rotations + 1 < route.provider.keyCount {
+                    if error.kind == .rateLimited, context.ownKey == nil, rotations + 1 < route.provider.keyCount {
                         rotations += 1
                         keyIndex = (keyIndex + 1) % route.provider.keyCount
                         number -= 1
@@ -267,6 +278,16 @@ public struct Dispatcher: Sendable {
     }
 
     typealias Step = RoutePlanner.Step
+
+    /// The context of an attempt on `route`: its timeouts, and the caller's team's own key when the
+    /// team brought one for the route's provider.
+    func upstreamContext(_ route: Route, call: Call, deadline: ContinuousClock.Instant) -> UpstreamContext {
+        var context = UpstreamContext(requestID: call.id, timeouts: route.timeouts, deadline: deadline)
+        if route.provider.acceptsOwnKey, let team = call.caller?.team, let ownKeys = self.ownKeys {
+            context.ownKey = ownKeys(team, route.provider.name)
+        }
+        return context
+    }
 
     /// The routes that can serve `requirements`; throws a 400 naming the limit when none can.
     static func eligible(

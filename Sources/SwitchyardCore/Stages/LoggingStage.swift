@@ -100,6 +100,7 @@ public struct LoggingStage: Stage {
         record.routeReason = receipt.routeReason
         record.keyID = call.caller?.keyID
         record.team = call.caller?.team
+        record.credential = receipt.attempts.last(where: { $0.failure == nil })?.credential
         self.sink.enqueue(record)
     }
 

@@ -52,6 +52,8 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
     public var keyID: String?
     /// The caller's team, if any.
     public var team: String?
+    /// Whose provider key served the answer: `team` (the team's own) or `gateway`; `nil` without one.
+    public var credential: String?
 
     enum CodingKeys: String, CodingKey {
         case id, endpoint, model, provider, status, attempts, error
@@ -71,7 +73,7 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
         case responseBody = "response_body"
         case routeReason = "route_reason"
         case keyID = "key_id"
-        case team
+        case team, credential
     }
 
     /// Creates a record.

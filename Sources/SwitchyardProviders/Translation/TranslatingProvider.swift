@@ -68,6 +68,8 @@ public struct TranslatingProvider<Translator: ChatTranslator>: Provider {
     public let transport: HTTPTransport
     /// The keys a 429 rotates through.
     public var keyCount: Int { self.translator.access.keyCount }
+    /// A team's own key replaces the configured one (a Bedrock API key replaces request signing).
+    public var acceptsOwnKey: Bool { true }
 
     /// Creates a provider.
     public init(name: String, translator: Translator, transport: HTTPTransport) {

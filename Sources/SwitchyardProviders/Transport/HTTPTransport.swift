@@ -84,7 +84,9 @@ public final class HTTPTransport: Sendable {
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
         head.headers.reserveCapacity(request.headers.count + 4)
         head.headers.add(name: "Host", value: url.endpoint.hostHeader)
-        for (name, value) in request.headers(forKey: context.keyIndex) { head.headers.add(name: name, value: value) }
+        for (name, value) in request.headers(forKey: context.keyIndex, ownKey: context.ownKey) {
+            head.headers.add(name: name, value: value)
+        }
         head.headers.add(name: "x-switchyard-request-id", value: context.requestID)
         head.headers.add(name: "Content-Length", value: String(request.body.count))
 

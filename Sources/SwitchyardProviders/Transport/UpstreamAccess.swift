@@ -11,6 +11,8 @@ public struct UpstreamAccess: Sendable {
     public var credentials: [(String, String)]
     /// The key headers of every key, in rotation order, when there are several.
     public var rotation: [[(String, String)]]
+    /// Makes the key headers for a key: how a team's own key is sent.
+    public let keyHeaders: @Sendable (String) -> [(String, String)]
     /// Extra headers from the configuration, sent after the dialect's own.
     public var extraHeaders: [String: String]
     /// The proxy to tunnel through, if any.
@@ -23,7 +25,7 @@ public struct UpstreamAccess: Sendable {
         baseURL: String,
         apiKey: String?,
         apiKeys: [String] = [],
-        credentials: (String) -> [(String, String)],
+        credentials: @escaping @Sendable (String) -> [(String, String)],
         extraHeaders: [String: String] = [:],
         proxy: UpstreamProxy? = nil
     ) {
@@ -33,6 +35,7 @@ public struct UpstreamAccess: Sendable {
         let keys = (apiKeys.isEmpty ? [apiKey].compactMap { $0 } : apiKeys).filter { !$0.isEmpty && $0 != "none" }
         self.credentials = keys.first.map(credentials) ?? []
         self.rotation = keys.count > 1 ? keys.map(credentials) : []
+        self.keyHeaders = credentials
         self.extraHeaders = extraHeaders
         self.proxy = proxy
     }
@@ -49,6 +52,7 @@ public struct UpstreamAccess: Sendable {
         all += self.extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         var request = UpstreamHTTPRequest(url: self.baseURL + path, headers: all, body: body, proxy: self.proxy)
         request.keyRotation = self.rotation
+        request.keyHeaders = self.keyHeaders
         return request
     }
 }
@@ -66,9 +70,17 @@ public struct UpstreamHTTPRequest: Sendable, Equatable {
     /// The key headers of each of the provider's keys when it has several: the transport swaps the
     /// first key's headers for those of ``UpstreamContext/keyIndex``.
     public var keyRotation: [[(String, String)]] = []
+    /// Makes the key headers for a key, when the dialect sends its key in headers.
+    public var keyHeaders: (@Sendable (String) -> [(String, String)])?
 
-    /// The headers to send with key number `index` (the headers as they are for key 0 or without rotation).
-    public func headers(forKey index: Int) -> [(String, String)] {
+    /// The headers to send with key number `index` (the headers as they are for key 0 or without
+    /// rotation), or with `ownKey` instead of every configured key when one is given.
+    public func headers(forKey index: Int, ownKey: String? = nil) -> [(String, String)] {
+        if let ownKey, let keyHeaders = self.keyHeaders {
+            let own = keyHeaders(ownKey)
+            let names = Set(own.map { $0.0.lowercased() })
+            return self.headers.filter { !names.contains($0.0.lowercased()) } + own
+        }
         guard index > 0, self.keyRotation.count > 1 else { return self.headers }
         let first = Set(self.keyRotation[0].map { $0.0.lowercased() })
         return self.headers.filter { !first.contains($0.0.lowercased()) }

@@ -5,7 +5,9 @@ import Hummingbird
 import SwitchyardCore
 
 /// The admin API's teams: `POST /admin/teams`, `GET /admin/teams`, `GET /admin/teams/{name}`,
-/// `PUT /admin/teams/{name}` (set budget, limits and metadata) and `DELETE /admin/teams/{name}`.
+/// `PUT /admin/teams/{name}` (set budget, limits and metadata) and `DELETE /admin/teams/{name}`; the
+/// team's own provider keys: `GET /admin/teams/{name}/credentials`,
+/// `PUT /admin/teams/{name}/credentials/{provider}` and `DELETE /admin/teams/{name}/credentials/{provider}`.
 ///
 /// A key joins a team by naming it (`team`); a team's budget and limits are drawn from by all its
 /// keys together, beside each key's own. Every change is written to the audit log.
@@ -16,8 +18,13 @@ struct TeamRoutes<Context: RequestContext> {
     let ledger: QuotaLedger
     let authenticator: Authenticator
     let maxBodyBytes: Int
+    /// Where teams' own provider keys are sealed; `nil` without a credential key.
+    let vault: CredentialVault?
+    /// The configured providers, by name.
+    let providers: [String: any Provider]
 
     func register(on router: Router<Context>) {
+        self.registerCredentials(on: router)
         router.post("/admin/teams") { request, _ in
             let admin = try self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
@@ -80,6 +87,128 @@ struct TeamRoutes<Context: RequestContext> {
                 AuditEntry(actor: AuditEntry.actor(admin), action: "team.delete", target: team.name)
             )
             return try await self.view(team)
+        }
+    }
+
+    private func registerCredentials(on router: Router<Context>) {
+        router.get("/admin/teams/:name/credentials") { request, context in
+            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+            let team = try self.team(context)
+            let sealed = try await self.vault?.store.sealedCredentials() ?? []
+            return try PolicyView.json(
+                CredentialList(data: sealed.filter { $0.team == team.name }.map(CredentialView.init))
+            )
+        }
+        router.put("/admin/teams/:name/credentials/:provider") { request, context in
+            let admin = try self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
+            let team = try self.team(context)
+            let provider = try self.provider(context)
+            guard let vault = self.vault else {
+                throw GatewayError.invalidRequest(
+                    "Provider keys are stored sealed under a credential key, and none is set: start the gateway with "
+                        + "SWITCHYARD_CREDENTIAL_KEY (or `credential_key`) set to `openssl rand -base64 32`.",
+                    code: "credential_key_missing"
+                )
+            }
+            var body = request
+            let bytes = try await body.collectBody(upTo: self.maxBodyBytes)
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any]
+            for name in (object ?? [:]).keys.sorted() where name != "api_key" {
+                throw GatewayError.invalidRequest("`\(name)` is not a credential setting; known: api_key.", param: name)
+            }
+            guard let key = object?["api_key"] as? String, !key.isEmpty, key.utf8.count <= 4_096,
+                !key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F })
+            else {
+                throw GatewayError.invalidRequest(
+                    "The body must be {\"api_key\": \"...\"}: the team's key for `\(provider)`, printable, at most 4,096 bytes.",
+                    param: "api_key"
+                )
+            }
+            let sealed = try await vault.save(key, team: team.name, provider: provider)
+            try await self.audit.appendAudit(
+                AuditEntry(
+                    actor: AuditEntry.actor(admin),
+                    action: "credential.set",
+                    target: "\(team.name)/\(provider)",
+                    detail: ["hint": sealed.hint]
+                )
+            )
+            return try PolicyView.json(CredentialView(sealed))
+        }
+        router.delete("/admin/teams/:name/credentials/:provider") { request, context in
+            let admin = try self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
+            let team = try self.team(context)
+            let provider = context.parameters.get("provider") ?? ""
+            let sealed = try await self.vault?.store.sealedCredentials() ?? []
+            guard let existing = sealed.first(where: { $0.team == team.name && $0.provider == provider }), let vault
+            else {
+                throw GatewayError.notFound(
+                    "The team `\(team.name)` has no key of its own for `\(provider)`.",
+                    param: "provider",
+                    code: "credential_not_found"
+                )
+            }
+            try await vault.delete(team: team.name, provider: provider)
+            try await self.audit.appendAudit(
+                AuditEntry(
+                    actor: AuditEntry.actor(admin),
+                    action: "credential.delete",
+                    target: "\(team.name)/\(provider)"
+                )
+            )
+            return try PolicyView.json(CredentialView(existing))
+        }
+    }
+
+    /// The configured provider named in the path, if it takes a team's own key.
+    private func provider(_ context: Context) throws -> String {
+        let name = context.parameters.get("provider") ?? ""
+        guard let provider = self.providers[name] else {
+            throw GatewayError.notFound(
+                "There is no provider `\(name)`; configured: \(self.providers.keys.sorted().joined(separator: ", ")).",
+                param: "provider",
+                code: "provider_not_found"
+            )
+        }
+        guard provider.acceptsOwnKey else {
+            throw GatewayError.invalidRequest(
+                "The provider `\(name)` takes no API key, so a team cannot bring its own.",
+                param: "provider",
+                code: "invalid_value"
+            )
+        }
+        return name
+    }
+
+    struct CredentialList: Encodable {
+        var object = "list"
+        var data: [CredentialView]
+    }
+
+    /// A team's own key as the admin API shows it: never the key, only its first and last characters.
+    struct CredentialView: Encodable {
+        var object = "credential"
+        var team: String
+        var provider: String
+        var hint: String
+        var createdAt: Date
+
+        init(_ sealed: SealedCredential) {
+            self.team = sealed.team
+            self.provider = sealed.provider
+            self.hint = sealed.hint
+            self.createdAt = sealed.createdAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case object, team, provider, hint
+            case createdAt = "created_at"
         }
     }
 

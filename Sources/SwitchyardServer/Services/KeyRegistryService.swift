@@ -8,6 +8,8 @@ import SwitchyardCore
 /// revoked or rotated through another instance apply here too. A failed reload keeps the keys it had.
 struct KeyRegistryService: Service {
     let registry: KeyRegistry
+    /// Teams' own provider keys, reloaded with the virtual keys.
+    let vault: CredentialVault?
     let logger: Logger
 
     func run() async throws {
@@ -15,6 +17,7 @@ struct KeyRegistryService: Service {
             try? await Task.sleep(for: self.registry.refreshInterval)
             do {
                 try await self.registry.refresh()
+                try await self.vault?.refresh()
             } catch {
                 self.logger.warning(
                     "virtual keys reload failed",
