@@ -46,6 +46,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         .target(
@@ -66,6 +67,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardStorage",
                 nioCore, nioPosix, nioHTTPTypes, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus,
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .executableTarget(
@@ -98,6 +100,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardServer", "SwitchyardStorage", "SwitchyardTesting", "SwitchyardProviders",
                 nioCore, nioPosix, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging, prometheus,
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .testTarget(

@@ -36,6 +36,8 @@ public struct Gateway: Sendable {
     public let keys: KeyRegistry?
     /// Teams' own provider keys, when a credential key is set.
     public let credentials: CredentialVault?
+    /// Accepts the configured OIDC issuer's tokens.
+    let oidc: OIDCAuthenticator?
     private let logger: Logger
     /// The Prometheus registry behind `/metrics`.
     public let registry: PrometheusCollectorRegistry
@@ -97,10 +99,14 @@ public struct Gateway: Sendable {
             logger: logger
         )
         let keyRegistry = (store as? any KeyStore).map { KeyRegistry(store: $0) }
+        let oidc = configuration.oidc.map {
+            OIDCAuthenticator(configuration: $0, transport: transport, logger: logger)
+        }
         let authenticator = Authenticator(
             masterKey: configuration.masterKey,
             keys: configuration.keys,
-            registry: keyRegistry
+            registry: keyRegistry,
+            tokens: oidc
         )
         let alerts = (store as? any QuotaStore).flatMap {
             BudgetAlerts(configuration: configuration.alerts, store: $0, transport: transport, logger: logger)
@@ -231,7 +237,8 @@ public struct Gateway: Sendable {
             services: ((store as? PostgresStore).map { [$0] } ?? [])
                 + (ledger.map { [QuotaLedgerService(ledger: $0, logger: logger)] } ?? [])
                 + [requestLog, RouteStatisticsService(statistics: statistics)]
-                + (keyRegistry.map { [KeyRegistryService(registry: $0, vault: vault, logger: logger)] } ?? []),
+                + (keyRegistry.map { [KeyRegistryService(registry: $0, vault: vault, logger: logger)] } ?? [])
+                + (oidc.map { [OIDCKeyService(authenticator: $0)] } ?? []),
             logger: logger
         )
         self.configuration = configuration
@@ -242,6 +249,7 @@ public struct Gateway: Sendable {
         self.statistics = statistics
         self.keys = keyRegistry
         self.credentials = vault
+        self.oidc = oidc
         self.logger = logger
         self.registry = registry
     }
@@ -271,6 +279,7 @@ public struct Gateway: Sendable {
     /// Serves until SIGTERM or SIGINT, then drains the request log and closes upstream connections.
     public func run() async throws {
         try await self.prepare()
+        await self.fetchTokenKeys()
         do {
             try await self.application.runService()
         } catch {
@@ -278,6 +287,20 @@ public struct Gateway: Sendable {
             throw error
         }
         try await self.transport.shutdown()
+    }
+
+    /// Fetches the OIDC issuer's key set once before serving; an issuer that does not answer is
+    /// logged, and its tokens are refused until a later fetch succeeds (gateway keys keep working).
+    func fetchTokenKeys() async {
+        guard let oidc = self.oidc else { return }
+        do {
+            try await oidc.refresh()
+        } catch {
+            self.logger.warning(
+                "OIDC key set fetch failed; tokens are refused until it succeeds",
+                metadata: ["gw.error": "\(String(describing: error).prefix(300))"]
+            )
+        }
     }
 
     /// Closes upstream connections; for tests that run the application themselves.

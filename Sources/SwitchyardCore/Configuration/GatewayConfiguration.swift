@@ -45,9 +45,11 @@ public struct GatewayConfiguration: Sendable, Decodable {
     public var alerts = AlertConfiguration()
     /// Seals teams' provider keys at rest (`credential_key`, or `SWITCHYARD_CREDENTIAL_KEY`).
     public var credentialKey: CredentialSealer?
+    /// An OIDC issuer whose signed tokens are accepted as keys.
+    public var oidc: OIDCConfiguration?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, store, providers, models, catalog, cache, keys, server, retries, alerts
+        case listen, store, providers, models, catalog, cache, keys, server, retries, alerts, oidc
         case masterKey = "master_key"
         case requestLog = "request_log"
         case credentialKey = "credential_key"
@@ -76,6 +78,7 @@ public struct GatewayConfiguration: Sendable, Decodable {
         self.retries = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retries) ?? .init()
         self.requestLog = try c.decodeIfPresent(RequestLogConfiguration.self, forKey: .requestLog) ?? .init()
         self.alerts = try c.decodeIfPresent(AlertConfiguration.self, forKey: .alerts) ?? .init()
+        self.oidc = try c.decodeIfPresent(OIDCConfiguration.self, forKey: .oidc)
         if let key = try c.decodeIfPresent(String.self, forKey: .credentialKey), !key.isEmpty {
             self.credentialKey = try Self.credentialSealer(key, source: "`credential_key`")
         }
@@ -574,6 +577,92 @@ extension RateLimits {
             self.rpm = try c.decodeIfPresent(Int.self, forKey: .rpm)
             self.tpm = try c.decodeIfPresent(Int.self, forKey: .tpm)
         }
+    }
+}
+
+/// An OIDC issuer whose signed JWTs are accepted as bearer keys, their claims mapped to a team and a role.
+///
+/// - Configuration keys:
+///   - `issuer` (string, required): the `iss` every token must carry; an `https` URL (`http` only on loopback).
+///   - `audience` (string, optional): when set, a token's `aud` must include it.
+///   - `jwks_url` (string, optional): the key set; discovered from
+///     `ISSUER/.well-known/openid-configuration` when absent.
+///   - `team_claim` (string, optional, default `team`): the claim naming the caller's team (a string,
+///     or the first string of a list).
+///   - `role_claim` (string, optional, default `role`): the claim naming `client`, `viewer` or `admin`;
+///     absent means `client`, anything else is refused.
+///   - `name_claim` (string, optional, default `sub`): shown in logs as `oidc:NAME`.
+///   - `refresh` (duration, optional, default 10m): how often the key set is fetched again.
+public struct OIDCConfiguration: Sendable, Decodable, Equatable {
+    /// The required `iss`.
+    public var issuer: String
+    /// The required audience, if any.
+    public var audience: String?
+    /// Where the key set is, if not discovered.
+    public var jwksURL: String?
+    /// Claim names.
+    public var teamClaim = "team"
+    /// The claim naming the role.
+    public var roleClaim = "role"
+    /// The claim naming the caller in logs.
+    public var nameClaim = "sub"
+    /// Key set refresh interval.
+    public var refresh = Duration.seconds(600)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case issuer, audience, refresh
+        case jwksURL = "jwks_url"
+        case teamClaim = "team_claim"
+        case roleClaim = "role_claim"
+        case nameClaim = "name_claim"
+    }
+
+    /// An issuer with default claim names.
+    public init(issuer: String, audience: String? = nil, jwksURL: String? = nil) {
+        self.issuer = issuer
+        self.audience = audience
+        self.jwksURL = jwksURL
+    }
+
+    /// Decodes the section, checking the URLs.
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.issuer = try c.decode(String.self, forKey: .issuer)
+        self.audience = try c.decodeIfPresent(String.self, forKey: .audience)
+        self.jwksURL = try c.decodeIfPresent(String.self, forKey: .jwksURL)
+        for (name, url) in [("issuer", Optional(self.issuer)), ("jwks_url", self.jwksURL)] {
+            guard let url else { continue }
+            guard Self.isAcceptable(url) else {
+                throw ConfigurationError(
+                    "`oidc.\(name)` must be an https URL (http only for 127.0.0.1 or localhost); got `\(url.prefix(200))`"
+                )
+            }
+        }
+        for (key, keyPath) in [
+            (CodingKeys.teamClaim, \OIDCConfiguration.teamClaim), (.roleClaim, \.roleClaim), (.nameClaim, \.nameClaim),
+        ] {
+            if let name = try c.decodeIfPresent(String.self, forKey: key) {
+                guard !name.isEmpty, name.count <= 100 else {
+                    throw ConfigurationError("`oidc.\(key.stringValue)` must be a claim name of 1 to 100 characters")
+                }
+                self[keyPath: keyPath] = name
+            }
+        }
+        if let refresh = try c.decodeIfPresent(ConfigDuration.self, forKey: .refresh) {
+            guard refresh.duration >= .seconds(10) else {
+                throw ConfigurationError("`oidc.refresh` must be at least 10s")
+            }
+            self.refresh = refresh.duration
+        }
+    }
+
+    /// `https://…`, or `http://` to a loopback host.
+    public static func isAcceptable(_ text: String) -> Bool {
+        guard let url = URL(string: text), let host = url.host, let scheme = url.scheme?.lowercased() else {
+            return false
+        }
+        return scheme == "https" || (scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host.lowercased()))
     }
 }
 

@@ -17,7 +17,7 @@ public struct AuthenticationStage: Stage {
     /// Authenticates, then continues with the caller set.
     public func handle(_ call: Call, next: (Call) async throws -> Reply) async throws -> Reply {
         var call = call
-        call.caller = try self.authenticator.authenticate(call.presentedKey)
+        call.caller = try await self.authenticator.authenticate(call.presentedKey)
         return try await next(call)
     }
 }
@@ -32,10 +32,18 @@ public struct Authenticator: Sendable {
     private let keys: [(digest: [UInt8], caller: Caller)]
     /// The store's virtual keys, when the gateway has a store.
     public let registry: KeyRegistry?
+    /// Signed tokens accepted as keys (OIDC), when configured.
+    public let tokens: (any TokenAuthenticator)?
 
     /// Creates an authenticator from the configuration.
-    public init(masterKey: String?, keys: [KeyConfiguration], registry: KeyRegistry? = nil) {
+    public init(
+        masterKey: String?,
+        keys: [KeyConfiguration],
+        registry: KeyRegistry? = nil,
+        tokens: (any TokenAuthenticator)? = nil
+    ) {
         self.registry = registry
+        self.tokens = tokens
         self.masterKey = masterKey.map(Self.digest)
         self.keys = keys.map {
             (
@@ -52,10 +60,18 @@ public struct Authenticator: Sendable {
     }
 
     /// Whether calls need a key.
-    public var isEnabled: Bool { self.masterKey != nil || !self.keys.isEmpty }
+    public var isEnabled: Bool { self.masterKey != nil || !self.keys.isEmpty || self.tokens != nil }
 
-    /// The caller for `presented`, or a 401.
-    public func authenticate(_ presented: String?) throws(GatewayError) -> Caller {
+    /// The caller for `presented` (a gateway key, or a signed token when tokens are accepted), or a 401.
+    public func authenticate(_ presented: String?) async throws(GatewayError) -> Caller {
+        if let tokens = self.tokens, let presented, let caller = try await tokens.caller(forToken: presented) {
+            return caller
+        }
+        return try self.authenticateKey(presented)
+    }
+
+    /// The caller for a presented gateway key, or a 401.
+    public func authenticateKey(_ presented: String?) throws(GatewayError) -> Caller {
         guard self.isEnabled else { return .anonymous }
         guard let presented, !presented.isEmpty else {
             throw .unauthorized(
@@ -75,14 +91,14 @@ public struct Authenticator: Sendable {
 
     /// The caller for the admin API: the master key, an `admin` key, or (to read) a `viewer` key;
     /// a 401 without a valid key, a 403 for a key whose role does not allow it.
-    public func authenticateAdmin(_ presented: String?, writes: Bool) throws(GatewayError) -> Caller {
+    public func authenticateAdmin(_ presented: String?, writes: Bool) async throws(GatewayError) -> Caller {
         if !self.isEnabled { return Caller(keyName: "anonymous", role: .admin) }
         guard let presented, !presented.isEmpty else {
             throw .unauthorized("The admin API needs a key: send `Authorization: Bearer <master key or admin key>`.")
         }
         let caller: Caller
         do {
-            caller = try self.authenticate(presented)
+            caller = try await self.authenticate(presented)
         } catch {
             throw .unauthorized("The admin API needs the master key or an admin key; this key is not one.")
         }

@@ -81,7 +81,7 @@ public final class HTTPTransport: Sendable {
         var target = url.endpoint
         target.proxy = request.proxy
         let endpoint = target
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
+        var head = HTTPRequestHead(version: .http1_1, method: request.method == "GET" ? .GET : .POST, uri: url.target)
         head.headers.reserveCapacity(request.headers.count + 4)
         head.headers.add(name: "Host", value: url.endpoint.hostHeader)
         for (name, value) in request.headers(forKey: context.keyIndex, ownKey: context.ownKey) {

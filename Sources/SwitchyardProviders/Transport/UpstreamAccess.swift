@@ -57,8 +57,10 @@ public struct UpstreamAccess: Sendable {
     }
 }
 
-/// An HTTP request an adapter wants made: always a POST of a JSON body.
+/// An HTTP request an adapter wants made: a POST of a JSON body (a GET for key sets and discovery).
 public struct UpstreamHTTPRequest: Sendable, Equatable {
+    /// `POST`, or `GET` (then the body is empty).
+    public var method = "POST"
     /// Full URL.
     public var url: String
     /// Headers, credentials included (never log them).
@@ -97,7 +99,7 @@ public struct UpstreamHTTPRequest: Sendable, Equatable {
 
     /// Compares URL, body, headers and proxy.
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.url == rhs.url && lhs.body == rhs.body && lhs.proxy == rhs.proxy
+        lhs.method == rhs.method && lhs.url == rhs.url && lhs.body == rhs.body && lhs.proxy == rhs.proxy
             && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
     }
 }

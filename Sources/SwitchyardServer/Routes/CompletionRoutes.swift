@@ -86,7 +86,7 @@ struct CompletionRoutes {
     /// Anthropic counts (`x-switchyard-token-count: exact`); otherwise it is an estimate at four
     /// characters per token and 1,600 per image (`estimate`), as no other tokenizer is at hand.
     private func countTokens(_ inbound: Request, requestID: String) async throws -> Response {
-        let caller = try self.authenticator.authenticate(Self.presentedKey(inbound.headers))
+        let caller = try await self.authenticator.authenticate(Self.presentedKey(inbound.headers))
         let (buffer, _) = try await self.collectBody(inbound)
         let body = Array(buffer.readableBytesView)
         let estimate = try AnthropicInbound.estimateInputTokens(body)

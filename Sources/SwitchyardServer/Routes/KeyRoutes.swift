@@ -23,7 +23,7 @@ struct KeyRoutes<Context: RequestContext> {
 
     func register(on router: Router<Context>) {
         router.post("/admin/keys") { request, _ in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -62,15 +62,21 @@ struct KeyRoutes<Context: RequestContext> {
             return try Self.json(VirtualKeyView(key, secret: secret), status: .created)
         }
         router.get("/admin/keys") { request, _ in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
             return try Self.json(KeyList(data: self.registry.all.map { VirtualKeyView($0) }))
         }
         router.get("/admin/keys/:id") { request, context in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
             return try Self.json(VirtualKeyView(try self.key(context)))
         }
         router.delete("/admin/keys/:id") { request, context in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -85,7 +91,7 @@ struct KeyRoutes<Context: RequestContext> {
             return try Self.json(VirtualKeyView(key))
         }
         router.post("/admin/keys/:id/rotate") { request, context in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -112,7 +118,10 @@ struct KeyRoutes<Context: RequestContext> {
             return try Self.json(VirtualKeyView(rotated, secret: secret))
         }
         router.get("/admin/audit") { request, _ in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: true)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
             let parameters = request.uri.queryParameters
             let query = try OperationsRoutes<Context>.logQuery(parameters)
             let entries = try await self.audit.auditEntries(since: query.since, limit: query.limit)

@@ -15,11 +15,11 @@ struct ModelRoutes<Context: RequestContext> {
         let listing = ModelListing.list(self.models)
         let encoded = ByteBuffer(bytes: (try? JSONDecoderFactory.encoder.encode(listing)) ?? Data())
         router.get("/v1/models") { request, _ in
-            _ = try self.authenticator.authenticate(CompletionRoutes.presentedKey(request.headers))
+            _ = try await self.authenticator.authenticate(CompletionRoutes.presentedKey(request.headers))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: encoded))
         }
         router.get("/v1/models/**") { request, context in
-            _ = try self.authenticator.authenticate(CompletionRoutes.presentedKey(request.headers))
+            _ = try await self.authenticator.authenticate(CompletionRoutes.presentedKey(request.headers))
             let id = context.parameters.getCatchAll().joined(separator: "/")
             guard let model = self.models.resolve(id) else {
                 throw GatewayError.notFound(

@@ -43,7 +43,7 @@ struct OperationsRoutes<Context: RequestContext> {
             }
         }
         router.get("/metrics") { request, _ in
-            if self.metricsNeedKey { try self.requireReader(request) }
+            if self.metricsNeedKey { try await self.requireReader(request) }
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -51,7 +51,7 @@ struct OperationsRoutes<Context: RequestContext> {
             )
         }
         router.get("/admin/logs") { request, _ in
-            try self.requireReader(request)
+            try await self.requireReader(request)
             let query = try Self.logQuery(request.uri.queryParameters)
             // Rows still queued in memory belong in the answer: a caller checking its own request expects it there.
             await self.requestLog.flush()
@@ -67,7 +67,7 @@ struct OperationsRoutes<Context: RequestContext> {
             )
         }
         router.get("/admin/shadow") { request, _ in
-            try self.requireReader(request)
+            try await self.requireReader(request)
             let parameters = request.uri.queryParameters
             let limit =
                 try parameters["limit"].map { text -> Int in
@@ -91,7 +91,7 @@ struct OperationsRoutes<Context: RequestContext> {
             )
         }
         router.get("/admin/stats") { request, _ in
-            try self.requireReader(request)
+            try await self.requireReader(request)
             // Samples of calls that just ended belong in the answer, as queued log rows do in /admin/logs.
             self.statistics.refresh()
             let list = StatsList(droppedSamples: self.statistics.droppedSamples, data: self.statistics.summaries())
@@ -127,8 +127,11 @@ struct OperationsRoutes<Context: RequestContext> {
     }
 
     /// The admin API's read endpoints take the master key, an admin key or a viewer key.
-    private func requireReader(_ request: Request) throws {
-        _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+    private func requireReader(_ request: Request) async throws {
+        _ = try await self.authenticator.authenticateAdmin(
+            CompletionRoutes.presentedKey(request.headers),
+            writes: false
+        )
     }
 
     static func logQuery(_ parameters: Parameters) throws -> RequestLogQuery {

@@ -14,7 +14,10 @@ struct SpendRoutes<Context: RequestContext> {
 
     func register(on router: Router<Context>) {
         router.get("/admin/spend") { request, _ in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: false
+            )
             let parameters = request.uri.queryParameters
             var query = try Self.query(parameters)
             query.groupBy = try Self.dimensions(parameters.get("group_by"))
@@ -23,7 +26,10 @@ struct SpendRoutes<Context: RequestContext> {
             return try Self.json(SpendList(groupBy: query.groupBy, data: try await self.store.spend(query)))
         }
         router.get("/admin/keys/:id/spend") { request, context in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: false
+            )
             let id = context.parameters.get("id") ?? ""
             guard let key = self.registry.key(id) else {
                 throw GatewayError.notFound("There is no key `\(id)`.", param: "id", code: "key_not_found")

@@ -26,7 +26,7 @@ struct TeamRoutes<Context: RequestContext> {
     func register(on router: Router<Context>) {
         self.registerCredentials(on: router)
         router.post("/admin/teams") { request, _ in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -46,17 +46,23 @@ struct TeamRoutes<Context: RequestContext> {
             return try await self.view(team, status: .created)
         }
         router.get("/admin/teams") { request, _ in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: false
+            )
             var views: [TeamView] = []
             for team in self.registry.teams { views.append(try await self.teamView(team)) }
             return try PolicyView.json(TeamList(data: views))
         }
         router.get("/admin/teams/:name") { request, context in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: false
+            )
             return try await self.view(try self.team(context))
         }
         router.put("/admin/teams/:name") { request, context in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -77,7 +83,7 @@ struct TeamRoutes<Context: RequestContext> {
             return try await self.view(team, status: existing == nil ? .created : .ok)
         }
         router.delete("/admin/teams/:name") { request, context in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -92,7 +98,10 @@ struct TeamRoutes<Context: RequestContext> {
 
     private func registerCredentials(on router: Router<Context>) {
         router.get("/admin/teams/:name/credentials") { request, context in
-            _ = try self.authenticator.authenticateAdmin(CompletionRoutes.presentedKey(request.headers), writes: false)
+            _ = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: false
+            )
             let team = try self.team(context)
             let sealed = try await self.vault?.store.sealedCredentials() ?? []
             return try PolicyView.json(
@@ -100,7 +109,7 @@ struct TeamRoutes<Context: RequestContext> {
             )
         }
         router.put("/admin/teams/:name/credentials/:provider") { request, context in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
@@ -139,7 +148,7 @@ struct TeamRoutes<Context: RequestContext> {
             return try PolicyView.json(CredentialView(sealed))
         }
         router.delete("/admin/teams/:name/credentials/:provider") { request, context in
-            let admin = try self.authenticator.authenticateAdmin(
+            let admin = try await self.authenticator.authenticateAdmin(
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import JWTKit
+import Logging
+import ServiceLifecycle
+import SwitchyardCore
+import SwitchyardProviders
+import Synchronization
+
+/// Accepts the JWTs of one OIDC issuer as bearer keys: the signature checked against the issuer's
+/// key set (fetched, cached and refreshed), then `exp`, `nbf`, `iss` and `aud`; the team and role
+/// come from configured claims.
+///
+/// The key set is held in memory, so a call costs no network round trip; a token signed with a key
+/// the set does not have yet (the issuer rotated) fetches the set again: once per unknown key id in
+/// 30 s, and at most one such fetch a second, so made-up key ids cannot flood the issuer.
+final class OIDCAuthenticator: TokenAuthenticator, Sendable {
+    let configuration: OIDCConfiguration
+    let transport: HTTPTransport
+    let logger: Logger
+    private let keys = Mutex<(collection: JWTKeyCollection, kids: Set<String>)?>(nil)
+    private let refetches = Mutex<(last: ContinuousClock.Instant?, byKid: [String: ContinuousClock.Instant])>(
+        (nil, [:])
+    )
+    /// Shortest time between two fetches caused by unknown key ids.
+    static let minimumRefetch = Duration.seconds(1)
+    /// Shortest time between two fetches caused by the same unknown key id.
+    static let minimumRefetchPerKid = Duration.seconds(30)
+    /// Longest key set or discovery document read.
+    static let maxDocumentBytes = 1 << 20
+
+    init(configuration: OIDCConfiguration, transport: HTTPTransport, logger: Logger) {
+        self.configuration = configuration
+        self.transport = transport
+        self.logger = logger
+    }
+
+    /// Whether `token` has a JWT's shape: three base64url parts, the first a JSON object.
+    static func looksLikeJWT(_ token: String) -> Bool {
+        guard token.hasPrefix("eyJ"), token.utf8.count <= 16_384 else { return false }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 3
+            && parts.allSatisfy { part in
+                part.utf8.allSatisfy { byte in
+                    (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                        || byte == 0x2D || byte == 0x5F
+                }
+            }
+    }
+
+    func caller(forToken token: String) async throws(GatewayError) -> Caller? {
+        guard Self.looksLikeJWT(token) else { return nil }
+        let claims: OIDCClaims
+        do {
+            claims = try await self.verify(token)
+        } catch {
+            throw .unauthorized("Invalid token: \(Self.reason(error)).")
+        }
+        guard claims.issuer == self.configuration.issuer else {
+            throw .unauthorized("Invalid token: it was issued by another issuer than this gateway accepts.")
+        }
+        if let audience = self.configuration.audience, !claims.audience.contains(audience) {
+            throw .unauthorized("Invalid token: its audience does not include `\(audience)`.")
+        }
+        var role = VirtualKey.Role.client
+        if let value = claims.strings[self.configuration.roleClaim] {
+            guard let parsed = VirtualKey.Role(rawValue: value) else {
+                throw .unauthorized(
+                    "Invalid token: its `\(self.configuration.roleClaim)` claim must be client, viewer or admin."
+                )
+            }
+            role = parsed
+        }
+        let name = claims.strings[self.configuration.nameClaim].map { String($0.prefix(200)) } ?? "token"
+        return Caller(
+            keyName: "oidc:" + name,
+            team: claims.strings[self.configuration.teamClaim].map { String($0.prefix(200)) },
+            role: role
+        )
+    }
+
+    /// Verifies with the cached key set; a key id the set lacks refetches it first (rate limited).
+    private func verify(_ token: String) async throws -> OIDCClaims {
+        let kid = Self.keyID(token)
+        let current = self.keys.withLock { $0 }
+        if current == nil || kid.map({ !current!.kids.contains($0) }) == true {
+            try await self.refreshIfAllowed(kid: kid ?? "")
+        }
+        guard let keys = self.keys.withLock({ $0 }) else { throw OIDCError.noKeys }
+        if let kid, !keys.kids.contains(kid) { throw OIDCError.unknownKey }
+        return try await keys.collection.verify(token, as: OIDCClaims.self)
+    }
+
+    /// The `kid` of a token's header, if it names one.
+    static func keyID(_ token: String) -> String? {
+        guard let header = token.split(separator: ".").first else { return nil }
+        var text = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        text += String(repeating: "=", count: (4 - text.count % 4) % 4)
+        guard let data = Data(base64Encoded: text),
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return nil }
+        return object["kid"] as? String
+    }
+
+    private func refreshIfAllowed(kid: String) async throws {
+        let now = ContinuousClock.now
+        let allowed = self.refetches.withLock { state in
+            if let last = state.last, now - last < Self.minimumRefetch { return false }
+            if let tried = state.byKid[kid], now - tried < Self.minimumRefetchPerKid { return false }
+            if state.byKid.count >= 1_000 { state.byKid.removeAll() }
+            state.last = now
+            state.byKid[kid] = now
+            return true
+        }
+        if allowed { try await self.refresh() }
+    }
+
+    /// Fetches the key set (discovering its URL first when not configured) and replaces the cached one.
+    func refresh() async throws {
+        var jwksURL = self.configuration.jwksURL
+        if jwksURL == nil {
+            var root = self.configuration.issuer
+            while root.hasSuffix("/") { root.removeLast() }
+            let discovery = try await self.get(root + "/.well-known/openid-configuration")
+            let document = try JSONDecoder().decode(Discovery.self, from: Data(discovery))
+            guard OIDCConfiguration.isAcceptable(document.jwks_uri) else { throw OIDCError.badDiscovery }
+            jwksURL = document.jwks_uri
+        }
+        guard let jwksURL else { throw OIDCError.badDiscovery }
+        let json = try await self.get(jwksURL)
+        let collection = try await JWTKeyCollection().add(jwksJSON: String(decoding: json, as: UTF8.self))
+        let kids = try JSONDecoder().decode(KeySet.self, from: Data(json)).keys.compactMap(\.kid)
+        self.keys.withLock { $0 = (collection, Set(kids)) }
+    }
+
+    private func get(_ url: String) async throws -> [UInt8] {
+        var request = UpstreamHTTPRequest(url: url, headers: [("accept", "application/json")], body: [])
+        request.method = "GET"
+        let response = try await self.transport.send(
+            request,
+            streaming: false,
+            context: UpstreamContext(requestID: "oidc-keys", firstTokenTimeout: .seconds(10)),
+            parseError: { status, _, _ in ProviderError(kind: .rejected, message: "\(url) answered \(status)") }
+        )
+        guard case .complete(let buffer) = response, buffer.readableBytes <= Self.maxDocumentBytes else {
+            throw OIDCError.badDocument
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    /// What a client may learn about a token that failed.
+    private static func reason(_ error: any Error) -> String {
+        if case OIDCError.unknownKey = error { return "it was signed with a key the issuer does not publish" }
+        guard let error = error as? JWTError else { return "it could not be checked" }
+        switch error.errorType {
+        case .claimVerificationFailure:
+            if error.failedClaim is ExpirationClaim { return "it has expired" }
+            if error.failedClaim is NotBeforeClaim { return "it is not valid yet" }
+            return "a claim does not hold"
+        case .signatureVerificationFailed: return "its signature does not verify"
+        case .unknownKID: return "it was signed with a key the issuer does not publish"
+        default: return "it is malformed"
+        }
+    }
+
+    // swiftlint:disable:next identifier_name
+    private struct Discovery: Decodable { var jwks_uri: String }
+
+    private struct KeySet: Decodable {
+        struct Key: Decodable { var kid: String? }
+        var keys: [Key]
+    }
+}
+
+/// The key set could not be had.
+enum OIDCError: Error {
+    /// No key set was fetched yet.
+    case noKeys
+    /// The token names a key id the issuer does not publish.
+    case unknownKey
+    /// The discovery document has no usable `jwks_uri`.
+    case badDiscovery
+    /// A document is missing or too large.
+    case badDocument
+}
+
+/// The claims the gateway reads: the registered ones it checks, and every string claim for mapping.
+struct OIDCClaims: JWTPayload {
+    var expiration: ExpirationClaim
+    var notBefore: NotBeforeClaim?
+    var issuer: String
+    var audience: [String]
+    /// Top-level string claims, and the first string of list claims.
+    var strings: [String: String]
+
+    struct Name: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(expiration: Date, issuer: String, audience: [String], strings: [String: String]) {
+        self.expiration = ExpirationClaim(value: expiration)
+        self.issuer = issuer
+        self.audience = audience
+        self.strings = strings
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Name.self)
+        // Tokens without an expiry are refused: a leaked one would work for ever.
+        self.expiration = try c.decode(ExpirationClaim.self, forKey: Name(stringValue: "exp"))
+        self.notBefore = try c.decodeIfPresent(NotBeforeClaim.self, forKey: Name(stringValue: "nbf"))
+        self.issuer = try c.decodeIfPresent(String.self, forKey: Name(stringValue: "iss")) ?? ""
+        let audience = Name(stringValue: "aud")
+        self.audience =
+            (try? c.decodeIfPresent([String].self, forKey: audience))
+            ?? (try? c.decodeIfPresent(String.self, forKey: audience)).map { [$0] } ?? []
+        var strings: [String: String] = [:]
+        for key in c.allKeys.prefix(256) {
+            if let value = try? c.decode(String.self, forKey: key) {
+                strings[key.stringValue] = value
+            } else if let list = try? c.decode([String].self, forKey: key), let first = list.first {
+                strings[key.stringValue] = first
+            }
+        }
+        self.strings = strings
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Name.self)
+        for (name, value) in self.strings { try c.encode(value, forKey: Name(stringValue: name)) }
+        try c.encode(self.expiration, forKey: Name(stringValue: "exp"))
+        try c.encodeIfPresent(self.notBefore, forKey: Name(stringValue: "nbf"))
+        try c.encode(self.issuer, forKey: Name(stringValue: "iss"))
+        try c.encode(self.audience, forKey: Name(stringValue: "aud"))
+    }
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try self.expiration.verifyNotExpired()
+        try self.notBefore?.verifyNotBefore()
+    }
+}
+
+/// Fetches the issuer's key set again every `oidc.refresh`; a failed fetch keeps the set it had.
+struct OIDCKeyService: Service {
+    let authenticator: OIDCAuthenticator
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            // The wait is long: shutting down must end it, not wait it out.
+            let interval = self.authenticator.configuration.refresh
+            guard (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }) != nil else { return }
+            do {
+                try await self.authenticator.refresh()
+            } catch {
+                self.authenticator.logger.warning(
+                    "OIDC key set fetch failed",
+                    metadata: ["gw.error": "\(String(describing: error).prefix(300))"]
+                )
+            }
+        }
+    }
+}
