@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "FuzzDialects", targets: ["FuzzDialects"]),
         .executable(name: "FuzzBrowserGuard", targets: ["FuzzBrowserGuard"]),
         .executable(name: "FuzzToolCalls", targets: ["FuzzToolCalls"]),
+        .executable(name: "FuzzTokens", targets: ["FuzzTokens"]),
     ],
     dependencies: [
         .package(path: ".."),
@@ -47,5 +48,6 @@ let package = Package(
         .executableTarget(name: "FuzzDialects", dependencies: [core, providers, nioCore]),
         .executableTarget(name: "FuzzBrowserGuard", dependencies: [core, server]),
         .executableTarget(name: "FuzzToolCalls", dependencies: [core]),
+        .executableTarget(name: "FuzzTokens", dependencies: [core, server]),
     ]
 )

@@ -100,7 +100,12 @@ public struct Gateway: Sendable {
         )
         let keyRegistry = (store as? any KeyStore).map { KeyRegistry(store: $0) }
         let oidc = configuration.oidc.map {
-            OIDCAuthenticator(configuration: $0, transport: transport, logger: logger)
+            OIDCAuthenticator(
+                configuration: $0,
+                transport: transport,
+                logger: logger,
+                teamExists: { [keyRegistry] name in keyRegistry?.team(name) != nil }
+            )
         }
         let authenticator = Authenticator(
             masterKey: configuration.masterKey,

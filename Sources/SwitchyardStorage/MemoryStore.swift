@@ -17,7 +17,7 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     private struct Quotas {
         var spent: [QuotaKey: (spent: Double, updatedAt: Date)] = [:]
         var holds: [QuotaKey: [String: (amount: Double, renewedAt: Date)]] = [:]
-        var marks: Set<String> = []
+        var marks: [String: Date] = [:]
     }
     private let keys = Mutex<[String: VirtualKey]>([:])
     private let audit = Mutex<[AuditEntry]>([])
@@ -170,7 +170,12 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
 
     /// Records `mark` for `key` unless it is there already.
     public func claimQuotaMark(_ key: QuotaKey, mark: String, now: Date) async throws -> Bool {
-        self.quotas.withLock { $0.marks.insert("\(key)#\(mark)").inserted }
+        self.quotas.withLock { quotas in
+            let id = "\(key)#\(mark)"
+            guard quotas.marks[id] == nil else { return false }
+            quotas.marks[id] = now
+            return true
+        }
     }
 
     /// The spend recorded for `key`, or 0.
@@ -181,10 +186,12 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     /// Removes stale holds and rate-limit minutes older than `before`.
     public func purgeQuotas(before: Date) async throws {
         self.quotas.withLock { quotas in
-            for key in quotas.holds.keys {
-                quotas.holds[key] = quotas.holds[key]?.filter { $0.value.renewedAt >= before }
+            quotas.holds = quotas.holds.compactMapValues { holders in
+                let live = holders.filter { $0.value.renewedAt >= before }
+                return live.isEmpty ? nil : live
             }
             quotas.spent = quotas.spent.filter { !$0.key.window.hasPrefix("r") || $0.value.updatedAt >= before }
+            quotas.marks = quotas.marks.filter { $0.value >= before.addingTimeInterval(-3_000_000) }
         }
     }
 }

@@ -124,8 +124,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             defer { group.cancelAll() }
             // The pool keeps retrying a server that is down: a start must fail instead of waiting for ever.
             do {
-                try await Self.within(timeout) { try await self.migrate(on: client) }
-            } catch is TimedOut {
+                try await Deadline.within(timeout) { try await self.migrate(on: client) }
+            } catch is Deadline.Exceeded {
                 throw ConfigurationError(
                     "`store`: cannot prepare \(self.location): no connection within \(timeout.components.seconds) s"
                 )
@@ -483,7 +483,38 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         staleBefore: Date
     ) async throws -> QuotaBalance {
         let logger = self.logger
-        return try await self.connections.withTransaction(logger: logger) { connection in
+        let connections = self.connections
+        // A silent server must not hold calls waiting on this counter: the ledger answers them 503.
+        return try await Deadline.within(Self.exchangeTimeout) {
+            try await Self.exchange(
+                key,
+                holder: holder,
+                limit: limit,
+                spend: spend,
+                want: want,
+                now: now,
+                staleBefore: staleBefore,
+                on: connections,
+                logger: logger
+            )
+        }
+    }
+
+    /// Longest wait for one quota exchange.
+    static let exchangeTimeout = Duration.seconds(5)
+
+    private static func exchange(
+        _ key: QuotaKey,
+        holder: String,
+        limit: Double,
+        spend: Double,
+        want: Double,
+        now: Date,
+        staleBefore: Date,
+        on connections: PostgresClient,
+        logger: Logger
+    ) async throws -> QuotaBalance {
+        try await connections.withTransaction(logger: logger) { connection in
             var spent = spend
             for try await value in try await connection.query(
                 """
@@ -559,23 +590,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Runs a trivial query; fails after 2 s, as the pool waits for a server that is down.
     public func checkReachable() async throws {
-        try await Self.within(.seconds(2)) { _ = try await self.count("SELECT 1::BIGINT") }
-    }
-
-    /// PostgreSQL did not answer in time.
-    struct TimedOut: Error {}
-
-    /// Runs `body`, or throws ``TimedOut`` when it takes longer than `limit`.
-    static func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw TimedOut()
-            }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        try await Deadline.within(.seconds(2)) { _ = try await self.count("SELECT 1::BIGINT") }
     }
 
     private func count(_ query: PostgresQuery) async throws -> Int {

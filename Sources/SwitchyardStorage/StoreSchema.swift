@@ -45,11 +45,13 @@ public enum StoreSchema {
         "ALTER TABLE request_log ADD COLUMN credential TEXT",
     ]
 
-    /// Deletes holds not renewed since the bound time, and rate-limit minutes (windows `r…`) not
-    /// touched since then; budget windows stay, as the history of what was spent.
+    /// Deletes holds not renewed since the bound time, rate-limit minutes (windows `r…`) not touched
+    /// since then, and alert marks older than the longest budget period (so a month's marks outlive
+    /// it); budget windows stay, as the history of what was spent.
     static let quotaPurge = [
         "DELETE FROM quota_holds WHERE renewed_at < $1",
         "DELETE FROM quota_usage WHERE quota_window LIKE 'r%' AND updated_at < $1",
+        "DELETE FROM quota_marks WHERE at < $1 - 3000000",
     ]
 
     /// Virtual keys are kept as JSON of ``VirtualKey`` (salted hashes, never secrets) beside their id.

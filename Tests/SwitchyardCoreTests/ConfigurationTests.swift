@@ -71,6 +71,9 @@ struct ConfigurationTests {
             ("cache: {mode: semantic}", "no response cache yet"),
             ("keys:\n  - {name: a, key: k, budget: {usd: 0}}", "`keys[0].budget`: `usd` must be a number above 0"),
             ("keys:\n  - {name: a, key: k, limits: {rpm: 10, rpd: 5}}", "rpd"),
+            ("oidc: {issuer: \"https://id.example.com\"}", "`oidc.audience` is required"),
+            ("oidc: {issuer: \"http://id.example.com\", audience: gw}", "`oidc.issuer` must be an https URL"),
+            ("credential_key: c2hvcnQ=", "`credential_key` must be 32 random bytes in base64"),
             (
                 "providers: {s: {type: simulator}}\nmodels:\n  m:\n    routes: [{provider: s, model: gpt-4o, limits: {tpm: 0}}]",
                 "`models.m.routes[0].limits`: `tpm` must be a whole number from 1",

@@ -76,10 +76,27 @@ struct OIDCTests {
         kid: String = "k1"
     ) async throws -> String {
         let keys = await JWTKeyCollection().add(ecdsa: key ?? self.signingKey, kid: JWKIdentifier(string: kid))
+        let claims = ["org": "acme"].merging(claims) { $1 }
         return try await keys.sign(
             OIDCClaims(expiration: expires, issuer: issuer, audience: audience, strings: claims),
             kid: JWKIdentifier(string: kid)
         )
+    }
+
+    @Test("A key set's keys without `alg` get theirs from type and curve; unknown types are left out")
+    func pinnedAlgorithms() throws {
+        let document = #"""
+            {"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-384","kid":"e","x":"a","y":"b"},
+              {"kty":"EC","crv":"P-256","kid":"f","alg":"ES256","x":"a","y":"b"},{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}
+            """#
+        let (json, kids) = try OIDCAuthenticator.pinnedAlgorithms(Array(document.utf8))
+        #expect(kids == ["r", "e", "f"])
+        let keys = try #require(
+            (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["keys"] as? [[String: Any]]
+        )
+        #expect(keys.map { $0["alg"] as? String } == ["RS256", "ES384", "ES256"])
+        #expect(OIDCAuthenticator.keyID("eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln") == "k1")
+        #expect(OIDCAuthenticator.keyID("eyJhbGciOiJFUzI1NiJ9.e30.c2ln") == nil)
     }
 
     @Test("Issued tokens are keys: team and role from claims; expired, foreign, misaddressed or forged ones are 401")
@@ -93,6 +110,7 @@ struct OIDCTests {
                 )
                 configuration.masterKey = Self.master
                 configuration.oidc = OIDCConfiguration(issuer: issuerURL, audience: "switchyard")
+                configuration.oidc?.requiredClaims = ["org": ["acme"]]
                 return configuration
             }) { _, port in
                 func call(
@@ -147,6 +165,8 @@ struct OIDCTests {
                         "key the issuer"
                     ),
                     (try await self.token(["sub": "x", "role": "root"], issuer: issuerURL), "client, viewer or admin"),
+                    (try await self.token(["sub": "x", "org": "evil-corp"], issuer: issuerURL), "`org` claim"),
+                    (try await self.token(["sub": "x", "team": "nobody"], issuer: issuerURL), "team this gateway"),
                     ("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "Invalid token"),
                 ]
                 for (token, reason) in refusals {

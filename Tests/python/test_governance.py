@@ -500,3 +500,36 @@ def test_a_route_at_its_rate_limit_is_skipped_and_the_last_one_answers_429(tmp_p
             assert status == expected, body
         assert body["error"]["code"] == "rate_limit_exceeded" and "first/gpt-4o" in body["error"]["message"]
         assert 1 <= int(headers["retry-after"]) <= 60
+
+
+KEY_PROVIDER_LIMITS = ROUTE_LIMITS + """\
+  either:
+    routes:
+      - {{provider: first, model: gpt-4o-mini}}
+      - {{provider: second, model: gpt-4o-mini}}
+"""
+
+
+def test_a_key_limited_on_one_provider_moves_to_the_next(tmp_path: Any) -> None:
+    _fresh_minute(5)
+    config = KEY_PROVIDER_LIMITS.replace("{store}", f"sqlite:{tmp_path / 'providers.db'}")
+    with running_gateway(config) as (_, port, _):
+        key = _new_key(port, "capped-on-first", limits={"providers": {"first": {"rpm": 2}}})
+        assert key["limits"] == {"providers": {"first": {"rpm": 2}}}
+        other = _new_key(port, "uncapped")
+        served = []
+        for _ in range(4):
+            status, body, headers = _request(port, "POST", "/v1/chat/completions", {
+                "model": "either", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}, key["key"])
+            assert status == 200, body
+            served.append(headers["x-switchyard-provider"])
+        assert served == ["first", "first", "second", "second"]
+        assert "first/gpt-4o-mini:rate-limited" in headers["x-switchyard-route-reason"]
+        status, _, headers = _request(port, "POST", "/v1/chat/completions", {
+            "model": "either", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}, other["key"])
+        assert status == 200 and headers["x-switchyard-provider"] == "first"
+        for limits, param in [({"providers": {"first": {"rpm": 0}}}, "limits.providers.first.rpm"),
+                              ({"providers": {"first": {"providers": {}}}}, "limits.providers.first"),
+                              ({"providers": ["first"]}, "limits.providers")]:
+            status, error = _admin(port, "POST", "/admin/keys", {"name": "bad", "limits": limits})
+            assert status == 400 and error["error"]["param"] == param, (limits, error)

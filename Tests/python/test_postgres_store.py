@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -121,3 +124,63 @@ def test_an_unreachable_database_stops_the_start_with_a_message_and_no_password(
     output = _start_fails(_config(f"postgres://gw:hunter2secret@127.0.0.1:{_free_port()}/none?sslmode=disable"))
     assert "cannot prepare postgres://gw:***@127.0.0.1" in output, output
     assert "hunter2secret" not in output
+
+
+class _CuttableProxy:
+    """A TCP relay on loopback in front of PostgreSQL; ``cut()`` makes it swallow traffic, as a
+    network partition does: connections stay open and nothing answers."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.cut_off = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if not self.cut_off.is_set():
+                sink.sendall(data)
+
+    def cut(self) -> None:
+        self.cut_off.set()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_ready_fails_within_seconds_when_postgres_stops_answering(database: str) -> None:
+    port_match = re.search(r"@127\.0\.0\.1:(\d+)/", database)
+    assert port_match, database
+    proxy = _CuttableProxy(int(port_match.group(1)))
+    try:
+        through_proxy = database.replace(f":{port_match.group(1)}/", f":{proxy.port}/")
+        with running_gateway(_config(through_proxy)) as (_, port, _):
+            assert _get(port, "/ready")[0] == 200
+            proxy.cut()
+            started = time.monotonic()
+            status, body = _get(port, "/ready")
+            waited = time.monotonic() - started
+            assert status == 503 and body["error"]["code"] == "store_unreachable", body
+            assert 1.5 <= waited <= 5, waited
+            assert _get(port, "/health")[0] == 200
+    finally:
+        proxy.close()

@@ -559,7 +559,7 @@ extension RateLimits {
     ) throws -> RateLimits? {
         guard let wire = try container.decodeIfPresent(Wire.self, forKey: key) else { return nil }
         do {
-            return try RateLimits(rpm: wire.rpm, tpm: wire.tpm)
+            return try wire.limits()
         } catch {
             throw ConfigurationError("`\(configPath(path, key.stringValue))`: \(error.message)")
         }
@@ -568,14 +568,30 @@ extension RateLimits {
     private struct Wire: Decodable {
         var rpm: Int?
         var tpm: Int?
+        var providers: [String: Wire]?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case rpm, tpm }
+        enum CodingKeys: String, CodingKey, CaseIterable { case rpm, tpm, providers }
 
         init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.rpm = try c.decodeIfPresent(Int.self, forKey: .rpm)
             self.tpm = try c.decodeIfPresent(Int.self, forKey: .tpm)
+            self.providers = try c.decodeIfPresent([String: Wire].self, forKey: .providers)
+        }
+
+        func limits() throws(PolicyError) -> RateLimits {
+            var providers: [String: RateLimits]?
+            if let wires = self.providers {
+                providers = [:]
+                for (name, wire) in wires {
+                    guard wire.providers == nil else {
+                        throw PolicyError("`providers.\(name)`: limits per provider do not nest", member: "providers")
+                    }
+                    providers?[name] = try wire.limits()
+                }
+            }
+            return try RateLimits(rpm: self.rpm, tpm: self.tpm, providers: providers)
         }
     }
 }
@@ -584,7 +600,11 @@ extension RateLimits {
 ///
 /// - Configuration keys:
 ///   - `issuer` (string, required): the `iss` every token must carry; an `https` URL (`http` only on loopback).
-///   - `audience` (string, optional): when set, a token's `aud` must include it.
+///   - `audience` (string, required): a token's `aud` must include it, so tokens the issuer mints for
+///     other services are refused.
+///   - `required_claims` (map, optional): claim name to the values accepted (a string or a list), such
+///     as `{repository_owner: [acme]}`: a token without one of them is refused. An issuer that serves
+///     many tenants (GitHub Actions, Google) needs this.
 ///   - `jwks_url` (string, optional): the key set; discovered from
 ///     `ISSUER/.well-known/openid-configuration` when absent.
 ///   - `team_claim` (string, optional, default `team`): the claim naming the caller's team (a string,
@@ -596,8 +616,10 @@ extension RateLimits {
 public struct OIDCConfiguration: Sendable, Decodable, Equatable {
     /// The required `iss`.
     public var issuer: String
-    /// The required audience, if any.
-    public var audience: String?
+    /// The required audience.
+    public var audience: String
+    /// Claims a token must carry, each with one of the listed values.
+    public var requiredClaims: [String: [String]] = [:]
     /// Where the key set is, if not discovered.
     public var jwksURL: String?
     /// Claim names.
@@ -612,13 +634,14 @@ public struct OIDCConfiguration: Sendable, Decodable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case issuer, audience, refresh
         case jwksURL = "jwks_url"
+        case requiredClaims = "required_claims"
         case teamClaim = "team_claim"
         case roleClaim = "role_claim"
         case nameClaim = "name_claim"
     }
 
     /// An issuer with default claim names.
-    public init(issuer: String, audience: String? = nil, jwksURL: String? = nil) {
+    public init(issuer: String, audience: String, jwksURL: String? = nil) {
         self.issuer = issuer
         self.audience = audience
         self.jwksURL = jwksURL
@@ -629,7 +652,21 @@ public struct OIDCConfiguration: Sendable, Decodable, Equatable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.issuer = try c.decode(String.self, forKey: .issuer)
-        self.audience = try c.decodeIfPresent(String.self, forKey: .audience)
+        guard let audience = try c.decodeIfPresent(String.self, forKey: .audience), !audience.isEmpty else {
+            throw ConfigurationError(
+                "`oidc.audience` is required: the audience the issuer puts in tokens meant for this gateway "
+                    + "(without it, a token the issuer made for any other service would be accepted)"
+            )
+        }
+        self.audience = audience
+        if let claims = try c.decodeIfPresent([String: StringOrList].self, forKey: .requiredClaims) {
+            guard claims.count <= 16, claims.allSatisfy({ !$0.key.isEmpty && !$0.value.values.isEmpty }) else {
+                throw ConfigurationError(
+                    "`oidc.required_claims` maps at most 16 claim names to a value or a non-empty list of values"
+                )
+            }
+            self.requiredClaims = claims.mapValues(\.values)
+        }
         self.jwksURL = try c.decodeIfPresent(String.self, forKey: .jwksURL)
         for (name, url) in [("issuer", Optional(self.issuer)), ("jwks_url", self.jwksURL)] {
             guard let url else { continue }
@@ -654,6 +691,20 @@ public struct OIDCConfiguration: Sendable, Decodable, Equatable {
                 throw ConfigurationError("`oidc.refresh` must be at least 10s")
             }
             self.refresh = refresh.duration
+        }
+    }
+
+    /// A string or a list of strings in the configuration.
+    struct StringOrList: Decodable {
+        var values: [String]
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let one = try? container.decode(String.self) {
+                self.values = [one]
+            } else {
+                self.values = try container.decode([String].self)
+            }
         }
     }
 

@@ -63,26 +63,44 @@ public struct Budget: Sendable, Codable, Equatable {
     }
 }
 
-/// Requests and tokens per minute (SPEC §4 `limits: {rpm, tpm}`).
+/// Requests and tokens per minute (SPEC §4 `limits: {rpm, tpm}`), and, on a key, per provider
+/// (`providers: {NAME: {rpm, tpm}}`).
 public struct RateLimits: Sendable, Codable, Equatable {
     /// Requests per minute, if limited.
     public var rpm: Int?
     /// Tokens per minute (prompt and completion), if limited.
     public var tpm: Int?
+    /// Limits on the calls to one configured provider, by its name.
+    public var providers: [String: RateLimits]?
 
     /// The largest limit accepted.
     public static let maximum = 1_000_000_000
+    /// Most providers one `limits` may name.
+    public static let maximumProviders = 64
 
     /// Checked limits; the message names what is wrong (the caller adds the path).
-    public init(rpm: Int?, tpm: Int?) throws(PolicyError) {
+    public init(rpm: Int?, tpm: Int?, providers: [String: RateLimits]? = nil) throws(PolicyError) {
         for (name, value) in [("rpm", rpm), ("tpm", tpm)] {
             if let value, !(1...Self.maximum).contains(value) {
                 throw PolicyError("`\(name)` must be a whole number from 1 to 1e9; got \(value)", member: name)
             }
         }
-        guard rpm != nil || tpm != nil else { throw PolicyError("`limits` needs `rpm`, `tpm` or both", member: nil) }
+        if let providers {
+            guard providers.count <= Self.maximumProviders,
+                providers.allSatisfy({ !$0.key.isEmpty && $0.key.count <= 100 && $0.value.providers == nil })
+            else {
+                throw PolicyError(
+                    "`providers` maps at most 64 provider names to {rpm, tpm}, without nesting",
+                    member: "providers"
+                )
+            }
+        }
+        guard rpm != nil || tpm != nil || !(providers?.isEmpty ?? true) else {
+            throw PolicyError("`limits` needs `rpm`, `tpm` or `providers`", member: nil)
+        }
         self.rpm = rpm
         self.tpm = tpm
+        self.providers = providers
     }
 
     /// The minute that `date` falls in (rate limits count in fixed one-minute windows).

@@ -128,9 +128,18 @@ public final class QuotaLedger: Sendable {
     /// Reserves every demand, or none: the first one that cannot be met is returned and the
     /// reservations made before it are given back.
     public func reserve(_ demands: [QuotaDemand], now: Date = Date()) async throws -> QuotaDemand? {
-        for (index, demand) in demands.enumerated() where !(try await self.reserve(demand, now: now)) {
-            for earlier in demands[..<index] { self.settle(earlier, used: 0, now: now) }
-            return demand
+        for (index, demand) in demands.enumerated() {
+            let granted: Bool
+            do {
+                granted = try await self.reserve(demand, now: now)
+            } catch {
+                for earlier in demands[..<index] { self.settle(earlier, used: 0, now: now) }
+                throw error
+            }
+            if !granted {
+                for earlier in demands[..<index] { self.settle(earlier, used: 0, now: now) }
+                return demand
+            }
         }
         return nil
     }
@@ -140,11 +149,17 @@ public final class QuotaLedger: Sendable {
         let used = used.isFinite ? max(0, used) : 0
         self.accounts.withLock { accounts in
             guard var account = accounts[demand.key] else { return }
-            account.inFlight = max(0, account.inFlight - demand.amount)
+            account.inFlight = Self.snapped(account.inFlight - demand.amount)
             account.unsettled += used
             account.lastUse = now
             accounts[demand.key] = account
         }
+    }
+
+    /// `value`, or 0 when it is rounding noise or below 0: sums of reservations given back leave
+    /// remainders such as 5.6e-17, which would keep an idle account alive for ever.
+    static func snapped(_ value: Double) -> Double {
+        value < 1e-9 ? 0 : value
     }
 
     private enum Step {
@@ -161,7 +176,10 @@ public final class QuotaLedger: Sendable {
                 defer { accounts[demand.key] = account }
                 account.limit = demand.limit
                 account.lastUse = now
-                if account.available >= demand.amount {
+                // A hold this instance could not renew for a while may already count as stale in the
+                // store, which then grants it to others: draw on it no more until it is renewed.
+                let holdIsFresh = now.timeIntervalSince(account.renewedAt) < Self.staleAfter - Self.renewAfter
+                if holdIsFresh, account.available >= demand.amount {
                     account.inFlight += demand.amount
                     return .granted
                 }
@@ -222,7 +240,7 @@ public final class QuotaLedger: Sendable {
             }
             self.accounts.withLock { accounts in
                 guard var account = accounts[key] else { return }
-                account.unsettled -= spend
+                account.unsettled = Self.snapped(account.unsettled - spend)
                 account.held = balance.held
                 account.spent = balance.spent
                 account.renewedAt = now
@@ -248,8 +266,8 @@ public final class QuotaLedger: Sendable {
                     accounts[key] = nil
                     continue
                 }
-                let want =
-                    idle ? account.inFlight : max(account.held, account.inFlight + account.limit * Self.chunkShare)
+                // A busy counter keeps what its calls hold plus one chunk, so a past burst's share goes back.
+                let want = idle ? account.inFlight : account.inFlight + account.limit * Self.chunkShare
                 let stale = now.timeIntervalSince(account.renewedAt) >= Self.renewAfter
                 guard account.unsettled > 0 || (idle && account.held > want) || (stale && account.held > 0) else {
                     continue

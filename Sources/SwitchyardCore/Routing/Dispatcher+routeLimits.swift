@@ -29,6 +29,9 @@ extension Dispatcher {
             }
         }
 
+        /// A reply dropped unfinished settles when its hook goes: one request, no tokens.
+        deinit { self.settle(requests: 1, tokens: 0) }
+
         /// The reply's finish hook will settle: the route's other exits must not.
         func handOver() -> RouteQuota? {
             self.open.withLock { open in
@@ -48,30 +51,46 @@ extension Dispatcher {
         case atLimit(QuotaDemand)
     }
 
-    /// Reserves one request and the call's estimated tokens on `route`'s limits. A store that does
-    /// not answer lets the call through: the upstream enforces its own limits anyway.
+    /// Reserves one request and the call's estimated tokens on `route`'s limits, and on the limits
+    /// the caller's key sets for the route's provider. A store that does not answer lets the call
+    /// through: the upstream enforces its own limits anyway.
     func admitByLimits(_ route: Route, call: Call) async -> RouteAdmission {
-        guard let limits = route.limits, let ledger = self.quotaLedger else { return .unlimited }
-        let now = Date()
-        let minute = RateLimits.window(at: now)
-        var demands: [QuotaDemand] = []
-        for (measure, limit) in [(QuotaDemand.Measure.requests, limits.rpm), (.tokens, limits.tpm)] {
-            guard let limit else { continue }
-            let amount = measure == .requests ? 1 : min(CallEstimate(call, models: self.models).tokens, limit)
-            demands.append(
-                QuotaDemand(
-                    key: QuotaKey(
-                        name: "route:\(route.label):\(measure == .requests ? "rpm" : "tpm")",
-                        window: minute.name
-                    ),
-                    measure: measure,
-                    limit: Double(limit),
-                    amount: Double(amount),
-                    window: minute,
-                    owner: "route `\(route.label)`"
+        guard let ledger = self.quotaLedger else { return .unlimited }
+        var owners: [(counter: String, label: String, limits: RateLimits)] = []
+        if let limits = route.limits { owners.append(("route:\(route.label)", "route `\(route.label)`", limits)) }
+        if let caller = call.caller, let limits = caller.policy.limits?.providers?[route.provider.name] {
+            let key = caller.keyID ?? "config/" + caller.keyName
+            owners.append(
+                (
+                    "key:\(key):provider:\(route.provider.name)",
+                    "key `\(caller.keyName)` on `\(route.provider.name)`", limits
                 )
             )
         }
+        guard !owners.isEmpty else { return .unlimited }
+        let now = Date()
+        let minute = RateLimits.window(at: now)
+        var demands: [QuotaDemand] = []
+        for owner in owners {
+            for (measure, limit) in [(QuotaDemand.Measure.requests, owner.limits.rpm), (.tokens, owner.limits.tpm)] {
+                guard let limit else { continue }
+                let amount = measure == .requests ? 1 : min(CallEstimate(call, models: self.models).tokens, limit)
+                demands.append(
+                    QuotaDemand(
+                        key: QuotaKey(
+                            name: "\(owner.counter):\(measure == .requests ? "rpm" : "tpm")",
+                            window: minute.name
+                        ),
+                        measure: measure,
+                        limit: Double(limit),
+                        amount: Double(amount),
+                        window: minute,
+                        owner: owner.label
+                    )
+                )
+            }
+        }
+        guard !demands.isEmpty else { return .unlimited }
         do {
             if let refused = try await ledger.reserve(demands, now: now) { return .atLimit(refused) }
         } catch {
@@ -84,7 +103,7 @@ extension Dispatcher {
         return .reserved(RouteQuota(ledger: ledger, demands: demands))
     }
 
-    /// The 429 when every route the call could take was at its rate limit.
+    /// The 429 when every route the call could take was at its rate limit (its own, or the key's for its provider).
     static func allRoutesAtLimit(_ limited: [QuotaDemand], modelName: String) -> GatewayError {
         let routes = limited.map {
             "\($0.owner) (\(Int($0.limit)) \($0.measure == .requests ? "requests" : "tokens")/min)"

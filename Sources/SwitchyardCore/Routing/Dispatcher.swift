@@ -102,9 +102,11 @@ public struct Dispatcher: Sendable {
         var reasonNotes: [String] = []
         var atLimit: [QuotaDemand] = []
 
-        // Hedging races two routes without their rate limits' bookkeeping, so routes with limits are not hedged.
+        // Hedging races two routes without their rate limits' bookkeeping, so routes with limits (or whose
+        // provider the key limits) are not hedged.
+        let keyLimitsProviders = call.caller?.policy.limits?.providers
         if let hedge = plan.model.hedge, queue.count >= 2, !queue[queue.startIndex + 1].lastResort,
-            queue.prefix(2).allSatisfy({ $0.route.limits == nil })
+            queue.prefix(2).allSatisfy({ $0.route.limits == nil && keyLimitsProviders?[$0.route.provider.name] == nil })
         {
             let first = queue.removeFirst()
             let second = queue.removeFirst()

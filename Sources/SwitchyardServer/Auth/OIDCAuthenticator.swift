@@ -19,6 +19,8 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
     let configuration: OIDCConfiguration
     let transport: HTTPTransport
     let logger: Logger
+    /// Whether the gateway has a team of this name: a token may only name an existing team.
+    let teamExists: @Sendable (String) -> Bool
     private let keys = Mutex<(collection: JWTKeyCollection, kids: Set<String>)?>(nil)
     private let refetches = Mutex<(last: ContinuousClock.Instant?, byKid: [String: ContinuousClock.Instant])>(
         (nil, [:])
@@ -30,7 +32,13 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
     /// Longest key set or discovery document read.
     static let maxDocumentBytes = 1 << 20
 
-    init(configuration: OIDCConfiguration, transport: HTTPTransport, logger: Logger) {
+    init(
+        configuration: OIDCConfiguration,
+        transport: HTTPTransport,
+        logger: Logger,
+        teamExists: @escaping @Sendable (String) -> Bool
+    ) {
+        self.teamExists = teamExists
         self.configuration = configuration
         self.transport = transport
         self.logger = logger
@@ -60,8 +68,13 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
         guard claims.issuer == self.configuration.issuer else {
             throw .unauthorized("Invalid token: it was issued by another issuer than this gateway accepts.")
         }
-        if let audience = self.configuration.audience, !claims.audience.contains(audience) {
-            throw .unauthorized("Invalid token: its audience does not include `\(audience)`.")
+        guard claims.audience.contains(self.configuration.audience) else {
+            throw .unauthorized("Invalid token: its audience does not include `\(self.configuration.audience)`.")
+        }
+        for (claim, accepted) in self.configuration.requiredClaims.sorted(by: { $0.key < $1.key }) {
+            guard let value = claims.strings[claim], accepted.contains(value) else {
+                throw .unauthorized("Invalid token: its `\(claim)` claim is not one this gateway accepts.")
+            }
         }
         var role = VirtualKey.Role.client
         if let value = claims.strings[self.configuration.roleClaim] {
@@ -73,11 +86,13 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
             role = parsed
         }
         let name = claims.strings[self.configuration.nameClaim].map { String($0.prefix(200)) } ?? "token"
-        return Caller(
-            keyName: "oidc:" + name,
-            team: claims.strings[self.configuration.teamClaim].map { String($0.prefix(200)) },
-            role: role
-        )
+        let team = claims.strings[self.configuration.teamClaim]
+        if let team, !self.teamExists(team) {
+            throw .unauthorized(
+                "Invalid token: its `\(self.configuration.teamClaim)` claim names a team this gateway does not have."
+            )
+        }
+        return Caller(keyName: "oidc:" + name, team: team, role: role)
     }
 
     /// Verifies with the cached key set; a key id the set lacks refetches it first (rate limited).
@@ -116,8 +131,13 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
         if allowed { try await self.refresh() }
     }
 
-    /// Fetches the key set (discovering its URL first when not configured) and replaces the cached one.
+    /// Fetches the key set (discovering its URL first when not configured) and replaces the cached
+    /// one; gives up after 15 s, however slowly the issuer answers.
     func refresh() async throws {
+        try await Deadline.within(.seconds(15)) { try await self.fetchKeys() }
+    }
+
+    private func fetchKeys() async throws {
         var jwksURL = self.configuration.jwksURL
         if jwksURL == nil {
             var root = self.configuration.issuer
@@ -128,10 +148,9 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
             jwksURL = document.jwks_uri
         }
         guard let jwksURL else { throw OIDCError.badDiscovery }
-        let json = try await self.get(jwksURL)
-        let collection = try await JWTKeyCollection().add(jwksJSON: String(decoding: json, as: UTF8.self))
-        let kids = try JSONDecoder().decode(KeySet.self, from: Data(json)).keys.compactMap(\.kid)
-        self.keys.withLock { $0 = (collection, Set(kids)) }
+        let (json, kids) = try Self.pinnedAlgorithms(try await self.get(jwksURL))
+        let collection = try await JWTKeyCollection().add(jwksJSON: json)
+        self.keys.withLock { $0 = (collection, kids) }
     }
 
     private func get(_ url: String) async throws -> [UInt8] {
@@ -147,6 +166,35 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
             throw OIDCError.badDocument
         }
         return Array(buffer.readableBytesView)
+    }
+
+    /// The key set with every key's algorithm stated, and the key ids in it.
+    ///
+    /// A key published without `alg` (Entra ID does that) would take its algorithm from the first
+    /// token presented for it, before that token's signature is checked: one forged header could
+    /// make the key refuse every real token until the next fetch. So the algorithm is fixed here from
+    /// the key's type and curve, and keys of other types are left out.
+    static func pinnedAlgorithms(_ document: [UInt8]) throws -> (json: String, kids: Set<String>) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(document))) as? [String: Any],
+            let keys = object["keys"] as? [[String: Any]]
+        else { throw OIDCError.badDocument }
+        var pinned: [[String: Any]] = []
+        for var key in keys.prefix(100) {
+            if key["alg"] == nil {
+                switch (key["kty"] as? String, key["crv"] as? String) {
+                case ("RSA", _): key["alg"] = "RS256"
+                case ("EC", "P-256"): key["alg"] = "ES256"
+                case ("EC", "P-384"): key["alg"] = "ES384"
+                case ("EC", "P-521"): key["alg"] = "ES512"
+                case ("OKP", "Ed25519"): key["alg"] = "EdDSA"
+                default: continue
+                }
+            }
+            pinned.append(key)
+        }
+        let kids = Set(pinned.compactMap { $0["kid"] as? String })
+        let data = try JSONSerialization.data(withJSONObject: ["keys": pinned])
+        return (String(decoding: data, as: UTF8.self), kids)
     }
 
     /// What a client may learn about a token that failed.
@@ -167,10 +215,6 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
     // swiftlint:disable:next identifier_name
     private struct Discovery: Decodable { var jwks_uri: String }
 
-    private struct KeySet: Decodable {
-        struct Key: Decodable { var kid: String? }
-        var keys: [Key]
-    }
 }
 
 /// The key set could not be had.

@@ -31,7 +31,25 @@ enum PolicyInput {
         guard let object = try Self.object(value, path: path, example: "{\"rpm\": 600, \"tpm\": 200000}") else {
             return nil
         }
-        try Self.onlyMembers(object, ["rpm", "tpm"], path: path)
+        try Self.onlyMembers(object, ["rpm", "tpm", "providers"], path: path)
+        var providers: [String: RateLimits]?
+        if let raw = object["providers"], !(raw is NSNull) {
+            guard let map = raw as? [String: Any], map.count <= RateLimits.maximumProviders else {
+                throw .invalidRequest(
+                    "`\(path).providers` must map at most 64 provider names to {\"rpm\": …, \"tpm\": …}.",
+                    param: "\(path).providers"
+                )
+            }
+            var parsed: [String: RateLimits] = [:]
+            for name in map.keys.sorted() {
+                let inner = "\(path).providers.\(name)"
+                if let nested = map[name] as? [String: Any], nested["providers"] != nil {
+                    throw .invalidRequest("`\(inner).providers`: limits per provider do not nest.", param: inner)
+                }
+                parsed[name] = try Self.limits(map[name], path: inner)
+            }
+            providers = parsed
+        }
         var values: [String: Int] = [:]
         for name in ["rpm", "tpm"] {
             guard let raw = object[name], !(raw is NSNull) else { continue }
@@ -41,7 +59,7 @@ enum PolicyInput {
             values[name] = Int(number)
         }
         do {
-            return try RateLimits(rpm: values["rpm"], tpm: values["tpm"])
+            return try RateLimits(rpm: values["rpm"], tpm: values["tpm"], providers: providers)
         } catch {
             throw Self.error(error, path: path)
         }

@@ -88,6 +88,10 @@ struct TeamRoutes<Context: RequestContext> {
                 writes: true
             )
             let team = try self.team(context)
+            // The team's own provider keys go with it: no key or token may name it to use them.
+            for sealed in try await self.vault?.store.sealedCredentials() ?? [] where sealed.team == team.name {
+                try await self.vault?.delete(team: team.name, provider: sealed.provider)
+            }
             try await self.registry.deleteTeam(team.name)
             try await self.audit.appendAudit(
                 AuditEntry(actor: AuditEntry.actor(admin), action: "team.delete", target: team.name)
