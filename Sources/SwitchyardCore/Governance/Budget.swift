@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
+import Synchronization
 
 /// A spending cap in USD per period (SPEC §4 `budget: {usd, period}`).
 public struct Budget: Sendable, Codable, Equatable {
@@ -42,6 +43,17 @@ public struct Budget: Sendable, Codable, Equatable {
     /// The period that `date` falls in.
     public func window(at date: Date) -> QuotaWindow {
         let day = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        // Every call asks; the answer changes once a day at most, so it is kept per period.
+        if let cached = Self.windows.withLock({ $0[self.period] }), cached.day == day { return cached.window }
+        let window = self.computeWindow(day: day)
+        Self.windows.withLock { $0[self.period] = (day, window) }
+        return window
+    }
+
+    /// The last window computed per period, with its day.
+    private static let windows = Mutex<[Period: (day: Int, window: QuotaWindow)]>([:])
+
+    private func computeWindow(day: Int) -> QuotaWindow {
         switch self.period {
         case .daily:
             return QuotaWindow(name: "d" + CivilDate(day: day).text, start: day, end: day + 1)
@@ -106,8 +118,14 @@ public struct RateLimits: Sendable, Codable, Equatable {
     /// The minute that `date` falls in (rate limits count in fixed one-minute windows).
     public static func window(at date: Date) -> QuotaWindow {
         let minute = Int((date.timeIntervalSince1970 / 60).rounded(.down))
-        return QuotaWindow(name: "r\(minute)", startSeconds: minute * 60, endSeconds: minute * 60 + 60)
+        if let cached = Self.lastMinute.withLock({ $0 }), cached.minute == minute { return cached.window }
+        let window = QuotaWindow(name: "r\(minute)", startSeconds: minute * 60, endSeconds: minute * 60 + 60)
+        Self.lastMinute.withLock { $0 = (minute, window) }
+        return window
     }
+
+    /// The last minute's window: every limited call asks for it.
+    private static let lastMinute = Mutex<(minute: Int, window: QuotaWindow)?>(nil)
 }
 
 /// What a key or a team may spend and how fast.

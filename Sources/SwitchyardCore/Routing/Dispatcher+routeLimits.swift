@@ -56,15 +56,14 @@ extension Dispatcher {
     /// through: the upstream enforces its own limits anyway.
     func admitByLimits(_ route: Route, call: Call) async -> RouteAdmission {
         guard let ledger = self.quotaLedger else { return .unlimited }
-        var owners: [(counter: String, label: String, limits: RateLimits)] = []
-        if let limits = route.limits { owners.append(("route:\(route.label)", "route `\(route.label)`", limits)) }
+        var owners: [(counters: (rpm: String, tpm: String), label: String, limits: RateLimits)] = []
+        if let limits = route.limits, let counters = route.limitCounters {
+            owners.append(((counters.rpm, counters.tpm), counters.label, limits))
+        }
         if let caller = call.caller, let limits = caller.policy.limits?.providers?[route.provider.name] {
-            let key = caller.keyID ?? "config/" + caller.keyName
+            let counter = "key:\(caller.keyID ?? "config/" + caller.keyName):provider:\(route.provider.name)"
             owners.append(
-                (
-                    "key:\(key):provider:\(route.provider.name)",
-                    "key `\(caller.keyName)` on `\(route.provider.name)`", limits
-                )
+                ((counter + ":rpm", counter + ":tpm"), "key `\(caller.keyName)` on `\(route.provider.name)`", limits)
             )
         }
         guard !owners.isEmpty else { return .unlimited }
@@ -78,7 +77,7 @@ extension Dispatcher {
                 demands.append(
                     QuotaDemand(
                         key: QuotaKey(
-                            name: "\(owner.counter):\(measure == .requests ? "rpm" : "tpm")",
+                            name: measure == .requests ? owner.counters.rpm : owner.counters.tpm,
                             window: minute.name
                         ),
                         measure: measure,

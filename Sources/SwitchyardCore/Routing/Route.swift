@@ -27,7 +27,15 @@ public struct Route: Sendable {
     /// Share of traffic under `strategy: weighted`.
     public var weight = 1.0
     /// Requests and tokens per minute, when the configuration limits the route.
-    public var limits: RateLimits?
+    public var limits: RateLimits? {
+        didSet {
+            self.limitCounters = self.limits.map { _ in
+                ("route:\(self.label):rpm", "route:\(self.label):tpm", "route `\(self.label)`")
+            }
+        }
+    }
+    /// The quota counter names of ``limits`` and the route as refusals name it, made once.
+    public private(set) var limitCounters: (rpm: String, tpm: String, label: String)?
     /// When the route is skipped after failures.
     public var cooldown = CooldownPolicy.defaults
 

@@ -15,12 +15,47 @@ public struct QuotaStage: Stage {
     public let models: ModelTable
     /// The team named by a key, for its policy.
     public let team: @Sendable (String) -> Team?
+    private let keyNames = CounterNames()
+    private let configuredKeyNames = CounterNames()
+    private let teamNames = CounterNames()
 
     /// Creates the stage.
     public init(ledger: QuotaLedger, models: ModelTable, team: @escaping @Sendable (String) -> Team?) {
         self.ledger = ledger
         self.models = models
         self.team = team
+    }
+
+    /// The counter names and message label of a key or team, made once: every call of it needs them.
+    struct Owner: Sendable {
+        var usd: String
+        var rpm: String
+        var tpm: String
+        var label: String
+
+        init(counter: String, label: String) {
+            self.usd = counter + ":usd"
+            self.rpm = counter + ":rpm"
+            self.tpm = counter + ":tpm"
+            self.label = label
+        }
+    }
+
+    /// ``Owner``s by key id (or configured key name), or by team name; bounded, as the names come from
+    /// the store and the config.
+    final class CounterNames: Sendable {
+        private let owners = Mutex<[String: Owner]>([:])
+        static let limit = 100_000
+
+        func owner(_ id: String, make: () -> Owner) -> Owner {
+            if let owner = self.owners.withLock({ $0[id] }) { return owner }
+            let owner = make()
+            self.owners.withLock { owners in
+                if owners.count >= Self.limit { owners.removeAll() }
+                owners[id] = owner
+            }
+            return owner
+        }
     }
 
     /// Reserves, passes the call on, and settles when the reply finishes or fails.
@@ -91,25 +126,41 @@ public struct QuotaStage: Stage {
 
     /// The counters this call draws from: its key's, then its team's.
     func demands(_ call: Call, caller: Caller, now: Date) -> [QuotaDemand] {
-        var owners: [(name: String, label: String, policy: SpendPolicy)] = []
+        var owners: [(owner: Owner, policy: SpendPolicy)] = []
         if !caller.policy.isEmpty {
-            owners.append(
-                ("key:" + (caller.keyID ?? "config/" + caller.keyName), "key `\(caller.keyName)`", caller.policy)
-            )
+            let label = { "key `\(caller.keyName)`" }
+            let owner =
+                if let id = caller.keyID {
+                    self.keyNames.owner(id) { Owner(counter: "key:" + id, label: label()) }
+                } else {
+                    self.configuredKeyNames.owner(caller.keyName) {
+                        Owner(counter: "key:config/" + caller.keyName, label: label())
+                    }
+                }
+            owners.append((owner, caller.policy))
         }
         if let name = caller.team, let team = self.team(name), !team.policy.isEmpty {
-            owners.append(("team:" + name, "team `\(name)`", team.policy))
+            let owner = self.teamNames.owner(name) { Owner(counter: "team:" + name, label: "team `\(name)`") }
+            owners.append((owner, team.policy))
         }
         guard !owners.isEmpty else { return [] }
-        let estimate = CallEstimate(call, models: self.models)
+        // The estimate resolves the model's routes: only budgets and token limits need it.
+        var estimate: CallEstimate?
+        func estimated() -> CallEstimate {
+            if let estimate { return estimate }
+            let made = CallEstimate(call, models: self.models)
+            estimate = made
+            return made
+        }
         var demands: [QuotaDemand] = []
-        for owner in owners {
-            if let limits = owner.policy.limits {
+        demands.reserveCapacity(owners.count * 3)
+        for (owner, policy) in owners {
+            if let limits = policy.limits {
                 let minute = RateLimits.window(at: now)
                 if let rpm = limits.rpm {
                     demands.append(
                         QuotaDemand(
-                            key: QuotaKey(name: owner.name + ":rpm", window: minute.name),
+                            key: QuotaKey(name: owner.rpm, window: minute.name),
                             measure: .requests,
                             limit: Double(rpm),
                             amount: 1,
@@ -121,24 +172,24 @@ public struct QuotaStage: Stage {
                 if let tpm = limits.tpm {
                     demands.append(
                         QuotaDemand(
-                            key: QuotaKey(name: owner.name + ":tpm", window: minute.name),
+                            key: QuotaKey(name: owner.tpm, window: minute.name),
                             measure: .tokens,
                             limit: Double(tpm),
-                            amount: Double(min(estimate.tokens, tpm)),
+                            amount: Double(min(estimated().tokens, tpm)),
                             window: minute,
                             owner: owner.label
                         )
                     )
                 }
             }
-            if let budget = owner.policy.budget {
+            if let budget = policy.budget {
                 let period = budget.window(at: now)
                 demands.append(
                     QuotaDemand(
-                        key: QuotaKey(name: owner.name + ":usd", window: period.name),
+                        key: QuotaKey(name: owner.usd, window: period.name),
                         measure: .usd,
                         limit: budget.usd,
-                        amount: estimate.costUSD,
+                        amount: estimated().costUSD,
                         window: period,
                         owner: owner.label
                     )
