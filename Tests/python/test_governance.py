@@ -533,3 +533,27 @@ def test_a_key_limited_on_one_provider_moves_to_the_next(tmp_path: Any) -> None:
                               ({"providers": ["first"]}, "limits.providers")]:
             status, error = _admin(port, "POST", "/admin/keys", {"name": "bad", "limits": limits})
             assert status == 400 and error["error"]["param"] == param, (limits, error)
+
+
+def test_a_keys_budget_and_limits_change_in_place(gateway: int) -> None:
+    port = gateway
+    _fresh_minute(5)
+    key = _new_key(port, "patched", limits={"rpm": 2}, budget={"usd": 5, "period": "daily"})
+    assert [_chat(port, key["key"])[0] for _ in range(3)] == [200, 200, 429]
+    status, updated = _admin(port, "PATCH", f"/admin/keys/{key['id']}", {"limits": {"rpm": 4}, "budget": None,
+                                                                         "metadata": {"owner": "ana"}})
+    assert status == 200, updated
+    assert updated["limits"] == {"rpm": 4} and "budget" not in updated and updated["metadata"] == {"owner": "ana"}
+    assert updated["name"] == "patched" and updated["role"] == "client"
+    assert [_chat(port, key["key"])[0] for _ in range(3)] == [200, 200, 429]
+    # The secret is unchanged, and the change is audited with what changed.
+    status, audit = _admin(port, "GET", "/admin/audit?limit=20")
+    entry = next(e for e in audit["data"] if e["action"] == "key.update" and e["target"] == key["id"])
+    assert entry["detail"] == {"changed": "metadata,budget,limits"}
+    for body, param in [({"role": "admin"}, "role"), ({"colour": "red"}, "colour"),
+                        ({"limits": {"rpm": 0}}, "limits.rpm"), ({"name": ""}, "name")]:
+        status, error = _admin(port, "PATCH", f"/admin/keys/{key['id']}", body)
+        assert status == 400 and error["error"]["param"] == param, (body, error)
+    assert _admin(port, "PATCH", "/admin/keys/key_0000000000000000", {"name": "x"})[0] == 404
+    viewer = _new_key(port, "patch-viewer", role="viewer")
+    assert _admin(port, "PATCH", f"/admin/keys/{key['id']}", {"name": "y"}, key=viewer["key"])[0] == 403

@@ -5,7 +5,8 @@ import Hummingbird
 import SwitchyardCore
 
 /// The admin API's virtual keys: `POST /admin/keys`, `GET /admin/keys`, `GET /admin/keys/{id}`,
-/// `DELETE /admin/keys/{id}` (revoke) and `POST /admin/keys/{id}/rotate`; and `GET /admin/audit`.
+/// `PATCH /admin/keys/{id}` (change settings), `DELETE /admin/keys/{id}` (revoke) and
+/// `POST /admin/keys/{id}/rotate`; and `GET /admin/audit`.
 ///
 /// Secrets are returned once, when created or rotated; the store keeps salted hashes only. Every
 /// change is written to the audit log with its actor.
@@ -74,6 +75,27 @@ struct KeyRoutes<Context: RequestContext> {
                 writes: true
             )
             return try Self.json(VirtualKeyView(try self.key(context)))
+        }
+        router.patch("/admin/keys/:id") { request, context in
+            let admin = try await self.authenticator.authenticateAdmin(
+                CompletionRoutes.presentedKey(request.headers),
+                writes: true
+            )
+            let key = try self.key(context)
+            var body = request
+            let bytes = try await body.collectBody(upTo: self.maxBodyBytes)
+            let (updated, changed) = try KeyUpdate.apply(Data(buffer: bytes), to: key)
+            guard !changed.isEmpty else { return try Self.json(VirtualKeyView(key)) }
+            try await self.registry.save(updated)
+            try await self.audit.appendAudit(
+                AuditEntry(
+                    actor: AuditEntry.actor(admin),
+                    action: "key.update",
+                    target: key.id,
+                    detail: ["changed": changed.joined(separator: ",")]
+                )
+            )
+            return try Self.json(VirtualKeyView(updated))
         }
         router.delete("/admin/keys/:id") { request, context in
             let admin = try await self.authenticator.authenticateAdmin(
@@ -274,6 +296,74 @@ struct CreateKey {
             }
             self.metadata = metadata
         }
+    }
+}
+
+/// The body of `PATCH /admin/keys/{id}`: the members given replace the key's, `null` clears one;
+/// each is checked as on creation. The role cannot change: a key with other powers is a new key.
+enum KeyUpdate {
+    static let members = [
+        "name", "team", "models", "expires_at", "zero_data_retention", "metadata", "budget", "limits",
+    ]
+
+    /// `key` with the body's changes, and the names of the members that changed.
+    static func apply(_ data: Data, to key: VirtualKey) throws(GatewayError) -> (VirtualKey, [String]) {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw .invalidRequest(
+                "The body must be a JSON object such as {\"budget\": {\"usd\": 50, \"period\": \"monthly\"}}."
+            )
+        }
+        if object["role"] != nil {
+            throw .invalidRequest(
+                "A key's `role` cannot change: create a key with the new role and revoke this one.",
+                param: "role"
+            )
+        }
+        for name in object.keys.sorted() where !Self.members.contains(name) {
+            throw .invalidRequest(
+                "`\(name)` is not a key setting that can change; known: \(Self.members.joined(separator: ", ")).",
+                param: name
+            )
+        }
+        // The same checks as on creation: the body, with the key's name when it keeps it.
+        var complete = object.filter { !($0.value is NSNull) }
+        if complete["name"] == nil { complete["name"] = key.name }
+        let input: CreateKey
+        do {
+            input = try CreateKey(json: try JSONSerialization.data(withJSONObject: complete))
+        } catch let error as GatewayError {
+            throw error
+        } catch {
+            throw .invalidRequest("The body could not be read as key settings.")
+        }
+        var updated = key
+        for name in object.keys.sorted() {
+            switch name {
+            case "name": updated.name = input.name
+            case "team": updated.team = input.team
+            case "models": updated.models = input.models
+            case "expires_at": updated.expiresAt = input.expiresAt
+            case "zero_data_retention": updated.zeroDataRetention = input.zeroDataRetention
+            case "metadata": updated.metadata = input.metadata
+            case "budget": updated.budget = input.budget
+            case "limits": updated.limits = input.limits
+            default: break
+            }
+        }
+        let changed = Self.members.filter { name in
+            switch name {
+            case "name": updated.name != key.name
+            case "team": updated.team != key.team
+            case "models": updated.models != key.models
+            case "expires_at": updated.expiresAt != key.expiresAt
+            case "zero_data_retention": updated.zeroDataRetention != key.zeroDataRetention
+            case "metadata": updated.metadata != key.metadata
+            case "budget": updated.budget != key.budget
+            case "limits": updated.limits != key.limits
+            default: false
+            }
+        }
+        return (updated, changed)
     }
 }
 
