@@ -133,6 +133,7 @@ class _CuttableProxy:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.cut_off = threading.Event()
+        self.closed = threading.Event()
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(32)
@@ -140,30 +141,43 @@ class _CuttableProxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        while True:
+        while not self.closed.is_set():
             try:
                 client, _ = self.listener.accept()
             except OSError:
+                return
+            if self.closed.is_set():
+                client.close()
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if not self.cut_off.is_set():
-                sink.sendall(data)
+        try:
+            while data := source.recv(65536):
+                if not self.cut_off.is_set():
+                    sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def cut(self) -> None:
         self.cut_off.set()
 
     def close(self) -> None:
+        # Shut down before closing: a thread blocked in accept() on a merely closed socket keeps
+        # accepting on whatever socket later reuses its descriptor number, stealing other tests' calls.
+        self.closed.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
 
 
