@@ -321,20 +321,12 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Every virtual key.
     public func virtualKeys() async throws -> [VirtualKey] {
-        var keys: [VirtualKey] = []
-        let rows = try await self.connections.query(
-            "SELECT data FROM virtual_keys ORDER BY created_at",
-            logger: self.logger
-        )
-        for try await data in rows.decode(String.self) {
-            keys.append(try StoreSchema.keyDecoder.decode(VirtualKey.self, from: Data(data.utf8)))
-        }
-        return keys
+        try await self.stored("SELECT data FROM virtual_keys ORDER BY created_at")
     }
 
     /// Inserts or replaces `key`.
     public func saveVirtualKey(_ key: VirtualKey) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(key), as: UTF8.self)
+        let data = try StoreSchema.json(key)
         try await self.connections.query(
             """
             INSERT INTO virtual_keys (id, name, team, created_at, data)
@@ -347,7 +339,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Records `entry`.
     public func appendAudit(_ entry: AuditEntry) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(entry), as: UTF8.self)
+        let data = try StoreSchema.json(entry)
         try await self.connections.query(
             "INSERT INTO audit_log (id, at, data) VALUES (\(entry.id), \(entry.at.timeIntervalSince1970), \(data))",
             logger: self.logger
@@ -357,15 +349,9 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
     /// Entries newest first.
     public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
         let from = since?.timeIntervalSince1970 ?? 0
-        var entries: [AuditEntry] = []
-        let rows = try await self.connections.query(
-            "SELECT data FROM audit_log WHERE at >= \(from) ORDER BY at DESC, id DESC LIMIT \(limit)",
-            logger: self.logger
+        return try await self.stored(
+            "SELECT data FROM audit_log WHERE at >= \(from) ORDER BY at DESC, id DESC LIMIT \(limit)"
         )
-        for try await data in rows.decode(String.self) {
-            entries.append(try StoreSchema.keyDecoder.decode(AuditEntry.self, from: Data(data.utf8)))
-        }
-        return entries
     }
 
     /// Spend grouped as `query` asks, from the request log.
@@ -407,20 +393,12 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Every sealed credential.
     public func sealedCredentials() async throws -> [SealedCredential] {
-        var credentials: [SealedCredential] = []
-        for try await data in try await self.connections.query(
-            "SELECT data FROM provider_credentials ORDER BY team, provider",
-            logger: self.logger
-        )
-        .decode(String.self) {
-            credentials.append(try StoreSchema.keyDecoder.decode(SealedCredential.self, from: Data(data.utf8)))
-        }
-        return credentials
+        try await self.stored("SELECT data FROM provider_credentials ORDER BY team, provider")
     }
 
     /// Inserts or replaces a sealed credential.
     public func saveSealedCredential(_ credential: SealedCredential) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(credential), as: UTF8.self)
+        let data = try StoreSchema.json(credential)
         try await self.connections.query(
             """
             INSERT INTO provider_credentials (team, provider, created_at, data)
@@ -441,20 +419,21 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Every team.
     public func teams() async throws -> [Team] {
-        var teams: [Team] = []
-        for try await data in try await self.connections.query(
-            "SELECT data FROM teams ORDER BY name",
-            logger: self.logger
-        )
-        .decode(String.self) {
-            teams.append(try StoreSchema.keyDecoder.decode(Team.self, from: Data(data.utf8)))
+        try await self.stored("SELECT data FROM teams ORDER BY name")
+    }
+
+    /// The values of the JSON `data` column that `query` selects, in its order.
+    private func stored<Value: Decodable>(_ query: PostgresQuery) async throws -> [Value] {
+        var values: [Value] = []
+        for try await text in try await self.connections.query(query, logger: self.logger).decode(String.self) {
+            values.append(try StoreSchema.value(text))
         }
-        return teams
+        return values
     }
 
     /// Inserts or replaces `team`.
     public func saveTeam(_ team: Team) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(team), as: UTF8.self)
+        let data = try StoreSchema.json(team)
         try await self.connections.query(
             """
             INSERT INTO teams (name, created_at, data) VALUES (\(team.name), \(team.createdAt.timeIntervalSince1970), \(data))
@@ -486,74 +465,50 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         let connections = self.connections
         // A silent server must not hold calls waiting on this counter: the ledger answers them 503.
         return try await Deadline.within(Self.exchangeTimeout) {
-            try await Self.exchange(
-                key,
-                holder: holder,
-                limit: limit,
-                spend: spend,
-                want: want,
-                now: now,
-                staleBefore: staleBefore,
-                on: connections,
-                logger: logger
-            )
+            try await connections.withTransaction(logger: logger) { connection in
+                var spent = spend
+                for try await value in try await connection.query(
+                    """
+                    INSERT INTO quota_usage (quota, quota_window, spent, updated_at)
+                    VALUES (\(key.name), \(key.window), \(spend), \(now.timeIntervalSince1970))
+                    ON CONFLICT (quota, quota_window) DO UPDATE SET spent = quota_usage.spent + EXCLUDED.spent,
+                      updated_at = EXCLUDED.updated_at
+                    RETURNING spent
+                    """,
+                    logger: logger
+                )
+                .decode(Double.self) {
+                    spent = value
+                }
+                var others = 0.0
+                for try await value in try await connection.query(
+                    """
+                    SELECT COALESCE(SUM(amount), 0)::DOUBLE PRECISION FROM quota_holds
+                    WHERE quota = \(key.name) AND quota_window = \(key.window) AND holder <> \(holder)
+                      AND renewed_at >= \(staleBefore.timeIntervalSince1970)
+                    """,
+                    logger: logger
+                )
+                .decode(Double.self) {
+                    others = value
+                }
+                let held = QuotaArithmetic.grant(want: want, limit: limit, spent: spent, heldByOthers: others)
+                try await connection.query(
+                    """
+                    INSERT INTO quota_holds (quota, quota_window, holder, amount, renewed_at)
+                    VALUES (\(key.name), \(key.window), \(holder), \(held), \(now.timeIntervalSince1970))
+                    ON CONFLICT (quota, quota_window, holder) DO UPDATE SET amount = EXCLUDED.amount,
+                      renewed_at = EXCLUDED.renewed_at
+                    """,
+                    logger: logger
+                )
+                return QuotaBalance(spent: spent, held: held)
+            }
         }
     }
 
     /// Longest wait for one quota exchange.
     static let exchangeTimeout = Duration.seconds(5)
-
-    private static func exchange(
-        _ key: QuotaKey,
-        holder: String,
-        limit: Double,
-        spend: Double,
-        want: Double,
-        now: Date,
-        staleBefore: Date,
-        on connections: PostgresClient,
-        logger: Logger
-    ) async throws -> QuotaBalance {
-        try await connections.withTransaction(logger: logger) { connection in
-            var spent = spend
-            for try await value in try await connection.query(
-                """
-                INSERT INTO quota_usage (quota, quota_window, spent, updated_at)
-                VALUES (\(key.name), \(key.window), \(spend), \(now.timeIntervalSince1970))
-                ON CONFLICT (quota, quota_window) DO UPDATE SET spent = quota_usage.spent + EXCLUDED.spent,
-                  updated_at = EXCLUDED.updated_at
-                RETURNING spent
-                """,
-                logger: logger
-            )
-            .decode(Double.self) {
-                spent = value
-            }
-            var others = 0.0
-            for try await value in try await connection.query(
-                """
-                SELECT COALESCE(SUM(amount), 0)::DOUBLE PRECISION FROM quota_holds
-                WHERE quota = \(key.name) AND quota_window = \(key.window) AND holder <> \(holder)
-                  AND renewed_at >= \(staleBefore.timeIntervalSince1970)
-                """,
-                logger: logger
-            )
-            .decode(Double.self) {
-                others = value
-            }
-            let held = QuotaArithmetic.grant(want: want, limit: limit, spent: spent, heldByOthers: others)
-            try await connection.query(
-                """
-                INSERT INTO quota_holds (quota, quota_window, holder, amount, renewed_at)
-                VALUES (\(key.name), \(key.window), \(holder), \(held), \(now.timeIntervalSince1970))
-                ON CONFLICT (quota, quota_window, holder) DO UPDATE SET amount = EXCLUDED.amount,
-                  renewed_at = EXCLUDED.renewed_at
-                """,
-                logger: logger
-            )
-            return QuotaBalance(spent: spent, held: held)
-        }
-    }
 
     /// Records `mark` for `key` unless it is there already; the unique key decides between instances.
     public func claimQuotaMark(_ key: QuotaKey, mark: String, now: Date) async throws -> Bool {

@@ -198,14 +198,14 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     public func virtualKeys() async throws -> [VirtualKey] {
         try await self.database.read { db in
             try String.fetchAll(db, sql: "SELECT data FROM virtual_keys ORDER BY created_at").map {
-                try StoreSchema.keyDecoder.decode(VirtualKey.self, from: Data($0.utf8))
+                try StoreSchema.value($0, as: VirtualKey.self)
             }
         }
     }
 
     /// Inserts or replaces `key`.
     public func saveVirtualKey(_ key: VirtualKey) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(key), as: UTF8.self)
+        let data = try StoreSchema.json(key)
         try await self.database.write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO virtual_keys (id, name, team, created_at, data) VALUES (?, ?, ?, ?, ?)",
@@ -216,7 +216,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
 
     /// Records `entry`.
     public func appendAudit(_ entry: AuditEntry) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(entry), as: UTF8.self)
+        let data = try StoreSchema.json(entry)
         try await self.database.write { db in
             try db.execute(
                 sql: "INSERT INTO audit_log (id, at, data) VALUES (?, ?, ?)",
@@ -233,7 +233,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
                 sql: "SELECT data FROM audit_log WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?",
                 arguments: [since?.timeIntervalSince1970 ?? 0, limit]
             )
-            .map { try StoreSchema.keyDecoder.decode(AuditEntry.self, from: Data($0.utf8)) }
+            .map { try StoreSchema.value($0, as: AuditEntry.self) }
         }
     }
 
@@ -271,14 +271,14 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     public func sealedCredentials() async throws -> [SealedCredential] {
         try await self.database.read { db in
             try String.fetchAll(db, sql: "SELECT data FROM provider_credentials ORDER BY team, provider").map {
-                try StoreSchema.keyDecoder.decode(SealedCredential.self, from: Data($0.utf8))
+                try StoreSchema.value($0, as: SealedCredential.self)
             }
         }
     }
 
     /// Inserts or replaces a sealed credential.
     public func saveSealedCredential(_ credential: SealedCredential) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(credential), as: UTF8.self)
+        let data = try StoreSchema.json(credential)
         try await self.database.write { db in
             try db.execute(
                 sql: """
@@ -304,14 +304,14 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     public func teams() async throws -> [Team] {
         try await self.database.read { db in
             try String.fetchAll(db, sql: "SELECT data FROM teams ORDER BY name").map {
-                try StoreSchema.keyDecoder.decode(Team.self, from: Data($0.utf8))
+                try StoreSchema.value($0, as: Team.self)
             }
         }
     }
 
     /// Inserts or replaces `team`.
     public func saveTeam(_ team: Team) async throws {
-        let data = String(decoding: try StoreSchema.keyEncoder.encode(team), as: UTF8.self)
+        let data = try StoreSchema.json(team)
         try await self.database.write { db in
             try db.execute(
                 sql: """

@@ -69,6 +69,16 @@ public enum StoreSchema {
         return decoder
     }()
 
+    /// The text of a JSON `data` column for `value`.
+    static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try Self.keyEncoder.encode(value), as: UTF8.self)
+    }
+
+    /// The value a JSON `data` column holds.
+    static func value<Value: Decodable>(_ text: String, as type: Value.Type = Value.self) throws -> Value {
+        try Self.keyDecoder.decode(Value.self, from: Data(text.utf8))
+    }
+
     /// The error for a database that a newer binary migrated.
     static func newerThanBinary(_ unknown: some Sequence<String>, store: String) -> ConfigurationError {
         ConfigurationError(
