@@ -26,15 +26,8 @@ import pytest
 
 from test_operations import running_gateway
 from test_postgres_store import _psql, database  # noqa: F401 (fixture)
+from test_virtual_keys import CONFIG, MASTER_KEY, _client
 
-MASTER_KEY = "gov-master-key-0123456789"
-CONFIG = f"""\
-listen: 127.0.0.1:{{port}}
-master_key: {MASTER_KEY}
-store: "{{store}}"
-providers:
-  simulator: {{{{type: simulator, ttft: 0ms, tokens_per_second: 100000}}}}
-"""
 needs_postgres = pytest.mark.skipif(os.environ.get("SWITCHYARD_TEST_POSTGRES") is None,
                                     reason="needs the PostgreSQL of scripts/test")
 
@@ -69,10 +62,6 @@ def _new_key(port: int, name: str, **settings: Any) -> dict:
     status, created = _admin(port, "POST", "/admin/keys", {"name": name, **settings})
     assert status == 201, created
     return created
-
-
-def _client(port: int, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
 
 
 def _seconds_left_in_minute() -> float:

@@ -20,24 +20,29 @@ public struct CallEstimate: Sendable, Equatable {
         self.costUSD = costUSD
     }
 
+    /// What the call's request alone says: its prompt tokens (generously), the output limit it sets,
+    /// and whether it asks for embeddings.
+    private static func request(_ call: Call) -> (promptTokens: Int, requestedOutput: Int?, isEmbedding: Bool) {
+        if let chat = call.chat {
+            return (chat.requirements.estimatedPromptTokens * 4 / 3 + 16, chat.maxOutputTokens, false)
+        }
+        if let embeddings = call.embeddings {
+            return (embeddings.characterCount / 3 + embeddings.inputs.count, 0, true)
+        }
+        return (call.body.count / 3, nil, false)
+    }
+
+    /// ``tokens`` of a call without its cost, which needs the model's routes.
+    public static func tokens(_ call: Call) -> Int {
+        let request = Self.request(call)
+        return request.promptTokens.addingReportingOverflow(request.requestedOutput ?? 0).partialValue
+    }
+
     /// The estimate for a validated call, over the routes of its model and of the model's fallbacks.
     public init(_ call: Call, models: ModelTable) {
-        let requestedOutput: Int?
-        let isEmbedding: Bool
-        if let chat = call.chat {
-            self.promptTokens = chat.requirements.estimatedPromptTokens * 4 / 3 + 16
-            requestedOutput = chat.maxOutputTokens
-            isEmbedding = false
-        } else if let embeddings = call.embeddings {
-            self.promptTokens = embeddings.characterCount / 3 + embeddings.inputs.count
-            requestedOutput = 0
-            isEmbedding = true
-        } else {
-            self.promptTokens = call.body.count / 3
-            requestedOutput = nil
-            isEmbedding = false
-        }
-        self.tokens = self.promptTokens.addingReportingOverflow(requestedOutput ?? 0).partialValue
+        let (promptTokens, requestedOutput, isEmbedding) = Self.request(call)
+        self.promptTokens = promptTokens
+        self.tokens = Self.tokens(call)
         var cost = 0.0
         if let name = call.requestedModel, let model = models.resolve(name) {
             let fallbacks = model.fallbacks.compactMap { models.resolve($0)?.routes }.joined()

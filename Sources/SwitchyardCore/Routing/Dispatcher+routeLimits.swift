@@ -1,52 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
-import Synchronization
 
 extension Dispatcher {
-    /// A route's share of its requests and tokens per minute, held for one call while it is tried.
-    final class RouteQuota: Sendable {
-        let ledger: QuotaLedger
-        let demands: [QuotaDemand]
-        private let open = Mutex(true)
-
-        init(ledger: QuotaLedger, demands: [QuotaDemand]) {
-            self.ledger = ledger
-            self.demands = demands
-        }
-
-        /// Gives the reservation back, recording the upstream requests made and the tokens used;
-        /// only the first call counts, so every way out of a route may call it.
-        func settle(requests: Int, tokens: Int) {
-            guard
-                self.open.withLock({ open in
-                    defer { open = false }
-                    return open
-                })
-            else { return }
-            for demand in self.demands {
-                self.ledger.settle(demand, used: Double(demand.measure == .requests ? requests : tokens))
-            }
-        }
-
-        /// A reply dropped unfinished settles when its hook goes: one request, no tokens.
-        deinit { self.settle(requests: 1, tokens: 0) }
-
-        /// The reply's finish hook will settle: the route's other exits must not.
-        func handOver() -> RouteQuota? {
-            self.open.withLock { open in
-                defer { open = false }
-                return open ? RouteQuota(ledger: self.ledger, demands: self.demands) : nil
-            }
-        }
-    }
-
     /// Whether a route's rate limits let this call try it.
     enum RouteAdmission {
         /// The route has no limits (or no store keeps them).
         case unlimited
         /// Its share is reserved until the call is done with the route.
-        case reserved(RouteQuota)
+        case reserved(QuotaReservation)
         /// The route is at its limit this minute.
         case atLimit(QuotaDemand)
     }
@@ -70,10 +32,11 @@ extension Dispatcher {
         let now = Date()
         let minute = RateLimits.window(at: now)
         var demands: [QuotaDemand] = []
+        lazy var tokens = CallEstimate.tokens(call)
         for owner in owners {
             for (measure, limit) in [(QuotaDemand.Measure.requests, owner.limits.rpm), (.tokens, owner.limits.tpm)] {
                 guard let limit else { continue }
-                let amount = measure == .requests ? 1 : min(CallEstimate(call, models: self.models).tokens, limit)
+                let amount = measure == .requests ? 1 : min(tokens, limit)
                 demands.append(
                     QuotaDemand(
                         key: QuotaKey(
@@ -99,7 +62,7 @@ extension Dispatcher {
             )
             return .unlimited
         }
-        return .reserved(RouteQuota(ledger: ledger, demands: demands))
+        return .reserved(QuotaReservation(ledger: ledger, demands: demands))
     }
 
     /// The 429 when every route the call could take was at its rate limit (its own, or the key's for its provider).

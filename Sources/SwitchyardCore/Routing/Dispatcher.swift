@@ -138,7 +138,7 @@ public struct Dispatcher: Sendable {
                 queue.append(Step(handle: step.handle, lastResort: true))
                 continue
             }
-            let quota: RouteQuota?
+            let quota: QuotaReservation?
             switch await self.admitByLimits(route, call: call) {
             case .unlimited: quota = nil
             case .reserved(let reserved): quota = reserved
@@ -154,7 +154,7 @@ public struct Dispatcher: Sendable {
             self.retryBudget.recordRequest(route.provider.name)
             var number = 0
             // Every way out of this route (the next route, an error, cancellation) gives its share back.
-            defer { quota?.settle(requests: number, tokens: 0) }
+            defer { quota?.settle(requests: number) }
             while number < self.retries.attempts {
                 number += 1
                 var context = self.upstreamContext(route, call: call, deadline: deadline)
@@ -183,12 +183,7 @@ public struct Dispatcher: Sendable {
                     )
                     if let quota = quota?.handOver() {
                         let requests = number
-                        reply = reply.onFinish { receipt in
-                            quota.settle(
-                                requests: requests,
-                                tokens: receipt.usage.map { $0.inputTokens + $0.outputTokens } ?? 0
-                            )
-                        }
+                        reply = reply.onFinish { receipt in quota.settle(receipt, requests: requests) }
                     }
                     return self.mirroring(lease.succeeded(reply, call: call), call: call, model: plan.model)
                 } catch let error as ProviderError where error.kind == .unsupported {

@@ -77,51 +77,15 @@ public struct QuotaStage: Stage {
             )
         }
         if let refused { throw Self.refusal(refused, now: now) }
-        let settlement = Settlement(ledger: self.ledger, demands: demands)
+        let reservation = QuotaReservation(ledger: self.ledger, demands: demands)
         let reply: Reply
         do {
             reply = try await next(call)
         } catch {
-            settlement.settle(nil)
+            reservation.settle()
             throw error
         }
-        return reply.onFinish { receipt in settlement.settle(receipt) }
-    }
-
-    /// Gives a call's reservations back exactly once: when its reply finishes, when it fails, or, for
-    /// a reply that is dropped unfinished (the client left before its head was written), when the
-    /// last reference to it goes.
-    final class Settlement: Sendable {
-        let ledger: QuotaLedger
-        let demands: [QuotaDemand]
-        private let open = Mutex(true)
-
-        init(ledger: QuotaLedger, demands: [QuotaDemand]) {
-            self.ledger = ledger
-            self.demands = demands
-        }
-
-        /// Settles with the receipt's cost and tokens; without one, the call counts one request and nothing else.
-        func settle(_ receipt: Receipt?) {
-            guard
-                self.open.withLock({ open in
-                    defer { open = false }
-                    return open
-                })
-            else { return }
-            let now = Date()
-            for demand in self.demands {
-                let used: Double =
-                    switch demand.measure {
-                    case .usd: receipt?.cost ?? 0
-                    case .requests: 1
-                    case .tokens: receipt?.usage.map { Double($0.inputTokens) + Double($0.outputTokens) } ?? 0
-                    }
-                self.ledger.settle(demand, used: used, now: now)
-            }
-        }
-
-        deinit { self.settle(nil) }
+        return reply.onFinish { receipt in reservation.settle(receipt) }
     }
 
     /// The counters this call draws from: its key's, then its team's.
