@@ -19,6 +19,9 @@ let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let nioHTTPTypes = Target.Dependency.product(name: "NIOHTTPTypes", package: "swift-nio-extras")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
+let inMemoryTracing = Target.Dependency.product(name: "InMemoryTracing", package: "swift-distributed-tracing")
+let otel = Target.Dependency.product(name: "OTel", package: "swift-otel")
 
 let package = Package(
     name: "switchyard",
@@ -47,11 +50,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.0"),
+        // OTLP over HTTP only: the default traits would add gRPC.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(
             name: "SwitchyardCore",
-            dependencies: [nioCore, httpTypes, logging, metrics, yams, crypto],
+            dependencies: [nioCore, httpTypes, logging, metrics, tracing, yams, crypto],
             resources: [.copy("Catalog/catalog.json")]
         ),
         .target(
@@ -67,7 +73,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardStorage",
                 nioCore, nioPosix, nioHTTPTypes, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus,
-                .product(name: "JWTKit", package: "jwt-kit"),
+                tracing, otel, .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .executableTarget(
@@ -82,13 +88,16 @@ let package = Package(
             name: "SwitchyardTesting",
             dependencies: [
                 "SwitchyardCore", "SwitchyardServer", nioCore, httpTypes, hummingbird, hummingbirdTesting,
-                asyncHTTPClient, logging, nioHTTP1,
+                asyncHTTPClient, logging, nioHTTP1, tracing,
             ]
         ),
         .testTarget(
             name: "SwitchyardCoreTests",
             // The provider types come from the providers module: configuration tests decode real sections.
-            dependencies: ["SwitchyardCore", "SwitchyardProviders", nioCore, logging, metrics]
+            dependencies: [
+                "SwitchyardCore", "SwitchyardProviders", nioCore, logging, metrics, tracing, inMemoryTracing,
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "SwitchyardProvidersTests",
@@ -100,7 +109,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardServer", "SwitchyardStorage", "SwitchyardTesting", "SwitchyardProviders",
                 nioCore, nioPosix, httpTypes, hummingbird, hummingbirdTesting, asyncHTTPClient, logging, prometheus,
-                .product(name: "JWTKit", package: "jwt-kit"),
+                tracing, inMemoryTracing, .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .testTarget(

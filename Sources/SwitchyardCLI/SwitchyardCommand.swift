@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
         let logger = Logger(label: "switchyard")
 
         let gateway: Gateway

@@ -13,6 +13,8 @@ import SwitchyardCore
 public struct SimulatorDialect: ProviderDialect {
     /// `simulator`.
     public let name = "simulator"
+    /// Its own `gen_ai.provider.name`: the conventions name no simulator.
+    public let genAIProviderName = "switchyard.simulator"
     /// The timing and failure keys.
     public var settingKeys: [String] { SettingKeys.allCases.map(\.rawValue) }
 

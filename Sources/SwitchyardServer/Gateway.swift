@@ -10,6 +10,7 @@ import ServiceLifecycle
 import SwitchyardCore
 import SwitchyardProviders
 import SwitchyardStorage
+import Tracing
 
 /// A gateway assembled from its configuration: the application to run and the parts tests inspect.
 ///
@@ -51,12 +52,14 @@ public struct Gateway: Sendable {
     ///   - catalog: the model catalog; the bundled one (plus `catalog.import`) when `nil`.
     ///   - registry: where metrics go; a fresh registry when `nil`.
     ///   - pause: how the dispatcher waits between retries (tests pass a no-op).
+    ///   - tracer: where spans go; when `nil`, the OTLP exporter the `tracing` section configures, if any.
     ///   - logger: the server logger.
     public init(
         configuration: GatewayConfiguration,
         catalog: Catalog? = nil,
         registry: PrometheusCollectorRegistry? = nil,
         pause: (@Sendable (Duration) async throws -> Void)? = nil,
+        tracer: (any Tracer)? = nil,
         logger: Logger
     ) throws {
         try configuration.validate()
@@ -92,10 +95,11 @@ public struct Gateway: Sendable {
             }
         }
         let registry = registry ?? PrometheusCollectorRegistry()
+        let metricsFactory = PrometheusMetricsFactory.switchyard(registry: registry)
         let requestLog = RequestLogWriter(
             store: store,
             settings: configuration.requestLog,
-            metrics: PrometheusMetricsFactory(registry: registry),
+            metrics: metricsFactory,
             logger: logger
         )
         let keyRegistry = (store as? any KeyStore).map { KeyRegistry(store: $0) }
@@ -145,10 +149,26 @@ public struct Gateway: Sendable {
                 quotaLedger: ledger,
                 ownKeys: ownKeys
             )
-        let metrics = GatewayMetrics(
-            factory: PrometheusMetricsFactory(registry: registry),
-            isKnownModel: { models.isKnown($0) }
-        )
+        let genAIProviders = configuration.providers.mapValues { provider in
+            ProviderRegistry.types.named(provider.type)?.genAIProviderName ?? provider.type
+        }
+        let metrics =
+            configuration.server.metrics
+            ? GatewayMetrics(
+                factory: metricsFactory,
+                isKnownModel: { models.isKnown($0) },
+                genAIProvider: { genAIProviders[$0] ?? "unknown" }
+            ) : nil
+        let exporter =
+            try tracer == nil
+            ? TraceExporter.make(
+                configuration.tracing,
+                environment: ProcessInfo.processInfo.environment,
+                logger: logger
+            ) : nil
+        let tracing = (tracer ?? exporter?.tracer).map { tracer in
+            TracingStage(tracer: tracer, genAIProvider: { genAIProviders[$0] ?? "unknown" })
+        }
         let quotas = ledger.map { ledger in
             QuotaStage(ledger: ledger, models: models, team: { [keyRegistry] name in keyRegistry?.team(name) })
         }
@@ -160,7 +180,8 @@ public struct Gateway: Sendable {
                 loggedBodyLimit: configuration.requestLog.maxBodyBytes,
                 metrics: metrics,
                 dispatcher: dispatcher,
-                quotas: quotas
+                quotas: quotas,
+                tracing: tracing
             )
         )
 
@@ -219,7 +240,8 @@ public struct Gateway: Sendable {
             registry: registry,
             authenticator: authenticator,
             requestLog: requestLog,
-            metricsNeedKey: configuration.server.metricsAuth
+            metricsNeedKey: configuration.server.metricsAuth,
+            servesMetrics: configuration.server.metrics
         )
         .register(on: router)
 
@@ -238,8 +260,9 @@ public struct Gateway: Sendable {
                 )
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            // Services stop in reverse order: the store's pool last, after the request log's final flush.
-            services: ((store as? PostgresStore).map { [$0] } ?? [])
+            // Services stop in reverse order: the store's pool after the request log's final flush,
+            // the span exporter last, so the spans of calls finished while draining are sent.
+            services: (exporter.map { [$0.service] } ?? []) + ((store as? PostgresStore).map { [$0] } ?? [])
                 + (ledger.map { [QuotaLedgerService(ledger: $0, logger: logger)] } ?? [])
                 + [requestLog, RouteStatisticsService(statistics: statistics)]
                 + (keyRegistry.map { [KeyRegistryService(registry: $0, vault: vault, logger: logger)] } ?? [])

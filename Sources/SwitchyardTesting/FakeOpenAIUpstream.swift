@@ -37,6 +37,8 @@ public final class FakeOpenAIUpstream: Sendable {
         public var authorization: String?
         /// The path called.
         public var path: String
+        /// Every header, by lowercased name (the last value of a repeated one).
+        public var headers: [String: String] = [:]
     }
 
     private let recorded = Mutex<[RecordedCall]>([])
@@ -87,7 +89,11 @@ public final class FakeOpenAIUpstream: Sendable {
                     body: sendable,
                     rawBody: String(buffer: body),
                     authorization: request.headers[.authorization],
-                    path: path
+                    path: path,
+                    headers: Dictionary(
+                        request.headers.map { ($0.name.canonicalName, $0.value) },
+                        uniquingKeysWith: { $1 }
+                    )
                 )
             )
         }

@@ -10,6 +10,7 @@ import NIOCore
 import NIOHTTP1
 import SwitchyardCore
 import SwitchyardServer
+import Tracing
 
 /// Runs a gateway and an upstream on loopback for one test.
 public enum TestGateway {
@@ -42,12 +43,18 @@ public enum TestGateway {
     /// with the gateway and its port.
     public static func run(
         upstream: FakeOpenAIUpstream = FakeOpenAIUpstream(),
+        tracer: (any Tracer)? = nil,
         configure: @escaping @Sendable (Int) -> GatewayConfiguration,
         _ body: @escaping @Sendable (Gateway, Int) async throws -> Void
     ) async throws {
         try await upstream.makeApplication().test(.live) { upstreamClient in
             guard let upstreamPort = upstreamClient.port else { throw TestGatewayError.noPort }
-            let gateway = try Gateway(configuration: configure(upstreamPort), pause: { _ in }, logger: logger)
+            let gateway = try Gateway(
+                configuration: configure(upstreamPort),
+                pause: { _ in },
+                tracer: tracer,
+                logger: logger
+            )
             do {
                 try await gateway.application.test(.live) { client in
                     guard let port = client.port else { throw TestGatewayError.noPort }

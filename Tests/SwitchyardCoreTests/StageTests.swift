@@ -128,9 +128,15 @@ struct StageTests {
             _ = try await stage.handle(Self.call(#"{"model":"made-up"}"#)) { _ in throw GatewayError.notFound("x") }
         }
         let counted = factory.counterLabels
-        #expect(counted.contains("switchyard_requests_total endpoint=chat.completions model=m provider=p status=200"))
         #expect(
-            counted.contains("switchyard_requests_total endpoint=chat.completions model=other provider=none status=404")
+            counted.contains(
+                "switchyard_requests_total endpoint=chat.completions model=m provider=p status=200 cache=bypass"
+            )
+        )
+        #expect(
+            counted.contains(
+                "switchyard_requests_total endpoint=chat.completions model=other provider=none status=404 cache=none"
+            )
         )
         #expect(!counted.contains { $0.contains("made-up") })
         #expect(GatewayMetrics.statusLabel(418) == "4xx" && GatewayMetrics.statusLabel(999) == "other")

@@ -158,17 +158,50 @@ struct OperationsTests {
             let metrics = try await TestGateway.send(port: port, path: "/metrics", method: .GET)
             #expect(
                 metrics.body.contains(
-                    #"switchyard_requests_total{endpoint="chat.completions",model="gpt-4o-mini",provider="openai",status="200"} 1"#
+                    #"switchyard_requests_total{endpoint="chat.completions",model="gpt-4o-mini",provider="openai",status="200",cache="bypass"} 1"#
                 )
             )
             #expect(metrics.body.contains("switchyard_tokens_total"))
+            // GenAI histograms with the conventions' buckets, and nothing left in flight.
+            let genAI =
+                #"gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini","#
+                + #"gen_ai_response_model="gpt-4o-mini",provider="openai""#
+            #expect(metrics.body.contains(#"gen_ai_client_operation_duration_seconds_bucket{\#(genAI),le="0.01"}"#))
+            #expect(metrics.body.contains(#"gen_ai_client_operation_duration_seconds_count{\#(genAI)} 1"#))
+            #expect(
+                metrics.body.contains(
+                    #"gen_ai_client_token_usage_bucket{\#(genAI),gen_ai_token_type="input",le="4.0"}"#
+                )
+            )
+            #expect(metrics.body.contains(#"switchyard_requests_in_flight{endpoint="chat.completions"} 0"#))
             // Unknown model names never become label values.
             #expect(!metrics.body.contains("made-up-model-name"))
             #expect(
                 metrics.body.contains(
-                    #"switchyard_requests_total{endpoint="chat.completions",model="other",provider="none",status="404"} 1"#
+                    #"switchyard_requests_total{endpoint="chat.completions",model="other",provider="none",status="404",cache="none"} 1"#
                 )
             )
+        }
+    }
+
+    @Test("With server.metrics off nothing is recorded and /metrics is 404, while calls are still served and logged")
+    func metricsOff() async throws {
+        try await TestGateway.run(configure: { port in
+            var configuration = TestGateway.configuration(
+                upstreamPort: port,
+                models: ["m": ModelConfiguration(routes: [.init(provider: "up", model: "ok")])]
+            )
+            configuration.server.metrics = false
+            return configuration
+        }) { gateway, port in
+            #expect(try await TestGateway.send(port: port, body: TestGateway.chatBody(model: "m")).status == 200)
+            let metrics = try await TestGateway.send(port: port, path: "/metrics", method: .GET)
+            #expect(metrics.status == 404 && metrics.body.contains("server.metrics"))
+            await gateway.requestLog.flush()
+            #expect(try await gateway.store.records(matching: .init()).count == 1)
+            // Only the request log writer's own series exist; no request was counted.
+            let exposed = String(decoding: gateway.registry.emitToBuffer(), as: UTF8.self)
+            #expect(!exposed.contains("switchyard_requests") && !exposed.contains("gen_ai_"))
         }
     }
 

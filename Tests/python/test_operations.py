@@ -34,16 +34,20 @@ def _binary() -> str:
 
 
 @contextmanager
-def running_gateway(config: str) -> Iterator[tuple[subprocess.Popen, int, Path]]:
-    """Starts the gateway with ``config`` (``{port}`` and ``{dir}`` are filled in); stops it by PID."""
+def running_gateway(config: str | None) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+    """Starts the gateway with ``config`` (``{port}`` and ``{dir}`` are filled in), or on its embedded
+    default when ``None``, in a fresh directory; stops it by PID."""
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-ops-"))
     port = _free_port()
-    config_path = workdir / "switchyard.yaml"
-    config_path.write_text(config.format(port=port, dir=workdir))
+    arguments = ["--port", str(port)]
+    if config is not None:
+        config_path = workdir / "switchyard.yaml"
+        config_path.write_text(config.format(port=port, dir=workdir))
+        arguments = ["--config", str(config_path)]
     log = open(workdir / "gateway.log", "wb")
     process = subprocess.Popen(
-        [_binary(), "serve", "--config", str(config_path)], cwd=workdir, stdin=subprocess.DEVNULL,
-        stdout=log, stderr=subprocess.STDOUT,
+        [_binary(), "serve", *arguments], cwd=workdir, stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -2,7 +2,8 @@
 
 import SwitchyardCore
 
-/// Feeds arbitrary bytes to the upstream event-stream decoder, whole and in two chunks.
+/// Feeds arbitrary bytes to the upstream event-stream decoder, whole and in two chunks, and to the
+/// finish-reason reader traces use on each event.
 ///
 /// The first byte picks where the rest is split, so the fuzzer explores chunk boundaries inside
 /// line endings and field names; the second sets a small event size limit, so the refusal path runs too.
@@ -28,5 +29,15 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     } else if events != nil {
         preconditionFailure("the whole stream was refused but the same bytes in two chunks were not")
     }
+
+    var reasons: [String] = []
+    FinishReasons.scan(Array(stream), into: &reasons)
+    precondition(reasons.count <= FinishReasons.limit && Set(reasons).count == reasons.count)
+    precondition(
+        reasons.allSatisfy {
+            !$0.isEmpty && $0.utf8.count <= 64 && $0.utf8.allSatisfy { $0 == 0x5F || (0x61...0x7A).contains($0) }
+        },
+        "a finish reason outside [a-z_]{1,64}"
+    )
     return 0
 }

@@ -18,7 +18,10 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 
     if OIDCAuthenticator.looksLikeJWT(text) {
         precondition(text.hasPrefix("eyJ"), "a JWT without a JSON header")
-        precondition(text.split(separator: ".", omittingEmptySubsequences: false).count == 3, "a JWT of other than 3 parts")
+        precondition(
+            text.split(separator: ".", omittingEmptySubsequences: false).count == 3,
+            "a JWT of other than 3 parts"
+        )
     }
     _ = OIDCAuthenticator.keyID(text)
 

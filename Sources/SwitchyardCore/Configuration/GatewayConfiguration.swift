@@ -47,9 +47,11 @@ public struct GatewayConfiguration: Sendable, Decodable {
     public var credentialKey: CredentialSealer?
     /// An OIDC issuer whose signed tokens are accepted as keys.
     public var oidc: OIDCConfiguration?
+    /// Trace export; off unless an endpoint is set.
+    public var tracing = TracingConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, store, providers, models, catalog, cache, keys, server, retries, alerts, oidc
+        case listen, store, providers, models, catalog, cache, keys, server, retries, alerts, oidc, tracing
         case masterKey = "master_key"
         case requestLog = "request_log"
         case credentialKey = "credential_key"
@@ -79,6 +81,7 @@ public struct GatewayConfiguration: Sendable, Decodable {
         self.requestLog = try c.decodeIfPresent(RequestLogConfiguration.self, forKey: .requestLog) ?? .init()
         self.alerts = try c.decodeIfPresent(AlertConfiguration.self, forKey: .alerts) ?? .init()
         self.oidc = try c.decodeIfPresent(OIDCConfiguration.self, forKey: .oidc)
+        self.tracing = try c.decodeIfPresent(TracingConfiguration.self, forKey: .tracing) ?? .init()
         if let key = try c.decodeIfPresent(String.self, forKey: .credentialKey), !key.isEmpty {
             self.credentialKey = try Self.credentialSealer(key, source: "`credential_key`")
         }
@@ -875,6 +878,7 @@ public struct KeyConfiguration: Sendable, Decodable, Equatable {
 ///   - `cors_origins` (list, optional, default none): browser origins allowed to call the gateway
 ///     (`https://app.example.com`); `*` allows any, and needs a master key.
 ///   - `metrics_auth` (bool, optional, default false): `GET /metrics` needs the master key.
+///   - `metrics` (bool, optional, default true): false records no metrics and answers `GET /metrics` with 404.
 ///   - `max_connections` (integer, optional, default 4096): open client connections; further ones are closed.
 public struct ServerLimits: Sendable, Decodable, Equatable {
     /// Largest accepted request body.
@@ -887,6 +891,8 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
     public var corsOrigins: [String] = []
     /// Whether `/metrics` needs the master key.
     public var metricsAuth = false
+    /// Whether metrics are recorded and served.
+    public var metrics = true
     /// Most open client connections.
     public var maxConnections = 4096
 
@@ -896,6 +902,7 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
         case idleTimeout = "idle_timeout"
         case corsOrigins = "cors_origins"
         case metricsAuth = "metrics_auth"
+        case metrics
         case maxConnections = "max_connections"
     }
 
@@ -924,6 +931,7 @@ public struct ServerLimits: Sendable, Decodable, Equatable {
             }
         }
         self.metricsAuth = try c.decodeIfPresent(Bool.self, forKey: .metricsAuth) ?? false
+        self.metrics = try c.decodeIfPresent(Bool.self, forKey: .metrics) ?? true
         self.maxConnections =
             try c.decodeIfPresent(Int.self, forKey: .maxConnections, within: 1...1_000_000) ?? self.maxConnections
     }

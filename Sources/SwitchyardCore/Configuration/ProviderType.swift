@@ -8,12 +8,20 @@
 public protocol ProviderType: Sendable {
     /// The `type:` value (`openai`, `anthropic`, `simulator`, ...).
     var name: String { get }
+    /// Its `gen_ai.provider.name` in OpenTelemetry's GenAI conventions (`gcp.gemini`, `aws.bedrock`, ...),
+    /// used in metrics and spans; the type name unless the conventions name it otherwise.
+    var genAIProviderName: String { get }
     /// Keys this type reads from a provider's section beyond ``ProviderConfiguration/commonKeys``.
     var settingKeys: [String] { get }
     /// Decodes this type's settings from the provider's section (the common keys are already read).
     func decodeSettings(from decoder: any Decoder) throws -> any ProviderSettings
     /// The providers the embedded default adds when `environment` holds their credentials, by name.
     func environmentDefaults(_ environment: [String: String]) -> [(name: String, configuration: ProviderConfiguration)]
+}
+
+extension ProviderType {
+    /// The type name, for types the conventions do not name.
+    public var genAIProviderName: String { self.name }
 }
 
 /// A provider type's own settings, decoded from its section of the configuration.

@@ -11,7 +11,7 @@ import Logging
 /// stages after it.
 public struct Call: Sendable {
     /// The endpoint a call was made to.
-    public enum Endpoint: String, Sendable {
+    public enum Endpoint: String, Sendable, CaseIterable {
         /// `POST /v1/chat/completions`.
         case chatCompletions = "chat.completions"
         /// `POST /v1/embeddings`.
@@ -32,6 +32,8 @@ public struct Call: Sendable {
     public var presentedKey: String?
     /// The request's headers, for routing rules (copy-on-write: keeping them costs no copy).
     public var headers: HTTPFields = [:]
+    /// The request's span, when tracing is on.
+    public var trace: CallTrace?
     /// A mirror of a caller's call to a shadow candidate: never mirrored again.
     public var isShadow = false
     /// Who is calling, once authenticated.

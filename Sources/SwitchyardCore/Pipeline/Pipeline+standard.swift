@@ -10,12 +10,14 @@ public struct GatewayServices: Sendable {
     public var storesBodies: Bool
     /// Longest body a request log record keeps.
     public var loggedBodyLimit: Int
-    /// The gateway's metrics.
-    public var metrics: GatewayMetrics
+    /// The gateway's metrics; `nil` when they are off.
+    public var metrics: GatewayMetrics?
     /// Routes calls upstream.
     public var dispatcher: Dispatcher
     /// Budgets and rate limits, when the gateway has a store that keeps them.
     public var quotas: QuotaStage?
+    /// Opens a span per request, when tracing is configured.
+    public var tracing: TracingStage?
 
     /// Creates the services.
     public init(
@@ -23,11 +25,13 @@ public struct GatewayServices: Sendable {
         requestLog: any RequestLogSink,
         storesBodies: Bool,
         loggedBodyLimit: Int = 64 << 10,
-        metrics: GatewayMetrics,
+        metrics: GatewayMetrics?,
         dispatcher: Dispatcher,
-        quotas: QuotaStage? = nil
+        quotas: QuotaStage? = nil,
+        tracing: TracingStage? = nil
     ) {
         self.quotas = quotas
+        self.tracing = tracing
         self.authenticator = authenticator
         self.requestLog = requestLog
         self.storesBodies = storesBodies
@@ -41,9 +45,12 @@ extension Pipeline {
     /// The gateway's request path.
     ///
     /// ```
-    /// in:  authenticate → log → account → validate → quotas → dispatch ⇢ provider
-    /// out: authenticate ← log ← account ← validate ← quotas ← dispatch ⇠ provider
+    /// in:  [trace →] authenticate → log → account → validate → quotas → dispatch ⇢ provider
+    /// out: [trace ←] authenticate ← log ← account ← validate ← quotas ← dispatch ⇠ provider
     /// ```
+    ///
+    /// Tracing, when configured, wraps everything, so a request's span covers all of it; accounting
+    /// is left out when metrics are off, quotas without a store that keeps them (decision 0009).
     ///
     /// Logging and accounting sit just inside authentication so that, on the way out, they see
     /// the outcome of every authenticated request, malformed ones included. Fallback and retries
@@ -53,16 +60,15 @@ extension Pipeline {
     /// The order is a design decision: change it only with a record in `docs/decisions/`.
     public static func standard(_ services: GatewayServices) -> Pipeline {
         Pipeline(
-            [
+            (services.tracing.map { [$0] } ?? []) + [
                 AuthenticationStage(authenticator: services.authenticator),
                 LoggingStage(
                     sink: services.requestLog,
                     storesBodies: services.storesBodies,
                     bodyLimit: services.loggedBodyLimit
                 ),
-                AccountingStage(metrics: services.metrics),
-                ValidationStage(),
-            ] + (services.quotas.map { [$0] } ?? []),
+            ] + (services.metrics.map { [AccountingStage(metrics: $0)] } ?? []) + [ValidationStage()]
+                + (services.quotas.map { [$0] } ?? []),
             terminal: services.dispatcher.dispatch
         )
     }

@@ -89,11 +89,24 @@ public struct Attempt: Sendable, Equatable, Codable {
     public var detail: String?
     /// Whose provider key it used: `team` (the caller's team brought its own) or `gateway`.
     public var credential: String?
+    /// The configured provider it went to (route labels cannot be split: provider names may hold `/`).
+    public var provider: String?
+    /// The failure class (``ProviderError/typeLabel``, or `cancelled` for a hedge that lost), for metrics.
+    public var errorType: String?
 
     /// Creates an attempt record.
-    public init(route: String, failure: String? = nil, detail: String? = nil, credential: String? = nil) {
+    public init(
+        route: String,
+        provider: String? = nil,
+        failure: String? = nil,
+        errorType: String? = nil,
+        detail: String? = nil,
+        credential: String? = nil
+    ) {
         self.route = route
+        self.provider = provider
         self.failure = failure
+        self.errorType = errorType
         self.detail = detail
         self.credential = credential
     }
@@ -127,6 +140,8 @@ public struct Receipt: Sendable {
     public var routeReason: String?
     /// The client went away before the reply finished (not the route's fault).
     public var clientDisconnected = false
+    /// The `finish_reason`s a traced stream carried (``FinishReasons``); empty when not traced.
+    public var finishReasons: [String] = []
 
     /// Creates a receipt.
     public init(

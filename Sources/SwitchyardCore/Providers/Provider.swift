@@ -64,6 +64,8 @@ public struct UpstreamContext: Sendable {
     public var keyIndex = 0
     /// The caller's team's own key for this provider, sent instead of the provider's (bring your own key).
     public var ownKey: String?
+    /// W3C trace headers for the upstream request (`traceparent`), when the call is traced.
+    public var traceHeaders: [(String, String)] = []
 
     /// `team` when the attempt sends the team's own key, else `gateway`.
     public var credential: String { self.ownKey == nil ? "gateway" : "team" }
@@ -156,6 +158,22 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         self.retryAfter = retryAfter
         self.detail = detail
         self.param = param
+    }
+
+    /// A short, fixed name for the failure class: the `type` label of upstream error metrics and
+    /// the `error.type` of traces.
+    public var typeLabel: String {
+        switch self.kind {
+        case .rateLimited: "rate_limited"
+        case .server: "server_error"
+        case .timeout: "timeout"
+        case .connection: "connection"
+        case .invalidResponse: "invalid_response"
+        case .rejected: "rejected"
+        case .invalidRequest: "invalid_request"
+        case .overloaded: "overloaded"
+        case .unsupported: "unsupported"
+        }
     }
 
     /// Whether trying the same route again may succeed.

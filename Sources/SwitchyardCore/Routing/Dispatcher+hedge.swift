@@ -96,7 +96,14 @@ extension Dispatcher {
                     if outcome.winner == nil {
                         outcome.winner = (step, body, lease)
                         records.append(
-                            (entry.index, Attempt(route: step.route.label, credential: credential(step)))
+                            (
+                                entry.index,
+                                Attempt(
+                                    route: step.route.label,
+                                    provider: step.route.provider.name,
+                                    credential: credential(step)
+                                )
+                            )
                         )
                         group.cancelAll()
                     } else {
@@ -112,7 +119,9 @@ extension Dispatcher {
                             entry.index,
                             Attempt(
                                 route: step.route.label,
+                                provider: step.route.provider.name,
                                 failure: error.description,
+                                errorType: error.typeLabel,
                                 detail: error.detail,
                                 credential: credential(step)
                             )
@@ -137,6 +146,11 @@ extension Dispatcher {
     }
 
     private static func lost(_ step: Step) -> Attempt {
-        Attempt(route: step.route.label, failure: "cancelled: another route answered first (hedged request)")
+        Attempt(
+            route: step.route.label,
+            provider: step.route.provider.name,
+            failure: "cancelled: another route answered first (hedged request)",
+            errorType: "cancelled"
+        )
     }
 }

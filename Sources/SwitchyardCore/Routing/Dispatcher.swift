@@ -93,6 +93,7 @@ public struct Dispatcher: Sendable {
         attempt: @escaping @Sendable (Route, UpstreamContext) async throws -> UpstreamResponse
     ) async throws -> Reply {
         let plan = try self.planner.plan(call, modelName: modelName, kind: kind, requirements: requirements)
+        let attempt = call.trace.map { Self.traced(attempt, trace: $0, call: call) } ?? attempt
         var queue = plan.steps[...]
         var attempts: [Attempt] = []
         var failures: [ProviderError] = []
@@ -168,7 +169,9 @@ public struct Dispatcher: Sendable {
                 do {
                     let response = try await attempt(route, context)
                     let body = try await Self.makeBody(response, route: route, call: call, deadline: deadline)
-                    attempts.append(Attempt(route: step.handle.label, credential: context.credential))
+                    attempts.append(
+                        Attempt(route: step.handle.label, provider: route.provider.name, credential: context.credential)
+                    )
                     self.planner.rememberAffinity(plan.affinityKey, route: step.handle.label)
                     var reply = Reply(
                         provider: route.provider.name,
@@ -203,7 +206,9 @@ public struct Dispatcher: Sendable {
                     attempts.append(
                         Attempt(
                             route: route.label,
+                            provider: route.provider.name,
                             failure: error.description,
+                            errorType: error.typeLabel,
                             detail: error.detail,
                             credential: context.credential
                         )
@@ -377,7 +382,8 @@ public struct Dispatcher: Sendable {
                     clientWantsUsage: call.chat?.includesUsage ?? false,
                     pricing: route.pricing,
                     startedAt: call.startedAt,
-                    deadline: deadline
+                    deadline: deadline,
+                    notesFinishReasons: call.trace != nil
                 )
                 .primed()
             )

@@ -27,6 +27,7 @@ public struct ChatStream: AsyncSequence, Sendable {
         var startedAt: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
         var captureLimit: Int
+        var notesFinishReasons: Bool
     }
 
     /// Creates a relay over `upstream`.
@@ -38,13 +39,15 @@ public struct ChatStream: AsyncSequence, Sendable {
     ///   - deadline: when the `total` timeout ends the stream: checked as each chunk arrives, so
     ///     together with the idle timeout (which bounds the gaps) a stream lasts at most `total` + `idle`.
     ///   - captureLimit: how many output bytes to keep for the request log.
+    ///   - notesFinishReasons: whether to read each event's `finish_reason` (for traces only).
     public init(
         upstream: ByteStream,
         clientWantsUsage: Bool,
         pricing: Pricing?,
         startedAt: ContinuousClock.Instant,
         deadline: ContinuousClock.Instant? = nil,
-        captureLimit: Int = 64 << 10
+        captureLimit: Int = 64 << 10,
+        notesFinishReasons: Bool = false
     ) {
         self.upstream = upstream
         self.settings = Settings(
@@ -52,7 +55,8 @@ public struct ChatStream: AsyncSequence, Sendable {
             pricing: pricing,
             startedAt: startedAt,
             deadline: deadline,
-            captureLimit: captureLimit
+            captureLimit: captureLimit,
+            notesFinishReasons: notesFinishReasons
         )
         self.outcome = Outcome()
         self.primed = nil
@@ -115,6 +119,8 @@ public struct ChatStream: AsyncSequence, Sendable {
             public var timeToFirstToken: Duration?
             /// Why the stream failed, if it did.
             public var error: String?
+            /// The events' `finish_reason`s, when the stream notes them.
+            public var finishReasons: [String] = []
             /// The first bytes sent to the client.
             public var captured: [UInt8] = []
         }
@@ -213,6 +219,12 @@ public struct ChatStream: AsyncSequence, Sendable {
             } else if data.containsSubsequence(Self.errorKey) {
                 let message = String(decoding: data.prefix(500), as: UTF8.self)
                 self.outcome.update { $0.error = "upstream error event: \(message)" }
+            }
+            if self.settings.notesFinishReasons {
+                var reasons = self.outcome.values.finishReasons
+                let known = reasons.count
+                FinishReasons.scan(data, into: &reasons)
+                if reasons.count > known { self.outcome.update { [reasons] in $0.finishReasons = reasons } }
             }
             if let name = event.name {
                 output.writeString("event: \(name)\n")

@@ -15,6 +15,8 @@ import SwitchyardCore
 public struct AzureDialect: ProviderDialect {
     /// `azure`.
     public let name = "azure"
+    /// `azure.ai.openai`, as OpenTelemetry's GenAI conventions name it.
+    public let genAIProviderName = "azure.ai.openai"
     /// The `api-version` when none is configured: the current generally available one.
     public static let defaultAPIVersion = "2024-10-21"
     /// `api_version`.

@@ -14,6 +14,8 @@ import SwitchyardCore
 public struct BedrockDialect: ProviderDialect {
     /// `bedrock`.
     public let name = "bedrock"
+    /// `aws.bedrock`, as OpenTelemetry's GenAI conventions name it.
+    public let genAIProviderName = "aws.bedrock"
     /// Region and credentials.
     public var settingKeys: [String] { Keys.allCases.map(\.rawValue) }
 

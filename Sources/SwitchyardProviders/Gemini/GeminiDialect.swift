@@ -12,6 +12,8 @@ import SwitchyardCore
 public struct GeminiDialect: ProviderDialect {
     /// `gemini`.
     public let name = "gemini"
+    /// `gcp.gemini`, as OpenTelemetry's GenAI conventions name it.
+    public let genAIProviderName = "gcp.gemini"
 
     /// Creates the dialect.
     public init() {}

@@ -88,6 +88,9 @@ public final class HTTPTransport: Sendable {
             head.headers.add(name: name, value: value)
         }
         head.headers.add(name: "x-switchyard-request-id", value: context.requestID)
+        for (name, value) in context.traceHeaders {
+            head.headers.replaceOrAdd(name: name, value: value)
+        }
         head.headers.add(name: "Content-Length", value: String(request.body.count))
 
         let pool = self.pool

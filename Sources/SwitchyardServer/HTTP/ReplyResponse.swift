@@ -106,6 +106,7 @@ enum ReplyResponse {
                     body: outcome.captured
                 )
                 receipt.clientDisconnected = clientDisconnected
+                receipt.finishReasons = outcome.finishReasons
                 reply.finish(receipt)
                 try? await writer.finish(nil)
             }

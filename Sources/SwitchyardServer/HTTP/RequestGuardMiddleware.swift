@@ -13,7 +13,7 @@ struct RequestGuardMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let browserGuard: BrowserGuard
-    let metrics: GatewayMetrics
+    let metrics: GatewayMetrics?
 
     func handle(
         _ request: Request,
@@ -30,7 +30,7 @@ struct RequestGuardMiddleware: RouterMiddleware {
         let path = Self.pathLabel(request.uri.path)
         if let refusal = self.browserGuard.refusal(host: request.head.authority, origin: origin) {
             response = refusal.response()
-            self.metrics.recordOutsidePipeline(path: path, status: refusal.status.code)
+            self.metrics?.recordOutsidePipeline(path: path, status: refusal.status.code)
         } else if request.method == .options, let corsOrigin {
             response = Self.preflight(request, origin: corsOrigin)
         } else {
@@ -38,7 +38,7 @@ struct RequestGuardMiddleware: RouterMiddleware {
             // The pipeline counts the completion endpoints' answers, except the 401s its outermost stage throws.
             let isCompletion = request.method == .post && (path == "/v1/chat/completions" || path == "/v1/embeddings")
             if !isCompletion || response.status == .unauthorized {
-                self.metrics.recordOutsidePipeline(path: path, status: response.status.code)
+                self.metrics?.recordOutsidePipeline(path: path, status: response.status.code)
             }
         }
         response.headers[.switchyardRequestID] = id

@@ -16,6 +16,8 @@ struct OperationsRoutes<Context: RequestContext> {
     let requestLog: RequestLogWriter
     /// Whether `/metrics` needs the master key (`server.metrics_auth`).
     let metricsNeedKey: Bool
+    /// Whether metrics are on (`server.metrics`).
+    let servesMetrics: Bool
 
     func register(on router: Router<Context>) {
         router.get("/health") { _, _ in
@@ -43,6 +45,9 @@ struct OperationsRoutes<Context: RequestContext> {
             }
         }
         router.get("/metrics") { request, _ in
+            guard self.servesMetrics else {
+                throw GatewayError.notFound("metrics are off on this gateway (`server.metrics: false`)")
+            }
             if self.metricsNeedKey { try await self.requireReader(request) }
             return Response(
                 status: .ok,
