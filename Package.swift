@@ -22,6 +22,7 @@ let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
 let inMemoryTracing = Target.Dependency.product(name: "InMemoryTracing", package: "swift-distributed-tracing")
 let otel = Target.Dependency.product(name: "OTel", package: "swift-otel")
+let mustache = Target.Dependency.product(name: "Mustache", package: "swift-mustache")
 
 let package = Package(
     name: "switchyard",
@@ -53,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.0"),
         // OTLP over HTTP only: the default traits would add gRPC.
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -73,7 +75,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardStorage",
                 nioCore, nioPosix, nioHTTPTypes, httpTypes, logging, metrics, hummingbird, serviceLifecycle, prometheus,
-                tracing, otel, .product(name: "JWTKit", package: "jwt-kit"),
+                tracing, otel, mustache, crypto, .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .executableTarget(

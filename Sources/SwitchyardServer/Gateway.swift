@@ -197,13 +197,13 @@ public struct Gateway: Sendable {
             router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization, .xAPIKey]))
         }
         router.add(middleware: ErrorMiddleware(maxBodyBytes: configuration.server.maxBodyBytes))
-        CompletionRoutes(
+        let completions = CompletionRoutes(
             pipeline: pipeline,
             limits: configuration.server,
             models: models,
             authenticator: authenticator
         )
-        .register(on: router)
+        completions.register(on: router)
         ModelRoutes(models: models, authenticator: authenticator, statistics: statistics).register(on: router)
         if let keyRegistry, let audit = store as? any AuditStore {
             KeyRoutes(
@@ -233,6 +233,25 @@ public struct Gateway: Sendable {
         if let keyRegistry, let spend = store as? any SpendStore {
             SpendRoutes(store: spend, registry: keyRegistry, authenticator: authenticator).register(on: router)
         }
+        ConsoleRoutes(
+            pages: ConsolePages(
+                models: models,
+                statistics: statistics,
+                store: store,
+                keys: keyRegistry,
+                spend: store as? any SpendStore,
+                quotas: store as? any QuotaStore,
+                ledger: ledger
+            ),
+            sessions: ConsoleSessions(masterKey: configuration.masterKey),
+            authenticator: authenticator,
+            administration: keyRegistry.flatMap { registry in
+                (store as? any AuditStore).map { KeyAdministration(registry: registry, audit: $0) }
+            },
+            completions: completions,
+            hasMasterKey: configuration.masterKey != nil
+        )
+        .register(on: router)
         OperationsRoutes(
             store: store,
             statistics: statistics,

@@ -38,14 +38,10 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     /// Matching records, newest first.
     public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
         self.rows.withLock { rows in
-            rows.filter { row in
-                (query.model == nil || row.model == query.model)
-                    && (query.keyName == nil || row.keyName == query.keyName)
-                    && (query.since.map { row.startedAt >= $0 } ?? true)
-            }
-            .sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
-            .prefix(query.limit)
-            .map { $0 }
+            rows.filter(query.matches)
+                .sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
+                .prefix(query.limit)
+                .map { $0 }
         }
     }
 

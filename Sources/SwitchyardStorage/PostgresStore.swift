@@ -207,22 +207,9 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
 
     /// Reads matching records, newest first.
     public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
-        var conditions: [String] = []
-        var binds = PostgresBindings()
-        if let model = query.model {
-            binds.append(model)
-            conditions.append("model = $\(binds.count)")
-        }
-        if let key = query.keyName {
-            binds.append(key)
-            conditions.append("key_name = $\(binds.count)")
-        }
-        if let since = query.since {
-            binds.append(since.timeIntervalSince1970)
-            conditions.append("started_at >= $\(binds.count)")
-        }
+        let (filter, values) = query.sqlFilter(placeholder: { "$\($0)" }, like: "ILIKE")
+        var binds = Self.bindings(values)
         binds.append(query.limit)
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
             SELECT id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream,
               attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error,
@@ -355,12 +342,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
     }
 
     /// Spend grouped as `query` asks, from the request log.
-    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let (sql, values) = query.sql(
-            day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-            placeholder: { "$\($0)" },
-            cast: { expression, type in "(\(expression))::\(type)" }
-        )
+    /// Bindings for a query's values.
+    private static func bindings(_ values: [SpendQuery.Argument]) -> PostgresBindings {
         var binds = PostgresBindings()
         for value in values {
             switch value {
@@ -368,6 +351,16 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             case .text(let text): binds.append(text)
             }
         }
+        return binds
+    }
+
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let (sql, values) = query.sql(
+            day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            placeholder: { "$\($0)" },
+            cast: { expression, type in "(\(expression))::\(type)" }
+        )
+        let binds = Self.bindings(values)
         let groups = query.groupBy
         var rows: [SpendRow] = []
         for try await row in try await self.connections.query(

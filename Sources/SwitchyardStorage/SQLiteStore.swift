@@ -126,21 +126,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     /// Reads matching records, newest first.
     public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
         try await self.database.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if let model = query.model {
-                conditions.append("model = ?")
-                arguments += [model]
-            }
-            if let key = query.keyName {
-                conditions.append("key_name = ?")
-                arguments += [key]
-            }
-            if let since = query.since {
-                conditions.append("started_at >= ?")
-                arguments += [since.timeIntervalSince1970]
-            }
-            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let (filter, values) = query.sqlFilter(placeholder: { _ in "?" }, like: "LIKE")
+            var arguments = Self.arguments(values)
             arguments += [query.limit]
             let rows = try Row.fetchAll(
                 db,
@@ -238,12 +225,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     }
 
     /// Spend grouped as `query` asks, from the request log.
-    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let (sql, values) = query.sql(
-            day: "strftime('%Y-%m-%d', started_at, 'unixepoch')",
-            placeholder: { _ in "?" },
-            cast: { expression, _ in expression }
-        )
+    /// GRDB arguments for a query's values.
+    private static func arguments(_ values: [SpendQuery.Argument]) -> StatementArguments {
         var bound = StatementArguments()
         for value in values {
             switch value {
@@ -251,8 +234,17 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
             case .text(let text): bound += [text]
             }
         }
+        return bound
+    }
+
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let (sql, values) = query.sql(
+            day: "strftime('%Y-%m-%d', started_at, 'unixepoch')",
+            placeholder: { _ in "?" },
+            cast: { expression, _ in expression }
+        )
         let groups = query.groupBy
-        let arguments = bound
+        let arguments = Self.arguments(values)
         return try await self.database.read { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row -> SpendRow in
                 let count = groups.count

@@ -94,12 +94,18 @@ public enum TestGateway {
         request.headers.add(name: "content-type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await Self.client.execute(request, timeout: .seconds(30))
         let data = try await response.body.collect(upTo: 16 << 20)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }
         return (Int(response.status.code), fields, String(buffer: data))
     }
+
+    /// A client that does not follow redirects, so tests see the console's 303s.
+    private static let client = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: .init(redirectConfiguration: .disallow)
+    )
 
     /// A chat request body for `model`.
     public static func chatBody(model: String, stream: Bool = false, extra: String = "") -> String {

@@ -74,7 +74,12 @@ public final class KeyRegistry: Sendable {
         guard let id = VirtualKey.id(inSecret: secret) else { return nil }
         guard let key = self.key(id) else { throw .unauthorized("Invalid API key.") }
         if let refusal = key.refusal(of: secret, now: now) { throw .unauthorized(refusal) }
-        return Caller(
+        return Self.caller(of: key)
+    }
+
+    /// The caller a valid secret of `key` stands for.
+    public static func caller(of key: VirtualKey) -> Caller {
+        Caller(
             keyName: key.name,
             allowedModels: key.models.map(Set.init),
             zeroDataRetention: key.zeroDataRetention,

@@ -132,15 +132,79 @@ public struct RequestLogQuery: Sendable, Equatable {
     public var keyName: String?
     /// Only requests that started at or after this time.
     public var since: Date?
+    /// Only requests that started before this time (the next page of a newest-first list).
+    public var before: Date?
+    /// Only this HTTP status.
+    public var status: Int?
+    /// Only requests whose id, model, upstream model, key name or error contains this (any case).
+    public var search: String?
+    /// Only the request with this id.
+    public var id: String?
     /// At most this many rows, newest first.
     public var limit: Int
 
     /// Creates a query.
-    public init(model: String? = nil, keyName: String? = nil, since: Date? = nil, limit: Int = 100) {
+    public init(
+        model: String? = nil,
+        keyName: String? = nil,
+        since: Date? = nil,
+        before: Date? = nil,
+        status: Int? = nil,
+        search: String? = nil,
+        id: String? = nil,
+        limit: Int = 100
+    ) {
         self.model = model
         self.keyName = keyName
         self.since = since
+        self.before = before
+        self.status = status
+        self.search = search
+        self.id = id
         self.limit = limit
+    }
+
+    /// Columns `search` looks in.
+    static let searchedColumns = ["id", "model", "upstream_model", "key_name", "error"]
+
+    /// The `WHERE` clause (empty when nothing filters) in a backend's dialect: `placeholder(n)` is
+    /// its n-th (1-based) parameter and `like` its case-insensitive `LIKE` operator.
+    public func sqlFilter(placeholder: (Int) -> String, like: String) -> (sql: String, arguments: [SpendQuery.Argument])
+    {
+        var conditions: [String] = []
+        var arguments: [SpendQuery.Argument] = []
+        func add(_ condition: (String) -> String, _ argument: SpendQuery.Argument) {
+            arguments.append(argument)
+            conditions.append(condition(placeholder(arguments.count)))
+        }
+        if let id = self.id { add({ "id = \($0)" }, .text(id)) }
+        if let model = self.model { add({ "model = \($0)" }, .text(model)) }
+        if let key = self.keyName { add({ "key_name = \($0)" }, .text(key)) }
+        if let since = self.since { add({ "started_at >= \($0)" }, .number(since.timeIntervalSince1970)) }
+        if let before = self.before { add({ "started_at < \($0)" }, .number(before.timeIntervalSince1970)) }
+        if let status = self.status { add({ "status = \($0)" }, .number(Double(status))) }
+        if let search = self.search, !search.isEmpty {
+            // `%` and `_` in the text are literal: escaped, with `\` as the escape character.
+            let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            arguments.append(.text("%\(escaped)%"))
+            let term = placeholder(arguments.count)
+            let matches = Self.searchedColumns.map { "COALESCE(\($0), '') \(like) \(term) ESCAPE '\\'" }
+            conditions.append("(" + matches.joined(separator: " OR ") + ")")
+        }
+        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
+    }
+
+    /// Whether `record` passes the filters (for stores that filter in memory).
+    public func matches(_ record: RequestLogRecord) -> Bool {
+        guard self.id.map({ record.id == $0 }) ?? true, self.model.map({ record.model == $0 }) ?? true,
+            self.keyName.map({ record.keyName == $0 }) ?? true, self.since.map({ record.startedAt >= $0 }) ?? true,
+            self.before.map({ record.startedAt < $0 }) ?? true, self.status.map({ record.status == $0 }) ?? true
+        else { return false }
+        guard let search = self.search?.lowercased(), !search.isEmpty else { return true }
+        return [record.id, record.model, record.upstreamModel, record.keyName, record.error].contains {
+            $0?.lowercased().contains(search) ?? false
+        }
     }
 }
 

@@ -70,10 +70,16 @@ struct RequestGuardMiddleware: RouterMiddleware {
     /// A fixed label for the path, so no client can add series: each served path, else `other`.
     static func pathLabel(_ path: String) -> String {
         switch path {
-        case "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/ready", "/metrics", "/admin/logs":
+        case "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/ready", "/metrics", "/admin/logs",
+            "/", "/playground", "/playground/chat", "/logs", "/logs/export", "/spend", "/keys", "/login", "/logout":
             return path
         default:
-            return path.hasPrefix("/v1/models/") ? "/v1/models/{id}" : "other"
+            if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
+            if path.hasPrefix("/models/") { return "/models/{id}" }
+            if path.hasPrefix("/logs/") { return "/logs/{id}" }
+            if path.hasPrefix("/keys/") { return "/keys/{id}" }
+            if path.hasPrefix("/console/") { return "/console/{asset}" }
+            return "other"
         }
     }
 }

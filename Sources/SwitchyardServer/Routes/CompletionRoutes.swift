@@ -38,7 +38,13 @@ struct CompletionRoutes {
         }
     }
 
-    private func handle(_ inbound: Request, context: Context, endpoint: Call.Endpoint) async throws -> Response {
+    /// Serves one call; `caller`, when given, is already authenticated (the console's playground).
+    func handle(
+        _ inbound: Request,
+        context: Context,
+        endpoint: Call.Endpoint,
+        caller: Caller? = nil
+    ) async throws -> Response {
         let id = context.requestID
         let api: InboundAPI = endpoint == .messages ? .anthropic : .openAI
         var body = ByteBuffer()
@@ -73,6 +79,7 @@ struct CompletionRoutes {
         )
         call.inboundReasoning = reasoning
         call.headers = request.headers
+        call.caller = caller
         call.clientBody = clientBody
         do {
             let reply = try await self.pipeline.run(call)

@@ -37,29 +37,7 @@ struct KeyRoutes<Context: RequestContext> {
             var body = request
             let bytes = try await body.collectBody(upTo: self.maxBodyBytes)
             let input = try CreateKey(json: Data(buffer: bytes))
-            if input.role == .admin, admin.role != .admin {
-                throw GatewayError.forbidden("Only an admin may create an admin key.")
-            }
-            let (key, secret) = VirtualKey.create(
-                name: input.name,
-                team: input.team,
-                role: input.role,
-                models: input.models,
-                expiresAt: input.expiresAt,
-                zeroDataRetention: input.zeroDataRetention,
-                metadata: input.metadata,
-                budget: input.budget,
-                limits: input.limits
-            )
-            try await self.registry.save(key)
-            var detail = ["name": key.name, "role": key.role.rawValue]
-            if let team = key.team { detail["team"] = team }
-            if let models = key.models { detail["models"] = models.joined(separator: ",") }
-            if let budget = key.budget { detail["budget"] = "\(budget.usd) USD \(budget.period.rawValue)" }
-            if let limits = key.limits { detail["limits"] = PolicyView.text(limits) }
-            try await self.audit.appendAudit(
-                AuditEntry(actor: AuditEntry.actor(admin), action: "key.create", target: key.id, detail: detail)
-            )
+            let (key, secret) = try await self.administration.create(input, by: admin)
             return try Self.json(VirtualKeyView(key, secret: secret), status: .created)
         }
         router.get("/admin/keys") { request, _ in
@@ -102,14 +80,7 @@ struct KeyRoutes<Context: RequestContext> {
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
-            var key = try self.key(context)
-            if key.revokedAt == nil {
-                key.revokedAt = Date()
-                try await self.registry.save(key)
-                try await self.audit.appendAudit(
-                    AuditEntry(actor: AuditEntry.actor(admin), action: "key.revoke", target: key.id)
-                )
-            }
+            let key = try await self.administration.revoke(context.parameters.get("id") ?? "", by: admin)
             return try Self.json(VirtualKeyView(key))
         }
         router.post("/admin/keys/:id/rotate") { request, context in
@@ -117,25 +88,13 @@ struct KeyRoutes<Context: RequestContext> {
                 CompletionRoutes.presentedKey(request.headers),
                 writes: true
             )
-            let key = try self.key(context)
-            guard key.revokedAt == nil else {
-                throw GatewayError.invalidRequest(
-                    "The key `\(key.id)` is revoked: create a new one instead.",
-                    code: "key_revoked"
-                )
-            }
             var body = request
             let bytes = try await body.collectBody(upTo: self.maxBodyBytes)
             let grace = try Self.grace(Data(buffer: bytes))
-            let (rotated, secret) = key.rotated(grace: grace)
-            try await self.registry.save(rotated)
-            try await self.audit.appendAudit(
-                AuditEntry(
-                    actor: AuditEntry.actor(admin),
-                    action: "key.rotate",
-                    target: key.id,
-                    detail: ["grace_period_seconds": "\(grace.components.seconds)"]
-                )
+            let (rotated, secret) = try await self.administration.rotate(
+                context.parameters.get("id") ?? "",
+                grace: grace,
+                by: admin
             )
             return try Self.json(VirtualKeyView(rotated, secret: secret))
         }
@@ -152,12 +111,10 @@ struct KeyRoutes<Context: RequestContext> {
     }
 
     private func key(_ context: Context) throws -> VirtualKey {
-        let id = context.parameters.get("id") ?? ""
-        guard let key = self.registry.key(id) else {
-            throw GatewayError.notFound("There is no key `\(id)`.", param: "id", code: "key_not_found")
-        }
-        return key
+        try self.administration.key(context.parameters.get("id") ?? "")
     }
+
+    private var administration: KeyAdministration { KeyAdministration(registry: self.registry, audit: self.audit) }
 
     /// `{"grace_period": "1h"}` (default 1h, at most 30 days); an empty body takes the default.
     static func grace(_ data: Data) throws -> Duration {

@@ -93,6 +93,18 @@ public final class RouteStatistics: Sendable {
         .sorted { $0.route < $1.route }
     }
 
+    /// The route's figures over time, for sparklines: one point per minute over the 5- and
+    /// 30-minute windows, one per half hour over the day, oldest first; empty for an untracked route.
+    public func trends(_ label: String, now: ContinuousClock.Instant = .now) -> [String: [TrendPoint]] {
+        let minute = self.minute(of: now)
+        guard let history = self.histories.withLock({ $0[label] }) else { return [:] }
+        return [
+            "5m": history.trend(at: minute, minutes: 5, step: 1),
+            "30m": history.trend(at: minute, minutes: 30, step: 1),
+            "1d": history.trend(at: minute, minutes: 1440, step: RouteHistory.coarseMinutes),
+        ]
+    }
+
     private func minute(of instant: ContinuousClock.Instant) -> Int {
         let elapsed = instant - self.origin
         return elapsed < .zero ? 0 : Int(elapsed.components.seconds / 60)
@@ -265,6 +277,9 @@ public struct WindowStatistics: Sendable, Encodable, Equatable {
     /// Share of tool calls whose arguments parsed and matched the declared schema.
     public var toolCallReliability: Double?
 
+    /// Empty figures for the window `window`.
+    public init(window: String) { self.window = window }
+
     /// P50, P95 and P99.
     public struct Percentiles: Sendable, Encodable, Equatable {
         /// Median.
@@ -283,6 +298,18 @@ public struct WindowStatistics: Sendable, Encodable, Equatable {
         case toolCalls = "tool_calls"
         case toolCallReliability = "tool_call_reliability"
     }
+}
+
+/// A route's figures over one step of a trend.
+public struct TrendPoint: Sendable, Equatable {
+    /// Attempts that ended in the step.
+    public var calls = 0
+    /// Successes over calls.
+    public var successRate: Double?
+    /// Median time to first token, milliseconds.
+    public var timeToFirstTokenP50: Double?
+    /// Median output tokens per second.
+    public var tokensPerSecondP50: Double?
 }
 
 /// The folded samples of one route: counts per minute for a day, histograms per minute for half an
@@ -337,6 +364,32 @@ struct RouteHistory {
         if slots[index].id != id { slots[index] = Slot(id: id) }
         if let ttft { slots[index].timeToFirstToken.add(ttft) }
         if let tps { slots[index].tokensPerSecond.add(tps) }
+    }
+
+    /// Points of `step` minutes (1, or ``coarseMinutes``) covering the last `count` minutes.
+    func trend(at now: Int, minutes count: Int, step: Int) -> [TrendPoint] {
+        let steps = count / step
+        let last = now / step
+        return (0..<steps).map { offset in
+            let id = last - (steps - 1 - offset)
+            guard id >= 0 else { return TrendPoint() }
+            var point = TrendPoint()
+            var successes = 0
+            for minuteID in (id * step)..<(id * step + step) {
+                let minute = self.minutes[minuteID % Self.minuteSlots]
+                guard minute.id == minuteID else { continue }
+                point.calls += Int(minute.calls)
+                successes += Int(minute.successes)
+            }
+            if point.calls > 0 { point.successRate = Double(successes) / Double(point.calls) }
+            let slots = step == 1 ? self.fine : self.coarse
+            let slot = slots[id % slots.count]
+            if slot.id == id {
+                point.timeToFirstTokenP50 = slot.timeToFirstToken.percentile(0.5)
+                point.tokensPerSecondP50 = slot.tokensPerSecond.percentile(0.5)
+            }
+            return point
+        }
     }
 
     func summary(at minute: Int) -> RouteSummary {
