@@ -126,7 +126,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     /// Reads matching records, newest first.
     public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
         try await self.database.read { db in
-            let (filter, values) = query.sqlFilter(placeholder: { _ in "?" }, like: "LIKE")
+            // Numbered parameters: the search term is used once per searched column.
+            let (filter, values) = query.sqlFilter(placeholder: { "?\($0)" }, like: "LIKE")
             var arguments = Self.arguments(values)
             arguments += [query.limit]
             let rows = try Row.fetchAll(

@@ -142,6 +142,39 @@ struct RequestLogStoreTests {
         }
     }
 
+    @Test(
+        "The console's filters: search in id, model, key and error (any case, % and _ literal), status, before, id",
+        arguments: Backend.available
+    )
+    func consoleFilters(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            var failed = Self.record("req_b", model: "gpt-4o", at: 1_700_000_010)
+            failed.status = 504
+            failed.error = "Upstream TIMEOUT after 60s"
+            var odd = Self.record("req_c", key: "team_100%", at: 1_700_000_020)
+            odd.status = 429
+            try await store.append([Self.record("req_a", at: 1_700_000_000), failed, odd])
+            func ids(_ query: RequestLogQuery) async throws -> [String] {
+                try await store.records(matching: query).map(\.id)
+            }
+            #expect(try await ids(RequestLogQuery(search: "timeout")) == ["req_b"])
+            #expect(try await ids(RequestLogQuery(search: "GPT-4O-MINI")) == ["req_c", "req_b", "req_a"])
+            #expect(try await ids(RequestLogQuery(search: "req_")) == ["req_c", "req_b", "req_a"])
+            #expect(try await ids(RequestLogQuery(search: "100%")) == ["req_c"])
+            // `%` and `_` match themselves, not any text.
+            #expect(try await ids(RequestLogQuery(search: "_a")) == ["req_a"])
+            #expect(try await ids(RequestLogQuery(search: "%")) == ["req_c"])
+            #expect(try await ids(RequestLogQuery(status: 504)) == ["req_b"])
+            #expect(
+                try await ids(RequestLogQuery(before: Date(timeIntervalSince1970: 1_700_000_020))) == [
+                    "req_b", "req_a",
+                ]
+            )
+            #expect(try await ids(RequestLogQuery(id: "req_a")) == ["req_a"])
+            #expect(try await ids(RequestLogQuery(model: "m", search: "req", limit: 1)) == ["req_c"])
+        }
+    }
+
     @Test("Retention deletes old rows first, then old bodies, in bounded steps", arguments: Backend.available)
     func retention(_ backend: Backend) async throws {
         try await backend.withStore { store in
