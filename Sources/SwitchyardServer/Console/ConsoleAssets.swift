@@ -12,12 +12,17 @@ enum ConsoleAssets {
         nav a { margin-right: 1rem; color: var(--muted); text-decoration: none; }
         nav a[aria-current=page] { color: var(--accent); font-weight: 600; }
         form.user { margin-left: auto; color: var(--muted); }
-        main { padding: 1rem 1.25rem 3rem; max-width: 1280px; }
+        main { padding: 1rem 1.25rem 3rem; max-width: 1440px; margin: 0 auto; }
         h1 small, h2 small { color: var(--muted); font-weight: 400; font-size: .7em; }
         a { color: var(--accent); }
         table.grid { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
         .grid th, .grid td { text-align: left; padding: .35rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .grid th { background: #eef1f5; font-weight: 600; white-space: nowrap; }
+        #catalog td:first-child a { white-space: nowrap; }
+        #catalog td:nth-child(7) { min-width: 16rem; }
+        #keys td { vertical-align: middle; }
+        .exports { align-self: center; color: var(--muted); }
+        select[name=sort] { max-width: 16rem; }
         .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         .sub, .muted { color: var(--muted); font-size: .9em; }
         .tag { display: inline-block; margin: 0 .25rem .2rem 0; padding: 0 .4rem; border-radius: 3px; background: #e7eefc; color: #24498f; font-size: .85em; }
@@ -33,10 +38,10 @@ enum ConsoleAssets {
         .params code { font-size: .85em; }
         .watch { background: #fff8e6; border: 1px solid #f0d48a; padding: .25rem 1rem; margin: 1rem 0; }
         .spark svg.spark { color: var(--accent); vertical-align: middle; margin-right: .35rem; }
-        .snippets { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem; }
+        .snippets { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem; align-items: start; }
         figure { margin: 0; background: #fff; border: 1px solid var(--line); }
         figcaption { display: flex; justify-content: space-between; align-items: center; padding: .35rem .6rem; border-bottom: 1px solid var(--line); font-weight: 600; }
-        pre { margin: 0; padding: .6rem; overflow: auto; font-size: 12.5px; }
+        pre { margin: 0; padding: .6rem; overflow: auto; font-size: 12.5px; white-space: pre-wrap; word-break: break-word; }
         pre.body { background: #fff; border: 1px solid var(--line); white-space: pre-wrap; word-break: break-word; max-height: 28rem; }
         .status.s2 { color: var(--ok); } .status.s4, .status.s5 { color: var(--bad); }
         .error { color: var(--bad); }
@@ -45,6 +50,7 @@ enum ConsoleAssets {
         ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
         form.login { display: flex; flex-direction: column; gap: .75rem; max-width: 28rem; }
         .playground { display: flex; flex-direction: column; gap: .6rem; max-width: 960px; }
+        .playground button[type=submit] { align-self: flex-start; padding: .35rem 1.5rem; }
         .playground .models { display: flex; flex-wrap: wrap; gap: .75rem; }
         .playground textarea { width: 100%; }
         .answers { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 1rem; margin-top: 1rem; }
@@ -113,13 +119,16 @@ enum ConsoleAssets {
               });
             } catch (error) {
               row(meta, "error", String(error));
+              panel.dataset.done = "true";
               return;
             }
-            row(meta, "route", (response.headers.get("x-switchyard-provider") || "?") + "/" + (response.headers.get("x-switchyard-model") || "?"));
+            const provider = response.headers.get("x-switchyard-provider");
+            if (provider) row(meta, "route", provider + "/" + (response.headers.get("x-switchyard-model") || "?"));
             if (!response.ok || !response.body) {
               let message = response.status + " " + response.statusText;
               try { message = (await response.json()).error.message; } catch (ignored) {}
               row(meta, "error", message);
+              panel.dataset.done = "true";
               return;
             }
             const reader = response.body.getReader();

@@ -161,7 +161,7 @@ struct ConsolePages: Sendable {
         if let context = primary.contextWindow, let output = primary.maxOutputTokens, output * 8 <= context {
             warnings.append(
                 "Output is limited to \(ConsoleFormat.count(output)) tokens although the context window is "
-                    + "\(ConsoleFormat.count(context)): long answers are cut at `max_tokens`."
+                    + "\(ConsoleFormat.count(context)): long answers are cut there."
             )
         }
         let windows = Set(model.routes.compactMap(\.contextWindow))
@@ -176,11 +176,11 @@ struct ConsolePages: Sendable {
             if !primary.capabilities.jsonSchema {
                 warnings.append(
                     primary.capabilities.jsonMode
-                        ? "No JSON-schema structured output: `response_format: json_object` only."
-                        : "No structured output: `response_format` is refused."
+                        ? "No JSON-schema structured output: JSON mode (json_object) only."
+                        : "No structured output: response_format is refused."
                 )
             }
-            if !primary.capabilities.tools { warnings.append("No tool calling: requests with `tools` are refused.") }
+            if !primary.capabilities.tools { warnings.append("No tool calling: requests with tools are refused.") }
             if primary.capabilities.reasoning {
                 warnings.append("A reasoning model: reasoning tokens are billed as output and add latency.")
             }

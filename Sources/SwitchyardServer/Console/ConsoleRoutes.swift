@@ -160,9 +160,11 @@ struct ConsoleRoutes {
                 guard let administration = self.administration else { return self.notFound(chrome, "No keys here.") }
                 let admin = self.caller(for: visit.session) ?? Caller(keyName: visit.session.name, role: .admin)
                 _ = try await administration.revoke(id, by: admin)
-                return ("keys", self.keysPage(chrome, visit.session, secret: nil, error: nil), .ok)
+                return ("redirect", "/keys", .seeOther)
             }
         }
+        // The address a key form posted to, loaded again: back to the list.
+        router.get("/keys/:id/:action") { _, _ in Self.redirect(to: "/keys") }
         router.post("/keys/:id/rotate") { request, context in
             let id = context.parameters.get("id") ?? ""
             return try await self.change(request, path: "/keys") { visit, chrome, _ in
@@ -332,17 +334,31 @@ struct ConsoleRoutes {
             csrf: self.sessions.csrfToken(forCookie: visit.cookie),
             showsUser: self.authenticator.isEnabled
         )
-        let (template, view, status) =
-            admin && !visit.session.isAdmin
-            ? (
+        let template: String
+        let view: Any
+        let status: HTTPResponse.Status
+        if admin && !visit.session.isAdmin {
+            (template, view, status) = (
                 "message",
                 MessagePage(
                     chrome: chrome,
                     heading: "Not allowed",
                     text: "This page is for admins; you are signed in as a viewer."
                 ),
-                HTTPResponse.Status.forbidden
-            ) : try await build(visit, chrome)
+                .forbidden
+            )
+        } else {
+            do {
+                (template, view, status) = try await build(visit, chrome)
+            } catch let error as GatewayError {
+                // A bad filter or a missing key is a page with the message, not the API's JSON.
+                let heading = error.status.code == 404 ? "Not found" : "Cannot show this"
+                (template, view, status) = (
+                    "message", MessagePage(chrome: chrome, heading: heading, text: error.message), error.status
+                )
+            }
+        }
+        if template == "redirect", let location = view as? String { return Self.redirect(to: location) }
         var response = Self.html(ConsoleTemplates.library.render(view, withTemplate: template) ?? "", status: status)
         if let cookie = visit.newCookie { response.setCookie(cookie) }
         return response

@@ -33,6 +33,7 @@ enum ConsoleTemplates {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         {{#chrome}}<meta name="csrf-token" content="{{csrf}}">{{/chrome}}
         <title>{{$title}}Switchyard{{/title}} · Switchyard</title>
+        <link rel="icon" href="data:,">
         <link rel="stylesheet" href="/console/app.css">
         <script src="/console/app.js" defer></script>
         </head>
@@ -139,12 +140,12 @@ enum ConsoleTemplates {
         {{$content}}
         <h1>Request log</h1>
         <form class="filters" method="get" action="/logs">
-        <label>Search <input type="search" name="q" value="{{q}}" placeholder="request id, model, error, key"></label>
+        <label>Search <input type="search" name="q" value="{{q}}" size="34" placeholder="request id, model, error, key"></label>
         <label>Model <input name="model" value="{{model}}"></label>
         <label>Key <input name="key" value="{{key}}"></label>
         <label>Status <input name="status" value="{{status}}" inputmode="numeric" size="4"></label>
         <button type="submit">Filter</button>
-        <a href="/logs/export?format=csv{{exportQuery}}">CSV</a> <a href="/logs/export?format=jsonl{{exportQuery}}">JSONL</a>
+        <span class="exports">Export <a href="/logs/export?format=csv{{exportQuery}}">CSV</a> <a href="/logs/export?format=jsonl{{exportQuery}}">JSONL</a></span>
         </form>
         <table class="grid" id="logs">
         <thead><tr><th>Time (UTC)</th><th>Model</th><th>Route</th><th>Key</th><th>Status</th><th>Tokens in / out</th><th>Cost</th><th>Latency</th><th>TTFT</th></tr></thead>

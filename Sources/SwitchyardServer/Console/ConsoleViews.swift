@@ -51,10 +51,14 @@ enum ConsoleFormat {
         return value < 0 ? "-" + grouped : grouped
     }
 
-    /// A price per million tokens: `$0.15`, or `—`.
+    /// A price per million tokens: `$0.15`, `$0.075`, `$2.50`, or `—`.
     static func price(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "—" }
-        return "$" + Self.decimal(value, digits: value < 0.01 && value > 0 ? 4 : 2)
+        var text = Self.decimal(value, digits: 4)
+        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.distance(from: dot, to: text.endIndex) > 3 {
+            text.removeLast()
+        }
+        return "$" + text
     }
 
     /// Dollars: `$0.000435` for small sums, `$12.30` for large ones.
@@ -76,7 +80,7 @@ enum ConsoleFormat {
         return "\(Int(value.rounded())) ms"
     }
 
-    /// `value` in plain decimal notation with at most `digits` decimals, trailing zeros kept to two.
+    /// `value` in plain decimal notation with exactly `digits` decimals.
     static func decimal(_ value: Double, digits: Int) -> String {
         String(format: "%.\(digits)f", value)
     }

@@ -38,7 +38,9 @@ enum SVGChart {
         for segment in segments where !segment.isEmpty {
             if segment.count == 1 {
                 let xy = segment[0].split(separator: ",")
-                body += #"<circle cx="\#(xy[0])" cy="\#(xy[1])" r="1.5" fill="currentColor"/>"#
+                // A lone point sits inside the box, not on its edge, and is large enough to see.
+                let x = min(max(Double(xy[0]) ?? 0, 3), width - 3)
+                body += #"<circle cx="\#(Self.number(x))" cy="\#(xy[1])" r="2.5" fill="currentColor"/>"#
             } else {
                 body +=
                     #"<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="\#(segment.joined(separator: " "))"/>"#
@@ -58,7 +60,7 @@ enum SVGChart {
     ) -> String {
         let totals = categories.indices.map { index in series.reduce(0) { $0 + ($1.values[safe: index] ?? 0) } }
         let top = max(totals.max() ?? 0, 1e-12)
-        let left = 64.0
+        let left = 84.0
         let bottom = 22.0
         let plotWidth = width - left - 8
         let plotHeight = height - bottom - 8
