@@ -68,7 +68,27 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         ),
         ("0006_quotas_and_teams", StoreSchema.quotaTables),
         ("0007_provider_credentials", StoreSchema.credentialTables),
+        (
+            "0008_spend_daily",
+            StoreSchema.spendDailyTables(day: PostgresStore.day) + [
+                """
+                CREATE FUNCTION spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $body$
+                BEGIN
+                  IF TG_OP IN ('UPDATE', 'DELETE') THEN \(StoreSchema.spendDailyChange("OLD", sign: "-", day: PostgresStore.day)) END IF;
+                  IF TG_OP IN ('INSERT', 'UPDATE') THEN \(StoreSchema.spendDailyChange("NEW", sign: "+", day: PostgresStore.day)) END IF;
+                  RETURN NULL;
+                END $body$
+                """,
+                """
+                CREATE TRIGGER spend_daily_rows AFTER INSERT OR UPDATE OR DELETE ON request_log
+                FOR EACH ROW EXECUTE FUNCTION spend_daily_apply()
+                """,
+            ]
+        ),
     ]
+
+    /// The UTC day (days since 1970) of a time column.
+    static func day(_ column: String) -> String { "floor(\(column) / 86400)::bigint" }
 
     /// A store on `location`; nothing connects until ``run()`` runs and a query is made.
     public init(location: PostgresLocation, logger: Logger) {
@@ -176,28 +196,28 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
     /// Writes `records` in one transaction; a repeated id replaces the earlier row.
     public func append(_ records: [RequestLogRecord]) async throws {
         guard !records.isEmpty else { return }
+        // In the order of their daily spend rows, so instances writing at once take the rows' locks
+        // in one order (no deadlock between their transactions).
+        let ordered = records.sorted { a, b in
+            (a.startedAt.timeIntervalSince1970 / 86_400).rounded(.down)
+                < (b.startedAt.timeIntervalSince1970 / 86_400).rounded(.down)
+                || ((a.startedAt.timeIntervalSince1970 / 86_400).rounded(.down)
+                    == (b.startedAt.timeIntervalSince1970 / 86_400).rounded(.down)
+                    && (a.model ?? "", a.keyID ?? a.keyName ?? "", a.team ?? "") < (
+                        b.model ?? "", b.keyID ?? b.keyName ?? "", b.team ?? ""
+                    ))
+        }
         try await self.connections.withTransaction(logger: self.logger) { connection in
-            for r in records {
+            for r in ordered {
                 try await connection.query(
                     """
-                    INSERT INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
-                      upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team,
-                      credential)
+                    INSERT INTO request_log (\(unescaped: StoreSchema.requestLogColumns))
                     VALUES (\(r.id), \(r.startedAt.timeIntervalSince1970), \(r.finishedAt.timeIntervalSince1970),
                       \(r.keyName), \(r.endpoint), \(r.model), \(r.provider), \(r.upstreamModel), \(r.status),
                       \(r.isStreaming), \(r.attempts), \(r.inputTokens), \(r.cachedInputTokens), \(r.outputTokens),
                       \(r.costUSD), \(r.latencyMs), \(r.timeToFirstTokenMs), \(r.cacheStatus), \(r.error),
                       \(r.requestBody), \(r.responseBody), \(r.routeReason), \(r.keyID), \(r.team), \(r.credential))
-                    ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-                      key_name = EXCLUDED.key_name, endpoint = EXCLUDED.endpoint, model = EXCLUDED.model,
-                      provider = EXCLUDED.provider, upstream_model = EXCLUDED.upstream_model, status = EXCLUDED.status,
-                      stream = EXCLUDED.stream, attempts = EXCLUDED.attempts, input_tokens = EXCLUDED.input_tokens,
-                      cached_input_tokens = EXCLUDED.cached_input_tokens, output_tokens = EXCLUDED.output_tokens,
-                      cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms, ttft_ms = EXCLUDED.ttft_ms,
-                      cache = EXCLUDED.cache, error = EXCLUDED.error, request_body = EXCLUDED.request_body,
-                      response_body = EXCLUDED.response_body, route_reason = EXCLUDED.route_reason,
-                      key_id = EXCLUDED.key_id, team = EXCLUDED.team, credential = EXCLUDED.credential
+                    \(unescaped: StoreSchema.requestLogUpdate)
                     """,
                     logger: self.logger
                 )
@@ -355,11 +375,18 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
     }
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let (sql, values) = query.sql(
-            day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-            placeholder: { "$\($0)" },
-            cast: { expression, type in "(\(expression))::\(type)" }
-        )
+        let (sql, values) =
+            query.fitsDailyRollup
+            ? query.rollupSQL(
+                day: "to_char(to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                placeholder: { "$\($0)" },
+                cast: { expression, type in "(\(expression))::\(type)" }
+            )
+            : query.sql(
+                day: "to_char(to_timestamp(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                placeholder: { "$\($0)" },
+                cast: { expression, type in "(\(expression))::\(type)" }
+            )
         let binds = Self.bindings(values)
         let groups = query.groupBy
         var rows: [SpendRow] = []

@@ -97,8 +97,21 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         migrator.registerMigration("0007_provider_credentials") { db in
             for statement in StoreSchema.credentialTables { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0008_spend_daily") { db in
+            for statement in StoreSchema.spendDailyTables(day: Self.day) { try db.execute(sql: statement) }
+            let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day)
+            let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day)
+            try db.execute(sql: "CREATE TRIGGER spend_daily_insert AFTER INSERT ON request_log BEGIN \(add) END")
+            try db.execute(sql: "CREATE TRIGGER spend_daily_delete AFTER DELETE ON request_log BEGIN \(remove) END")
+            try db.execute(
+                sql: "CREATE TRIGGER spend_daily_update AFTER UPDATE ON request_log BEGIN \(remove) \(add) END"
+            )
+        }
         return migrator
     }
+
+    /// The UTC day (days since 1970) of a time column: truncation is the floor for times after 1970.
+    static func day(_ column: String) -> String { "CAST(\(column) / 86400 AS INTEGER)" }
 
     /// Writes `records` in one transaction; a repeated id replaces the earlier row.
     public func append(_ records: [RequestLogRecord]) async throws {
@@ -106,10 +119,9 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         try await self.database.write { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    INSERT OR REPLACE INTO request_log (id, started_at, finished_at, key_name, endpoint, model, provider,
-                      upstream_model, status, stream, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
-                      latency_ms, ttft_ms, cache, error, request_body, response_body, route_reason, key_id, team, credential)
+                    INSERT INTO request_log (\(StoreSchema.requestLogColumns))
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    \(StoreSchema.requestLogUpdate)
                     """
             )
             for r in records {
@@ -239,11 +251,18 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     }
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let (sql, values) = query.sql(
-            day: "strftime('%Y-%m-%d', started_at, 'unixepoch')",
-            placeholder: { _ in "?" },
-            cast: { expression, _ in expression }
-        )
+        let (sql, values) =
+            query.fitsDailyRollup
+            ? query.rollupSQL(
+                day: "strftime('%Y-%m-%d', day * 86400, 'unixepoch')",
+                placeholder: { _ in "?" },
+                cast: { expression, _ in expression }
+            )
+            : query.sql(
+                day: "strftime('%Y-%m-%d', started_at, 'unixepoch')",
+                placeholder: { _ in "?" },
+                cast: { expression, _ in expression }
+            )
         let groups = query.groupBy
         let arguments = Self.arguments(values)
         return try await self.database.read { db in

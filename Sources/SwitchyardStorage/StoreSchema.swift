@@ -13,8 +13,71 @@ public enum StoreSchema {
     public static let migrations = [
         "0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log",
         "0005_request_log_key_and_team", "0006_quotas_and_teams",
-        "0007_provider_credentials",
+        "0007_provider_credentials", "0008_spend_daily",
     ]
+
+    /// Calls, tokens and cost per UTC day (days since 1970), model, key and team, kept current by
+    /// triggers on `request_log` (insert, update, delete), so a spend report over whole days reads a
+    /// few hundred rows instead of every call. `''` stands for none in the key columns.
+    static func spendDailyTables(day: (String) -> String) -> [String] {
+        [
+            """
+            CREATE TABLE spend_daily (day BIGINT NOT NULL, model TEXT NOT NULL, spend_key TEXT NOT NULL,
+              team TEXT NOT NULL, calls BIGINT NOT NULL, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+              cost_usd DOUBLE PRECISION NOT NULL, PRIMARY KEY (day, model, spend_key, team))
+            """,
+            """
+            INSERT INTO spend_daily (day, model, spend_key, team, calls, input_tokens, output_tokens, cost_usd)
+            SELECT \(day("started_at")), COALESCE(model, ''), COALESCE(key_id, key_name, ''), COALESCE(team, ''),
+              count(*), COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0), COALESCE(sum(cost_usd), 0)
+            FROM request_log GROUP BY 1, 2, 3, 4
+            """,
+        ]
+    }
+
+    /// Adds (`sign` `+`) or takes away (`-`) the row `row` (`NEW` or `OLD`) in `spend_daily`.
+    static func spendDailyChange(_ row: String, sign: String, day: (String) -> String) -> String {
+        let key =
+            "day = \(day("\(row).started_at")) AND model = COALESCE(\(row).model, '') "
+            + "AND spend_key = COALESCE(\(row).key_id, \(row).key_name, '') AND team = COALESCE(\(row).team, '')"
+        if sign == "-" {
+            return """
+                UPDATE spend_daily SET calls = calls - 1, input_tokens = input_tokens - COALESCE(\(row).input_tokens, 0),
+                  output_tokens = output_tokens - COALESCE(\(row).output_tokens, 0),
+                  cost_usd = cost_usd - COALESCE(\(row).cost_usd, 0) WHERE \(key);
+                """
+        }
+        return """
+            INSERT INTO spend_daily (day, model, spend_key, team, calls, input_tokens, output_tokens, cost_usd)
+            VALUES (\(day("\(row).started_at")), COALESCE(\(row).model, ''), COALESCE(\(row).key_id, \(row).key_name, ''),
+              COALESCE(\(row).team, ''), 1, COALESCE(\(row).input_tokens, 0), COALESCE(\(row).output_tokens, 0),
+              COALESCE(\(row).cost_usd, 0))
+            ON CONFLICT (day, model, spend_key, team) DO UPDATE SET calls = spend_daily.calls + 1,
+              input_tokens = spend_daily.input_tokens + excluded.input_tokens,
+              output_tokens = spend_daily.output_tokens + excluded.output_tokens,
+              cost_usd = spend_daily.cost_usd + excluded.cost_usd;
+            """
+    }
+
+    /// The request log's columns, in insert order.
+    static let requestLogColumns = """
+        id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream, attempts,
+        input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error, request_body,
+        response_body, route_reason, key_id, team, credential
+        """
+
+    /// What a repeated request id updates: every column (an update, so the rollup triggers see it).
+    static let requestLogUpdate = """
+        ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, finished_at = excluded.finished_at,
+          key_name = excluded.key_name, endpoint = excluded.endpoint, model = excluded.model,
+          provider = excluded.provider, upstream_model = excluded.upstream_model, status = excluded.status,
+          stream = excluded.stream, attempts = excluded.attempts, input_tokens = excluded.input_tokens,
+          cached_input_tokens = excluded.cached_input_tokens, output_tokens = excluded.output_tokens,
+          cost_usd = excluded.cost_usd, latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms,
+          cache = excluded.cache, error = excluded.error, request_body = excluded.request_body,
+          response_body = excluded.response_body, route_reason = excluded.route_reason,
+          key_id = excluded.key_id, team = excluded.team, credential = excluded.credential
+        """
 
     /// Quota counters (spend per window), each instance's holds on them, alerts already sent, and
     /// teams: the same statements on both backends.

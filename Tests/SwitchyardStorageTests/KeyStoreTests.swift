@@ -199,4 +199,66 @@ struct SpendStoreTests {
             #expect(try await spend.spend(window).first?.calls == 2)
         }
     }
+
+    @Test(
+        "Whole-day reports read the daily rollup, which stays equal to the log through replaced and deleted rows",
+        arguments: Backend.available
+    )
+    func dailyRollup(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            let spend = try #require(store as? any SpendStore)
+            let day0 = 1_798_761_600.0
+            func same(_ groupBy: [SpendDimension], keyID: String? = nil, team: String? = nil) async throws {
+                let whole = SpendQuery(
+                    groupBy: groupBy,
+                    keyID: keyID,
+                    team: team,
+                    since: Date(timeIntervalSince1970: day0)
+                )
+                // One second earlier is not a day boundary: the report reads the log itself.
+                let raw = SpendQuery(
+                    groupBy: groupBy,
+                    keyID: keyID,
+                    team: team,
+                    since: Date(timeIntervalSince1970: day0 - 1)
+                )
+                #expect(whole.fitsDailyRollup && !raw.fitsDailyRollup)
+                let (fromRollup, fromLog) = (try await spend.spend(whole), try await spend.spend(raw))
+                #expect(fromRollup.count == fromLog.count, "\(groupBy)")
+                for (a, b) in zip(fromRollup, fromLog) {
+                    #expect(a.calls == b.calls && a.inputTokens == b.inputTokens && a.outputTokens == b.outputTokens)
+                    #expect(abs(a.costUSD - b.costUSD) < 1e-9 && a.team == b.team && a.key == b.key)
+                    #expect(a.model == b.model && a.day == b.day)
+                }
+            }
+            var rows = [
+                Self.row("1", key: "key_a", team: "t1", model: "m1", day: 0, cost: 0.25),
+                Self.row("2", key: "key_a", team: "t1", model: "m2", day: 1, cost: 0.5),
+                Self.row("3", key: "key_b", team: nil, model: "m1", day: 1, cost: 1),
+                Self.row("4", key: nil, team: "t2", model: "m1", day: 2, cost: 2),
+            ]
+            try await store.append(rows)
+            for groups in [[], [SpendDimension.day], [.model, .day], [.key], [.team, .key, .model, .day]] {
+                try await same(groups)
+            }
+            try await same([.model], keyID: "key_a")
+            try await same([.day], team: "t1")
+            // A row written again (a retried batch) replaces the first: counted once, with its new values.
+            rows[1].model = "m3"
+            rows[1].costUSD = 4
+            try await store.append([rows[1]])
+            try await same([.model, .day])
+            let byModel = try await spend.spend(SpendQuery(groupBy: [.model], since: Date(timeIntervalSince1970: day0)))
+            #expect(byModel.map { "\($0.model ?? "-") \($0.calls)" } == ["m1 3", "m3 1"])
+            // Retention deletes rows: the rollup follows.
+            let policy = RequestLogRetention(
+                rowsBefore: Date(timeIntervalSince1970: day0 + 86_400),
+                bodiesBefore: Date(timeIntervalSince1970: 0),
+                maxBytes: .max
+            )
+            while try await store.purgeStep(policy, limit: 10) > 0 {}
+            try await same([.day, .model])
+            #expect(try await spend.spend(SpendQuery(groupBy: [])).first?.calls == 3)
+        }
+    }
 }

@@ -115,27 +115,87 @@ extension SpendQuery {
         placeholder: (Int) -> String,
         cast: (String, String) -> String
     ) -> (sql: String, arguments: [Argument]) {
-        var arguments: [Argument] = [
-            .number(self.since?.timeIntervalSince1970 ?? 0),
-            .number(self.until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude),
-        ]
-        var conditions = ["started_at >= \(placeholder(1))", "started_at < \(placeholder(2))"]
-        for (column, value) in [("key_id", self.keyID), ("team", self.team)] {
+        Self.report(
+            table: "request_log",
+            range: (
+                "started_at", self.since?.timeIntervalSince1970 ?? 0,
+                self.until?.timeIntervalSince1970 ?? .greatestFiniteMagnitude
+            ),
+            filters: [("key_id", self.keyID), ("team", self.team)],
+            groups: self.columns(day: day),
+            sums: ["count(*)", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)"],
+            having: nil,
+            placeholder: placeholder,
+            cast: cast
+        )
+    }
+
+    /// `SELECT` groups and the four totals from `table`, within `range` and the equality `filters`.
+    private static func report(
+        table: String,
+        range: (column: String, from: Double, to: Double),
+        filters: [(column: String, value: String?)],
+        groups: [String],
+        sums: [String],
+        having: String?,
+        placeholder: (Int) -> String,
+        cast: (String, String) -> String
+    ) -> (sql: String, arguments: [Argument]) {
+        var arguments: [Argument] = [.number(range.from), .number(range.to)]
+        var conditions = ["\(range.column) >= \(placeholder(1))", "\(range.column) < \(placeholder(2))"]
+        for (column, value) in filters {
             guard let value else { continue }
             arguments.append(.text(value))
             conditions.append("\(column) = \(placeholder(arguments.count))")
         }
-        let groups = self.columns(day: day)
-        let selected: [String] =
-            groups.enumerated().map { "\($1) AS g\($0)" } + [
-                cast("count(*)", "BIGINT"), cast("COALESCE(sum(input_tokens), 0)", "BIGINT"),
-                cast("COALESCE(sum(output_tokens), 0)", "BIGINT"),
-                cast("COALESCE(sum(cost_usd), 0)", "DOUBLE PRECISION"),
-            ]
+        let types = ["BIGINT", "BIGINT", "BIGINT", "DOUBLE PRECISION"]
+        let selected =
+            groups.enumerated().map { "\($1) AS g\($0)" } + zip(sums, types).map { cast("COALESCE(\($0), 0)", $1) }
         let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
-        let grouping = groups.isEmpty ? "" : " GROUP BY \(names) ORDER BY \(names)"
+        let grouping =
+            groups.isEmpty ? "" : " GROUP BY \(names)\(having.map { " HAVING \($0)" } ?? "") ORDER BY \(names)"
         let filter = conditions.joined(separator: " AND ")
-        return ("SELECT \(selected.joined(separator: ", ")) FROM request_log WHERE \(filter)\(grouping)", arguments)
+        return ("SELECT \(selected.joined(separator: ", ")) FROM \(table) WHERE \(filter)\(grouping)", arguments)
+    }
+
+    /// Whether the daily rollup (`spend_daily`) answers this report: it starts and ends on UTC day
+    /// boundaries (or is open).
+    public var fitsDailyRollup: Bool {
+        [self.since, self.until].allSatisfy { date in
+            date.map { $0.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400) == 0 } ?? true
+        }
+    }
+
+    /// The report's SQL on the daily rollup, for a query that ``fitsDailyRollup``: the same columns
+    /// as ``sql(day:placeholder:cast:)``, with `day` the backend's expression for the text of the
+    /// rollup's `day` (days since 1970).
+    public func rollupSQL(
+        day: String,
+        placeholder: (Int) -> String,
+        cast: (String, String) -> String
+    ) -> (sql: String, arguments: [Argument]) {
+        let groups = self.groupBy.map { dimension in
+            switch dimension {
+            case .team: "NULLIF(team, '')"
+            case .key: "NULLIF(spend_key, '')"
+            case .model: "NULLIF(model, '')"
+            case .day: day
+            }
+        }
+        return Self.report(
+            table: "spend_daily",
+            range: (
+                "day", ((self.since?.timeIntervalSince1970 ?? 0) / 86_400).rounded(.down),
+                self.until.map { ($0.timeIntervalSince1970 / 86_400).rounded(.down) } ?? 1e15
+            ),
+            filters: [("spend_key", self.keyID), ("team", self.team)],
+            groups: groups,
+            sums: ["sum(calls)", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)"],
+            // Rows emptied by deleted calls stay at zero: they are left out.
+            having: "sum(calls) > 0",
+            placeholder: placeholder,
+            cast: cast
+        )
     }
 
     /// The SQL column for each dimension; `day` differs between backends and is passed in.
