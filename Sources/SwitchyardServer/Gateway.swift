@@ -249,7 +249,8 @@ public struct Gateway: Sendable {
                 (store as? any AuditStore).map { KeyAdministration(registry: registry, audit: $0) }
             },
             completions: completions,
-            hasMasterKey: configuration.masterKey != nil
+            hasMasterKey: configuration.masterKey != nil,
+            oidc: oidc
         )
         .register(on: router)
         OperationsRoutes(

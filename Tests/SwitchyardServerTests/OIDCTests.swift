@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -23,6 +24,32 @@ struct OIDCTests {
     /// Whether the issuer publishes ``rotatedKey`` (as `k2`) yet.
     let rotated = Flag()
 
+    /// Authorization codes the issuer handed out, and who signs in next.
+    let codes = Codes()
+
+    /// The issuer's side of the console's sign-in: codes with what they were issued for.
+    final class Codes: Sendable {
+        struct Grant: Sendable {
+            var nonce: String
+            var challenge: String
+            var redirect: String
+            var role: String
+        }
+
+        private let state = Mutex<(grants: [String: Grant], role: String)>(([:], "admin"))
+        func issue(_ grant: Grant) -> String {
+            let code = "code-\(UInt64.random(in: 1 ... .max))"
+            self.state.withLock { $0.grants[code] = grant }
+            return code
+        }
+        /// Each code works once.
+        func redeem(_ code: String) -> Grant? { self.state.withLock { $0.grants.removeValue(forKey: code) } }
+        var role: String {
+            get { self.state.withLock { $0.role } }
+            set { self.state.withLock { $0.role = newValue } }
+        }
+    }
+
     /// A switch the issuer and the test share.
     final class Flag: Sendable {
         private let value = Mutex(false)
@@ -37,7 +64,44 @@ struct OIDCTests {
         let next = self.rotatedKey.publicKey.parameters!
         router.get("/.well-known/openid-configuration") { request, _ -> Response in
             let authority = request.head.authority ?? ""
-            return Self.json(#"{"issuer":"http://\#(authority)","jwks_uri":"http://\#(authority)/keys"}"#)
+            return Self.json(
+                #"{"issuer":"http://\#(authority)","jwks_uri":"http://\#(authority)/keys","#
+                    + #""authorization_endpoint":"http://\#(authority)/authorize","#
+                    + #""token_endpoint":"http://\#(authority)/token"}"#
+            )
+        }
+        // The user signs in at once: back to the client with a code, as the query asked.
+        router.get("/authorize") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard query["client_id"] == "console", query["response_type"] == "code",
+                query["code_challenge_method"] == "S256", let redirect = query["redirect_uri"].map(String.init),
+                let state = query["state"], let nonce = query["nonce"], let challenge = query["code_challenge"]
+            else { return Response(status: .badRequest) }
+            let code = self.codes.issue(
+                .init(nonce: String(nonce), challenge: String(challenge), redirect: redirect, role: self.codes.role)
+            )
+            return Response(status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(state)"])
+        }
+        router.post("/token") { request, _ -> Response in
+            var body = request
+            let text = String(buffer: try await body.collectBody(upTo: 1 << 16))
+            var form: [String: String] = [:]
+            for pair in text.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+                if parts.count == 2 { form[parts[0]] = parts[1] }
+            }
+            guard form["grant_type"] == "authorization_code", form["client_id"] == "console",
+                form["client_secret"] == "s3cret", let code = form["code"], let grant = self.codes.redeem(code),
+                form["redirect_uri"] == grant.redirect, let verifier = form["code_verifier"],
+                ConsoleSessions.base64URL(Data(SHA256.hash(data: Array(verifier.utf8)))) == grant.challenge
+            else { return Response(status: .badRequest, headers: [.contentType: "application/json"]) }
+            let authority = request.head.authority ?? ""
+            let idToken = try await self.token(
+                ["sub": "alice", "role": grant.role, "nonce": grant.nonce],
+                issuer: "http://\(authority)",
+                audience: ["console"]
+            )
+            return Self.json(#"{"id_token":"\#(idToken)","access_token":"opaque","token_type":"Bearer"}"#)
         }
         router.get("/keys") { _, _ -> Response in
             var keys = [
@@ -81,6 +145,73 @@ struct OIDCTests {
             OIDCClaims(expiration: expires, issuer: issuer, audience: audience, strings: claims),
             kid: JWKIdentifier(string: kid)
         )
+    }
+
+    @Test("The console signs in through the issuer: code flow with PKCE, state and nonce; admins and viewers only")
+    func consoleSignIn() async throws {
+        try await self.issuer().test(.live) { issuerClient in
+            let issuerPort = try #require(issuerClient.port)
+            let issuerURL = "http://127.0.0.1:\(issuerPort)"
+            try await TestGateway.run(configure: { upstreamPort in
+                var configuration = TestGateway.configuration(upstreamPort: upstreamPort, models: [:])
+                configuration.masterKey = Self.master
+                configuration.oidc = OIDCConfiguration(issuer: issuerURL, audience: "switchyard")
+                configuration.oidc?.clientID = "console"
+                configuration.oidc?.clientSecret = "s3cret"
+                return configuration
+            }) { _, port in
+                let login = try await TestGateway.send(port: port, path: "/login", method: .GET)
+                #expect(login.body.contains("Sign in with 127.0.0.1"))
+
+                /// Goes to the issuer and back; the gateway's answer to the callback.
+                func signIn(
+                    state override: String? = nil
+                ) async throws -> (status: Int, headers: [String: String], body: String) {
+                    let start = try await TestGateway.send(port: port, path: "/login/oidc?next=/logs", method: .GET)
+                    #expect(start.status == 303)
+                    let authorize = try #require(start.headers["location"])
+                    #expect(
+                        authorize.hasPrefix(issuerURL + "/authorize?")
+                            && authorize.contains("code_challenge_method=S256")
+                    )
+                    let cookie = String(try #require(start.headers["set-cookie"]).prefix { $0 != ";" })
+                    let atIssuer = try await TestGateway.send(
+                        port: issuerPort,
+                        path: String(authorize.dropFirst(issuerURL.count)),
+                        method: .GET
+                    )
+                    var callback = try #require(atIssuer.headers["location"])
+                    #expect(callback.hasPrefix("http://127.0.0.1:\(port)/login/oidc/callback?code="))
+                    if let override {
+                        callback = callback.replacingOccurrences(of: "&state=", with: "&state=\(override)")
+                    }
+                    return try await TestGateway.send(
+                        port: port,
+                        path: String(callback.dropFirst("http://127.0.0.1:\(port)".count)),
+                        method: .GET,
+                        headers: [("cookie", cookie)]
+                    )
+                }
+
+                let done = try await signIn()
+                #expect(done.status == 303 && done.headers["location"] == "/logs")
+                let session = try #require(done.headers["set-cookie"])
+                #expect(session.hasPrefix("switchyard_session=") && session.contains("HttpOnly"))
+                let logs = try await TestGateway.send(
+                    port: port,
+                    path: "/logs",
+                    method: .GET,
+                    headers: [("cookie", String(session.prefix { $0 != ";" }))]
+                )
+                #expect(logs.status == 200 && logs.body.contains("oidc:alice · admin"))
+
+                // A state that is not the one sent, and a user whose role is client, are refused.
+                #expect(try await signIn(state: "forged").status == 403)
+                self.codes.role = "client"
+                let client = try await signIn()
+                #expect(client.status == 403 && client.body.contains("its role must be admin or viewer"))
+            }
+        }
     }
 
     @Test("A key set's keys without `alg` get theirs from type and curve; unknown types are left out")

@@ -616,6 +616,11 @@ extension RateLimits {
 ///     absent means `client`, anything else is refused.
 ///   - `name_claim` (string, optional, default `sub`): shown in logs as `oidc:NAME`.
 ///   - `refresh` (duration, optional, default 10m): how often the key set is fetched again.
+///   - `client_id` (string, optional): the console's client at the issuer; with it the sign-in page
+///     offers "Sign in with" the issuer (authorization code flow with PKCE).
+///   - `client_secret` (string, optional): sent to the token endpoint, for confidential clients.
+///   - `redirect_url` (string, optional): the callback registered at the issuer; by default
+///     `http(s)://HOST/login/oidc/callback` of the sign-in request.
 public struct OIDCConfiguration: Sendable, Decodable, Equatable {
     /// The required `iss`.
     public var issuer: String
@@ -633,9 +638,18 @@ public struct OIDCConfiguration: Sendable, Decodable, Equatable {
     public var nameClaim = "sub"
     /// Key set refresh interval.
     public var refresh = Duration.seconds(600)
+    /// The console's client id at the issuer, for signing in through it.
+    public var clientID: String?
+    /// The console client's secret, if the issuer wants one.
+    public var clientSecret: String?
+    /// The sign-in callback registered at the issuer.
+    public var redirectURL: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case issuer, audience, refresh
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
+        case redirectURL = "redirect_url"
         case jwksURL = "jwks_url"
         case requiredClaims = "required_claims"
         case teamClaim = "team_claim"
@@ -694,6 +708,23 @@ public struct OIDCConfiguration: Sendable, Decodable, Equatable {
                 throw ConfigurationError("`oidc.refresh` must be at least 10s")
             }
             self.refresh = refresh.duration
+        }
+        for (key, keyPath) in [
+            (CodingKeys.clientID, \OIDCConfiguration.clientID), (.clientSecret, \.clientSecret),
+            (.redirectURL, \.redirectURL),
+        ] {
+            guard let value = try c.decodeIfPresent(String.self, forKey: key), !value.isEmpty else { continue }
+            guard value.utf8.count <= 2048 else {
+                throw ConfigurationError("`oidc.\(key.stringValue)` must be at most 2048 bytes")
+            }
+            self[keyPath: keyPath] = value
+        }
+        if let url = self.redirectURL,
+            !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil
+        {
+            throw ConfigurationError(
+                "`oidc.redirect_url` must be the http(s) URL of `/login/oidc/callback` on this gateway; got `\(url.prefix(200))`"
+            )
         }
     }
 

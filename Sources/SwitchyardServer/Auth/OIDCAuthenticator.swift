@@ -29,6 +29,8 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
     static let minimumRefetch = Duration.seconds(1)
     /// Shortest time between two fetches caused by the same unknown key id.
     static let minimumRefetchPerKid = Duration.seconds(30)
+    /// The issuer's authorization and token endpoints, once discovered.
+    private let endpoints = Mutex<(authorize: String, token: String)?>(nil)
     /// Longest key set or discovery document read.
     static let maxDocumentBytes = 1 << 20
 
@@ -58,6 +60,12 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
     }
 
     func caller(forToken token: String) async throws(GatewayError) -> Caller? {
+        try await self.caller(forToken: token, audience: self.configuration.audience, nonce: nil)
+    }
+
+    /// The caller of a token for `audience` (the console client's id, for an ID token), carrying
+    /// `nonce` when one is given.
+    func caller(forToken token: String, audience: String, nonce: String?) async throws(GatewayError) -> Caller? {
         guard Self.looksLikeJWT(token) else { return nil }
         let claims: OIDCClaims
         do {
@@ -68,8 +76,13 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
         guard claims.issuer == self.configuration.issuer else {
             throw .unauthorized("Invalid token: it was issued by another issuer than this gateway accepts.")
         }
-        guard claims.audience.contains(self.configuration.audience) else {
-            throw .unauthorized("Invalid token: its audience does not include `\(self.configuration.audience)`.")
+        guard claims.audience.contains(audience) else {
+            throw .unauthorized("Invalid token: its audience does not include `\(audience)`.")
+        }
+        if let nonce {
+            guard let carried = claims.strings["nonce"],
+                Authenticator.constantTimeEquals(Array(carried.utf8), Array(nonce.utf8))
+            else { throw .unauthorized("Invalid token: its `nonce` is not the one this sign-in sent.") }
         }
         for (claim, accepted) in self.configuration.requiredClaims.sorted(by: { $0.key < $1.key }) {
             guard let value = claims.strings[claim], accepted.contains(value) else {
@@ -214,6 +227,85 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
 
     // swiftlint:disable:next identifier_name
     private struct Discovery: Decodable { var jwks_uri: String }
+
+    // swiftlint:disable identifier_name
+    private struct SignInDiscovery: Decodable {
+        var authorization_endpoint: String
+        var token_endpoint: String
+    }
+
+    private struct TokenAnswer: Decodable {
+        var id_token: String?
+        var access_token: String?
+    }
+    // swiftlint:enable identifier_name
+
+    /// The issuer's authorization and token endpoints, from its discovery document (fetched once).
+    func signInEndpoints() async throws -> (authorize: String, token: String) {
+        if let known = self.endpoints.withLock({ $0 }) { return known }
+        var root = self.configuration.issuer
+        while root.hasSuffix("/") { root.removeLast() }
+        let document = try JSONDecoder().decode(
+            SignInDiscovery.self,
+            from: Data(try await self.get(root + "/.well-known/openid-configuration"))
+        )
+        guard OIDCConfiguration.isAcceptable(document.authorization_endpoint),
+            OIDCConfiguration.isAcceptable(document.token_endpoint)
+        else { throw OIDCError.badDiscovery }
+        let found = (document.authorization_endpoint, document.token_endpoint)
+        self.endpoints.withLock { $0 = found }
+        return found
+    }
+
+    /// Exchanges an authorization code for the signed-in caller: the access token when it is a
+    /// token this gateway accepts, else the ID token (for the console's client, with the sign-in's nonce).
+    func signIn(code: String, verifier: String, nonce: String, redirectURL: String) async throws -> Caller {
+        guard let clientID = self.configuration.clientID else { throw OIDCError.badDiscovery }
+        let (_, tokenEndpoint) = try await self.signInEndpoints()
+        var form = [
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURL),
+            ("client_id", clientID), ("code_verifier", verifier),
+        ]
+        if let secret = self.configuration.clientSecret { form.append(("client_secret", secret)) }
+        let body = form.map { "\($0)=\(Self.formEscape($1))" }.joined(separator: "&")
+        let request = UpstreamHTTPRequest(
+            url: tokenEndpoint,
+            headers: [("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")],
+            body: Array(body.utf8)
+        )
+        let response = try await Deadline.within(.seconds(15)) {
+            try await self.transport.send(
+                request,
+                streaming: false,
+                context: UpstreamContext(requestID: "oidc-sign-in", firstTokenTimeout: .seconds(10)),
+                parseError: { status, _, _ in
+                    ProviderError(kind: .rejected, message: "the issuer's token endpoint answered \(status)")
+                }
+            )
+        }
+        guard case .complete(let buffer) = response, buffer.readableBytes <= Self.maxDocumentBytes else {
+            throw OIDCError.badDocument
+        }
+        let answer = try JSONDecoder().decode(TokenAnswer.self, from: Data(buffer.readableBytesView))
+        if let access = answer.access_token,
+            let caller = try? await self.caller(forToken: access, audience: self.configuration.audience, nonce: nil)
+        {
+            return caller
+        }
+        guard let idToken = answer.id_token,
+            let caller = try await self.caller(forToken: idToken, audience: clientID, nonce: nonce)
+        else { throw OIDCError.badDocument }
+        return caller
+    }
+
+    /// `application/x-www-form-urlencoded` escaping of a value.
+    static func formEscape(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: Self.formSafe) ?? ""
+    }
+
+    private static let formSafe = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+    )
 
 }
 

@@ -49,6 +49,7 @@ enum ConsoleAssets {
         svg.chart { width: 100%; max-width: 760px; height: auto; background: #fff; border: 1px solid var(--line); }
         ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
         form.login { display: flex; flex-direction: column; gap: .75rem; max-width: 28rem; }
+        a.button { display: inline-block; padding: .35rem .9rem; border-radius: 4px; background: var(--accent); color: #fff; text-decoration: none; }
         .playground { display: flex; flex-direction: column; gap: .6rem; max-width: 960px; }
         .playground button[type=submit] { align-self: flex-start; padding: .35rem 1.5rem; }
         .playground .models { display: flex; flex-wrap: wrap; gap: .75rem; }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -22,6 +23,8 @@ struct ConsoleRoutes {
     let administration: KeyAdministration?
     let completions: CompletionRoutes
     let hasMasterKey: Bool
+    /// The OIDC issuer, when one is configured: with a client id, the sign-in page offers it.
+    let oidc: OIDCAuthenticator?
 
     /// No inline script or style, nothing from elsewhere, no framing.
     static let contentSecurityPolicy =
@@ -32,6 +35,17 @@ struct ConsoleRoutes {
     /// Most rows an export holds.
     static let exportLimit = 10_000
     private static let loginCookie = "switchyard_login"
+    private static let oidcCookie = "switchyard_oidc"
+
+    /// What a sign-in through the OIDC issuer must find when it comes back: kept in a signed cookie.
+    struct OIDCSignIn: Codable {
+        var state: String
+        var verifier: String
+        var nonce: String
+        var next: String
+        var redirect: String
+        var expires: Int
+    }
 
     /// A request's signed-in session, and the cookie to set when the session was made just now.
     struct Visit {
@@ -48,6 +62,8 @@ struct ConsoleRoutes {
         router.get("/login") { request, _ in try self.loginPage(request) }
         router.post("/login") { request, _ in try await self.login(request) }
         router.post("/logout") { request, _ in try await self.logout(request) }
+        router.get("/login/oidc") { request, _ in try await self.startOIDC(request) }
+        router.get("/login/oidc/callback") { request, _ in try await self.finishOIDC(request) }
 
         router.get("/") { request, _ in
             try await self.serve(request, path: "/") { _, chrome in
@@ -238,7 +254,15 @@ struct ConsoleRoutes {
         guard self.authenticator.isEnabled else { return Self.redirect(to: "/") }
         let nonce = Self.randomToken()
         let next = Self.localPath(request.uri.queryParameters["next"].map(String.init))
-        let page = LoginPage(chrome: nil, csrf: self.sessions.csrfToken(forCookie: nonce), next: next, error: error)
+        let page = LoginPage(
+            chrome: nil,
+            csrf: self.sessions.csrfToken(forCookie: nonce),
+            next: next,
+            error: error,
+            sso: self.oidc?.configuration.clientID == nil
+                ? nil : URL(string: self.oidc?.configuration.issuer ?? "")?.host ?? "the identity provider",
+            ssoLink: "/login/oidc?next=" + ConsolePages.queryEscape(next)
+        )
         var response = Self.html(ConsoleTemplates.library.render(page, withTemplate: "login") ?? "", status: status)
         response.setCookie(
             Cookie(
@@ -297,6 +321,124 @@ struct ConsoleRoutes {
             )
         }
         var response = Self.redirect(to: Self.localPath(form.next))
+        response.setCookie(
+            ConsoleSessions.cookie(self.sessions.seal(session), secure: ConsoleSessions.isSecure(request))
+        )
+        return response
+    }
+
+    /// Sends the browser to the issuer's authorization endpoint (code flow with PKCE, state and nonce).
+    private func startOIDC(_ request: Request) async throws -> Response {
+        guard let oidc = self.oidc, let clientID = oidc.configuration.clientID else {
+            return try self.loginPage(
+                request,
+                error: "No identity provider is set up for the console.",
+                status: .notFound
+            )
+        }
+        let authorize: String
+        do {
+            authorize = try await oidc.signInEndpoints().authorize
+        } catch {
+            return try self.loginPage(request, error: "The identity provider cannot be reached.", status: .badGateway)
+        }
+        let signIn = OIDCSignIn(
+            state: Self.randomToken(),
+            verifier: Self.randomToken() + Self.randomToken(),
+            nonce: Self.randomToken(),
+            next: Self.localPath(request.uri.queryParameters["next"].map(String.init)),
+            redirect: oidc.configuration.redirectURL ?? Self.baseURL(request) + "/login/oidc/callback",
+            expires: Int(Date().timeIntervalSince1970) + 600
+        )
+        let challenge = ConsoleSessions.base64URL(Data(SHA256.hash(data: Array(signIn.verifier.utf8))))
+        let query = [
+            ("response_type", "code"), ("client_id", clientID), ("redirect_uri", signIn.redirect),
+            ("scope", "openid"), ("state", signIn.state), ("nonce", signIn.nonce),
+            ("code_challenge", challenge), ("code_challenge_method", "S256"),
+        ]
+        .map { "\($0)=\(OIDCAuthenticator.formEscape($1))" }.joined(separator: "&")
+        var response = Self.redirect(to: authorize + (authorize.contains("?") ? "&" : "?") + query)
+        response.setCookie(
+            Cookie(
+                name: Self.oidcCookie,
+                value: self.sessions.sign(signIn),
+                maxAge: 600,
+                path: "/login/oidc",
+                secure: ConsoleSessions.isSecure(request),
+                httpOnly: true,
+                // The issuer sends the browser back from its own site: a strict cookie would stay behind.
+                sameSite: .lax
+            )
+        )
+        return response
+    }
+
+    /// The issuer's answer: checks the state, exchanges the code, and signs the user in.
+    private func finishOIDC(_ request: Request) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        guard let oidc = self.oidc,
+            let signIn = self.sessions.verify(request.cookies[Self.oidcCookie]?.value, as: OIDCSignIn.self),
+            Double(signIn.expires) > Date().timeIntervalSince1970,
+            let state = parameters["state"].map(String.init),
+            Authenticator.constantTimeEquals(Array(state.utf8), Array(signIn.state.utf8))
+        else {
+            return try self.loginPage(
+                request,
+                error: "The sign-in expired or did not start here: try again.",
+                status: .forbidden
+            )
+        }
+        if let refusal = parameters["error"] {
+            return try self.loginPage(
+                request,
+                error: "The identity provider refused the sign-in: \(refusal.prefix(100)).",
+                status: .unauthorized
+            )
+        }
+        guard let code = parameters["code"].map(String.init), !code.isEmpty, code.utf8.count <= 4096 else {
+            return try self.loginPage(request, error: "The identity provider sent no code.", status: .badRequest)
+        }
+        let caller: Caller
+        do {
+            caller = try await oidc.signIn(
+                code: code,
+                verifier: signIn.verifier,
+                nonce: signIn.nonce,
+                redirectURL: signIn.redirect
+            )
+        } catch let error as GatewayError {
+            return try self.loginPage(request, error: error.message, status: .unauthorized)
+        } catch {
+            return try self.loginPage(
+                request,
+                error: "The identity provider's answer could not be used.",
+                status: .badGateway
+            )
+        }
+        guard caller.role == .admin || caller.role == .viewer else {
+            return try self.loginPage(
+                request,
+                error: "`\(caller.keyName)` may call models, not use the console: its role must be admin or viewer.",
+                status: .forbidden
+            )
+        }
+        let session = ConsoleSession(
+            subject: "token:\(caller.keyName)",
+            name: caller.keyName,
+            role: caller.role,
+            team: caller.team,
+            expires: Int(Date().timeIntervalSince1970 + 3600)
+        )
+        var response = Self.redirect(to: signIn.next)
+        response.setCookie(
+            Cookie(
+                name: Self.oidcCookie,
+                value: "",
+                maxAge: 0,
+                path: "/login/oidc",
+                secure: ConsoleSessions.isSecure(request)
+            )
+        )
         response.setCookie(
             ConsoleSessions.cookie(self.sessions.seal(session), secure: ConsoleSessions.isSecure(request))
         )

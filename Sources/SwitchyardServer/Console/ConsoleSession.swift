@@ -54,23 +54,32 @@ struct ConsoleSessions: Sendable {
     }
 
     /// The cookie value for `session`: base64url(JSON) `.` base64url(HMAC).
-    func seal(_ session: ConsoleSession) -> String {
-        let payload = (try? JSONEncoder().encode(session)) ?? Data()
+    func seal(_ session: ConsoleSession) -> String { self.sign(session) }
+
+    /// The session in `cookie`, when its signature holds and it has not expired.
+    func open(_ cookie: String?, now: Date = Date()) -> ConsoleSession? {
+        guard let session = self.verify(cookie, as: ConsoleSession.self),
+            Double(session.expires) > now.timeIntervalSince1970
+        else { return nil }
+        return session
+    }
+
+    /// `value` as JSON with its signature: base64url(JSON) `.` base64url(HMAC).
+    func sign(_ value: some Encodable) -> String {
+        let payload = (try? JSONEncoder().encode(value)) ?? Data()
         let signature = HMAC<SHA256>.authenticationCode(for: payload, using: self.key)
         return Self.base64URL(payload) + "." + Self.base64URL(Data(signature))
     }
 
-    /// The session in `cookie`, when its signature holds and it has not expired.
-    func open(_ cookie: String?, now: Date = Date()) -> ConsoleSession? {
-        guard let cookie, cookie.utf8.count <= Self.longestCookie else { return nil }
-        let parts = cookie.split(separator: ".", omittingEmptySubsequences: false)
+    /// The value signed in `text`, when the signature holds.
+    func verify<Value: Decodable>(_ text: String?, as type: Value.Type) -> Value? {
+        guard let text, text.utf8.count <= Self.longestCookie else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let payload = Self.data(base64URL: parts[0]),
             let signature = Self.data(base64URL: parts[1]),
-            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: payload, using: self.key),
-            let session = try? JSONDecoder().decode(ConsoleSession.self, from: payload),
-            Double(session.expires) > now.timeIntervalSince1970
+            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: payload, using: self.key)
         else { return nil }
-        return session
+        return try? JSONDecoder().decode(Value.self, from: payload)
     }
 
     /// The CSRF token of the session whose cookie is `cookie`.
@@ -103,7 +112,7 @@ struct ConsoleSessions: Sendable {
         request.headers[HTTPField.Name("x-forwarded-proto")!]?.lowercased() == "https"
     }
 
-    private static func base64URL(_ data: Data) -> String {
+    static func base64URL(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }

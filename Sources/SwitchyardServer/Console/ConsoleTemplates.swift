@@ -120,6 +120,7 @@ enum ConsoleTemplates {
         <label>Master key, admin or viewer key, or an OIDC token <input type="password" name="key" autocomplete="current-password" required autofocus></label>
         <button type="submit">Sign in</button>
         </form>
+        {{#sso}}<p class="sso"><a class="button" href="{{ssoLink}}">Sign in with {{.}}</a></p>{{/sso}}
         {{/content}}
         {{/layout}}
         """

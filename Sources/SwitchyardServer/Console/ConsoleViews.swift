@@ -199,6 +199,9 @@ struct LoginPage {
     var csrf: String
     var next: String
     var error: String?
+    /// The identity provider's name, when the console may sign in through it.
+    var sso: String?
+    var ssoLink: String
 }
 
 /// A page with a heading and one sentence (not found, not allowed).
