@@ -113,51 +113,76 @@ public struct GatewayMetrics: Sendable {
     }
 
     func record(call: Call, model: String, receipt: Receipt) {
-        self.handles.counter(
-            Name.requests,
-            [
-                ("endpoint", call.endpoint.rawValue), ("model", model), ("provider", receipt.provider),
-                ("status", Self.statusLabel(receipt.status)), ("cache", receipt.cacheStatus.rawValue),
-            ]
-        )
-        .increment()
-        let genAI = [
-            ("gen_ai_operation_name", call.endpoint.genAIOperation),
-            ("gen_ai_provider_name", self.genAIProvider(receipt.provider)),
-            ("gen_ai_request_model", model),
-            ("gen_ai_response_model", receipt.model),
-            ("provider", receipt.provider),
-        ]
         // A stream that broke after its head answered 200 but did not complete: the client left, or the upstream broke.
-        let outcome =
-            receipt.error == nil
-            ? genAI : genAI + [("error_type", receipt.clientDisconnected ? "client_closed" : "stream_error")]
-        self.handles.timer(Name.operationDuration, outcome).recordNanoseconds(receipt.latency.nanoseconds)
+        let error = receipt.error == nil ? nil : receipt.clientDisconnected ? "client_closed" : "stream_error"
+        let key = ReplySeries.Key(
+            endpoint: call.endpoint,
+            model: model,
+            provider: receipt.provider,
+            responseModel: receipt.model,
+            status: Self.statusLabel(receipt.status),
+            cache: receipt.cacheStatus.rawValue,
+            error: error
+        )
+        let series = self.handles.series.withLock { $0[key] } ?? self.makeSeries(key)
+        series.requests.increment()
+        series.duration.recordNanoseconds(receipt.latency.nanoseconds)
         if let ttft = receipt.timeToFirstToken {
-            self.handles.timer(Name.timeToFirstToken, genAI).recordNanoseconds(ttft.nanoseconds)
+            series.timeToFirstToken.recordNanoseconds(ttft.nanoseconds)
             if let output = receipt.usage?.outputTokens, output > 1, receipt.latency > ttft {
-                let perToken = (receipt.latency - ttft) / (output - 1)
-                self.handles.timer(Name.timePerOutputToken, genAI).recordNanoseconds(perToken.nanoseconds)
+                series.timePerOutputToken.recordNanoseconds(((receipt.latency - ttft) / (output - 1)).nanoseconds)
             }
         }
         if let usage = receipt.usage {
-            for (type, count) in [("input", usage.inputTokens), ("output", usage.outputTokens)] where count > 0 {
-                self.handles.recorder(Name.tokenUsage, genAI + [("gen_ai_token_type", type)]).record(count)
-            }
-            let route = [("model", model), ("provider", receipt.provider)]
-            for (type, count) in [
-                ("input", usage.inputTokens), ("cached_input", usage.cachedInputTokens),
-                ("output", usage.outputTokens), ("reasoning", usage.reasoningTokens),
-            ]
-            where count > 0 {
-                self.handles.counter(Name.tokens, route + [("type", type)]).increment(by: count)
+            if usage.inputTokens > 0 { series.inputUsage.record(usage.inputTokens) }
+            if usage.outputTokens > 0 { series.outputUsage.record(usage.outputTokens) }
+            for (counter, count) in zip(
+                series.tokens,
+                [usage.inputTokens, usage.cachedInputTokens, usage.outputTokens, usage.reasoningTokens]
+            ) where count > 0 {
+                counter.increment(by: count)
             }
         }
-        if let cost = receipt.cost, cost > 0 {
-            self.handles.floatingCounter(Name.cost, [("model", model), ("provider", receipt.provider)])
-                .increment(by: cost)
-        }
+        if let cost = receipt.cost, cost > 0 { series.cost.increment(by: cost) }
         self.recordUpstreamErrors(receipt.attempts)
+    }
+
+    /// The handles of one kind of reply, made (and registered) together on its first occurrence.
+    private func makeSeries(_ key: ReplySeries.Key) -> ReplySeries {
+        let genAI = [
+            ("gen_ai_operation_name", key.endpoint.genAIOperation),
+            ("gen_ai_provider_name", self.genAIProvider(key.provider)),
+            ("gen_ai_request_model", key.model),
+            ("gen_ai_response_model", key.responseModel),
+            ("provider", key.provider),
+        ]
+        let route = [("model", key.model), ("provider", key.provider)]
+        let made = ReplySeries(
+            requests: self.handles.counter(
+                Name.requests,
+                [
+                    ("endpoint", key.endpoint.rawValue), ("model", key.model), ("provider", key.provider),
+                    ("status", key.status), ("cache", key.cache),
+                ]
+            ),
+            duration: self.handles.timer(
+                Name.operationDuration,
+                genAI + (key.error.map { [("error_type", $0)] } ?? [])
+            ),
+            timeToFirstToken: self.handles.timer(Name.timeToFirstToken, genAI),
+            timePerOutputToken: self.handles.timer(Name.timePerOutputToken, genAI),
+            inputUsage: self.handles.recorder(Name.tokenUsage, genAI + [("gen_ai_token_type", "input")]),
+            outputUsage: self.handles.recorder(Name.tokenUsage, genAI + [("gen_ai_token_type", "output")]),
+            tokens: ["input", "cached_input", "output", "reasoning"].map {
+                self.handles.counter(Name.tokens, route + [("type", $0)])
+            },
+            cost: self.handles.floatingCounter(Name.cost, route)
+        )
+        return self.handles.series.withLock { series in
+            if let existing = series[key] { return existing }
+            series[key] = made
+            return made
+        }
     }
 
     /// Counts an answer given outside the pipeline: unknown paths, the admin API, `/v1/models`, refusals.
@@ -206,6 +231,50 @@ extension Call.Endpoint {
     }
 }
 
+/// The metric handles one kind of reply records into.
+final class ReplySeries: Sendable {
+    /// What tells one kind of reply from another: every label value its series carry.
+    struct Key: Hashable {
+        var endpoint: Call.Endpoint
+        var model: String
+        var provider: String
+        var responseModel: String
+        var status: String
+        var cache: String
+        var error: String?
+    }
+
+    let requests: Counter
+    let duration: Timer
+    let timeToFirstToken: Timer
+    let timePerOutputToken: Timer
+    let inputUsage: Recorder
+    let outputUsage: Recorder
+    /// Input, cached input, output and reasoning tokens, in that order.
+    let tokens: [Counter]
+    let cost: FloatingPointCounter
+
+    init(
+        requests: Counter,
+        duration: Timer,
+        timeToFirstToken: Timer,
+        timePerOutputToken: Timer,
+        inputUsage: Recorder,
+        outputUsage: Recorder,
+        tokens: [Counter],
+        cost: FloatingPointCounter
+    ) {
+        self.requests = requests
+        self.duration = duration
+        self.timeToFirstToken = timeToFirstToken
+        self.timePerOutputToken = timePerOutputToken
+        self.inputUsage = inputUsage
+        self.outputUsage = outputUsage
+        self.tokens = tokens
+        self.cost = cost
+    }
+}
+
 /// One request counted in flight; ends once, by ``end()`` or when dropped, so no path leaves it counted.
 final class InFlightMark: Sendable {
     private let meter: Meter?
@@ -242,6 +311,8 @@ final class MetricHandles: Sendable {
     private let floatingCounters = Mutex<[Key: FloatingPointCounter]>([:])
     private let timers = Mutex<[Key: Timer]>([:])
     private let recorders = Mutex<[Key: Recorder]>([:])
+    /// Every reply's handles, looked up once per reply by one small key.
+    let series = Mutex<[ReplySeries.Key: ReplySeries]>([:])
 
     init(factory: any MetricsFactory) { self.factory = factory }
 
