@@ -38,7 +38,16 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
     /// Matching records, newest first.
     public func records(matching query: RequestLogQuery) async throws -> [RequestLogRecord] {
         self.rows.withLock { rows in
-            rows.filter(query.matches)
+            // A search looks at the newest `searchWindow` rows of the time range only, as in SQL.
+            var windowStart: Date?
+            if let window = query.searchWindow, window > 0, !(query.search ?? "").isEmpty {
+                let times = rows.filter { row in
+                    query.since.map { row.startedAt >= $0 } ?? true && query.before.map { row.startedAt < $0 } ?? true
+                }
+                .map(\.startedAt).sorted(by: >)
+                windowStart = times.count >= window ? times[window - 1] : nil
+            }
+            return rows.filter { row in query.matches(row) && windowStart.map { row.startedAt >= $0 } ?? true }
                 .sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
                 .prefix(query.limit)
                 .map { $0 }

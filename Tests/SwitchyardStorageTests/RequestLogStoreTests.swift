@@ -172,6 +172,15 @@ struct RequestLogStoreTests {
             )
             #expect(try await ids(RequestLogQuery(id: "req_a")) == ["req_a"])
             #expect(try await ids(RequestLogQuery(model: "m", search: "req", limit: 1)) == ["req_c"])
+            // A search window of the two newest rows does not reach the oldest one.
+            var windowed = RequestLogQuery(search: "req_a")
+            windowed.searchWindow = 2
+            #expect(try await ids(windowed) == [])
+            windowed.searchWindow = 3
+            #expect(try await ids(windowed) == ["req_a"])
+            windowed = RequestLogQuery(before: Date(timeIntervalSince1970: 1_700_000_020), search: "req_a")
+            windowed.searchWindow = 2
+            #expect(try await ids(windowed) == ["req_a"])
         }
     }
 

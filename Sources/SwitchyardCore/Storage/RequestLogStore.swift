@@ -140,6 +140,9 @@ public struct RequestLogQuery: Sendable, Equatable {
     public var search: String?
     /// Only the request with this id.
     public var id: String?
+    /// When searching, look only at this many of the newest rows in the time range (a search that
+    /// matches nothing otherwise reads the whole log).
+    public var searchWindow: Int?
     /// At most this many rows, newest first.
     public var limit: Int
 
@@ -183,6 +186,20 @@ public struct RequestLogQuery: Sendable, Equatable {
         if let since = self.since { add({ "started_at >= \($0)" }, .number(since.timeIntervalSince1970)) }
         if let before = self.before { add({ "started_at < \($0)" }, .number(before.timeIntervalSince1970)) }
         if let status = self.status { add({ "status = \($0)" }, .number(Double(status))) }
+        if let search = self.search, !search.isEmpty, let window = self.searchWindow, window > 0 {
+            // The window's oldest row, found on the `started_at` index alone.
+            var bounds: [String] = []
+            for (operator_, date) in [(">=", self.since), ("<", self.before)] {
+                guard let date else { continue }
+                arguments.append(.number(date.timeIntervalSince1970))
+                bounds.append("started_at \(operator_) \(placeholder(arguments.count))")
+            }
+            let range = bounds.isEmpty ? "" : "WHERE " + bounds.joined(separator: " AND ") + " "
+            conditions.append(
+                "started_at >= COALESCE((SELECT started_at FROM request_log \(range)"
+                    + "ORDER BY started_at DESC LIMIT 1 OFFSET \(window - 1)), 0)"
+            )
+        }
         if let search = self.search, !search.isEmpty {
             // `%` and `_` in the text are literal: escaped, with `\` as the escape character.
             let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")

@@ -34,6 +34,8 @@ struct ConsoleRoutes {
     static let formLimit = 64 << 10
     /// Most rows an export holds.
     static let exportLimit = 10_000
+    /// A search reads at most this many of the newest requests (before `Older`'s time, when paging).
+    static let searchWindow = 20_000
     private static let loginCookie = "switchyard_login"
     private static let oidcCookie = "switchyard_oidc"
 
@@ -599,6 +601,7 @@ struct ConsoleRoutes {
         for name in ["q", "model", "key", "status"] { form[name] = Self.text(parameters[Substring(name)], limit: 200) }
         var query = RequestLogQuery(limit: limit)
         query.search = form["q"].flatMap { $0.isEmpty ? nil : $0 }
+        query.searchWindow = Self.searchWindow
         query.model = form["model"].flatMap { $0.isEmpty ? nil : $0 }
         query.keyName = form["key"].flatMap { $0.isEmpty ? nil : $0 }
         if let status = form["status"], !status.isEmpty {

@@ -154,6 +154,7 @@ enum ConsoleTemplates {
         {{^rows}}<tr><td colspan="9">No request matches.</td></tr>{{/rows}}</tbody>
         </table>
         {{#older}}<p><a href="/logs?{{.}}">Older</a></p>{{/older}}
+        {{#q}}<p class="muted">A search reads the newest 20,000 requests (before the page's time); filter by model, key or status to reach further back faster.</p>{{/q}}
         {{/content}}
         {{/layout}}
         """
