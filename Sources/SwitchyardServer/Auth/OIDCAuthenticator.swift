@@ -298,14 +298,8 @@ final class OIDCAuthenticator: TokenAuthenticator, Sendable {
         return caller
     }
 
-    /// `application/x-www-form-urlencoded` escaping of a value.
-    static func formEscape(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: Self.formSafe) ?? ""
-    }
-
-    private static let formSafe = CharacterSet(
-        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
-    )
+    /// `application/x-www-form-urlencoded` escaping of a value: every byte but the unreserved ones.
+    static func formEscape(_ value: String) -> String { ConsolePages.queryEscape(value) }
 
 }
 

@@ -73,6 +73,7 @@ struct ConsolePages: Sendable {
     func model(_ id: String, chrome: Chrome, baseURL: String) -> ModelPage? {
         guard let model = self.models.resolve(id), let primary = model.routes.first else { return nil }
         let facts = primary.catalogModel
+        let warnings = Self.warnings(model)
         let routes = model.routes.map { route in
             ModelPage.RouteRow(
                 provider: route.provider.name,
@@ -135,8 +136,8 @@ struct ConsolePages: Sendable {
             strategy: model.strategyName,
             capabilities: Self.capabilityNames(primary.capabilities),
             parameters: primary.supportedParameters,
-            hasWarnings: !Self.warnings(model).isEmpty,
-            warnings: Self.warnings(model),
+            hasWarnings: !warnings.isEmpty,
+            warnings: warnings,
             routes: routes,
             stats: stats,
             snippets: Self.snippets(model: model.publicName, baseURL: baseURL, kind: model.kind ?? .chat)

@@ -626,9 +626,10 @@ struct ConsoleRoutes {
             "cache", "error",
         ]
         var text = columns.joined(separator: ",") + "\r\n"
+        let timestamps = ISO8601DateFormatter()
         for record in records {
             let fields: [String?] = [
-                record.id, ISO8601DateFormatter().string(from: record.startedAt), record.keyName, record.team,
+                record.id, timestamps.string(from: record.startedAt), record.keyName, record.team,
                 record.endpoint, record.model, record.provider, record.upstreamModel, String(record.status),
                 String(record.isStreaming), String(record.attempts), record.inputTokens.map(String.init),
                 record.cachedInputTokens.map(String.init), record.outputTokens.map(String.init),

@@ -21,7 +21,9 @@ enum TraceExporter {
         environment: [String: String],
         logger: Logger
     ) throws -> (tracer: any Tracer, service: any Service)? {
-        guard configuration.isEnabled(environment: environment) else { return nil }
+        guard configuration.isEnabled(environment: environment),
+            environment["OTEL_SDK_DISABLED"]?.lowercased() != "true"
+        else { return nil }
         var otel = OTel.Configuration.default
         otel.serviceName = configuration.serviceName
         otel.logs.enabled = false
@@ -38,7 +40,6 @@ enum TraceExporter {
             configuration.sampleRatio >= 1
             ? .parentBasedAlwaysOn
             : (.parentBasedTraceIDRatio(ratio: configuration.sampleRatio) ?? .parentBasedAlwaysOn)
-        if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return nil }
         let backend = try OTel.makeTracingBackend(configuration: otel)
         Self.retained.withLock { $0.append((backend.factory, backend.service)) }
         return (backend.factory, backend.service)
