@@ -221,10 +221,7 @@ public struct ChatStream: AsyncSequence, Sendable {
                 self.outcome.update { $0.error = "upstream error event: \(message)" }
             }
             if self.settings.notesFinishReasons {
-                var reasons = self.outcome.values.finishReasons
-                let known = reasons.count
-                FinishReasons.scan(data, into: &reasons)
-                if reasons.count > known { self.outcome.update { [reasons] in $0.finishReasons = reasons } }
+                self.outcome.update { FinishReasons.scan(data, into: &$0.finishReasons) }
             }
             if let name = event.name {
                 output.writeString("event: \(name)\n")

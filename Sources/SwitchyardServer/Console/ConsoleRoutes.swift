@@ -313,14 +313,7 @@ struct ConsoleRoutes {
                 expires: Int(now + ConsoleSessions.lifetime)
             )
         } else {
-            // An OIDC token: the session lasts an hour, so a revoked user is out soon.
-            session = ConsoleSession(
-                subject: "token:\(caller.keyName)",
-                name: caller.keyName,
-                role: caller.role,
-                team: caller.team,
-                expires: Int(now + 3600)
-            )
+            session = ConsoleSession(token: caller)
         }
         var response = Self.redirect(to: Self.localPath(form.next))
         response.setCookie(
@@ -424,13 +417,7 @@ struct ConsoleRoutes {
                 status: .forbidden
             )
         }
-        let session = ConsoleSession(
-            subject: "token:\(caller.keyName)",
-            name: caller.keyName,
-            role: caller.role,
-            team: caller.team,
-            expires: Int(Date().timeIntervalSince1970 + 3600)
-        )
+        let session = ConsoleSession(token: caller)
         var response = Self.redirect(to: signIn.next)
         response.setCookie(
             Cookie(

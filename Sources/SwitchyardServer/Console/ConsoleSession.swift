@@ -28,6 +28,20 @@ struct ConsoleSession: Codable, Equatable {
     var isAdmin: Bool { self.role == .admin }
 }
 
+extension ConsoleSession {
+    /// A session for the caller of an OIDC token, pasted or from the issuer's sign-in. It lasts an
+    /// hour, so a user the issuer no longer vouches for is out soon.
+    init(token caller: Caller) {
+        self.init(
+            subject: "token:\(caller.keyName)",
+            name: caller.keyName,
+            role: caller.role,
+            team: caller.team,
+            expires: Int(Date().timeIntervalSince1970 + 3600)
+        )
+    }
+}
+
 /// Signs and checks session cookies and CSRF tokens.
 struct ConsoleSessions: Sendable {
     /// The cookie's name.
