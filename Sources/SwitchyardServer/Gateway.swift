@@ -172,6 +172,13 @@ public struct Gateway: Sendable {
         let quotas = ledger.map { ledger in
             QuotaStage(ledger: ledger, models: models, team: { [keyRegistry] name in keyRegistry?.team(name) })
         }
+        let cache = try Self.responseCache(
+            configuration,
+            store: store,
+            models: models,
+            dispatcher: dispatcher,
+            logger: logger
+        )
         let pipeline = Pipeline.standard(
             GatewayServices(
                 authenticator: authenticator,
@@ -181,7 +188,8 @@ public struct Gateway: Sendable {
                 metrics: metrics,
                 dispatcher: dispatcher,
                 quotas: quotas,
-                tracing: tracing
+                tracing: tracing,
+                cache: cache.map { CacheStage(cache: $0) }
             )
         )
 
@@ -229,6 +237,11 @@ public struct Gateway: Sendable {
                 providers: providers
             )
             .register(on: router)
+        }
+        if let cache {
+            CacheRoutes(cache: cache, authenticator: authenticator, audit: store as? any AuditStore).register(
+                on: router
+            )
         }
         if let keyRegistry, let spend = store as? any SpendStore {
             SpendRoutes(store: spend, registry: keyRegistry, authenticator: authenticator).register(on: router)
@@ -284,6 +297,7 @@ public struct Gateway: Sendable {
             // the span exporter last, so the spans of calls finished while draining are sent.
             services: (exporter.map { [$0.service] } ?? []) + ((store as? PostgresStore).map { [$0] } ?? [])
                 + (ledger.map { [QuotaLedgerService(ledger: $0, logger: logger)] } ?? [])
+                + (cache.map { [ResponseCacheService(cache: $0, logger: logger, shared: store is PostgresStore)] } ?? [])
                 + [requestLog, RouteStatisticsService(statistics: statistics)]
                 + (keyRegistry.map { [KeyRegistryService(registry: $0, vault: vault, logger: logger)] } ?? [])
                 + (oidc.map { [OIDCKeyService(authenticator: $0)] } ?? []),
@@ -354,6 +368,50 @@ public struct Gateway: Sendable {
     /// Closes upstream connections; for tests that run the application themselves.
     public func shutdown() async throws {
         try await self.transport.shutdown()
+    }
+
+    /// The response cache, when the `cache` section or a model turns it on: in memory or in the store
+    /// (`cache.storage`), with the semantic index's embeddings model checked here.
+    static func responseCache(
+        _ configuration: GatewayConfiguration,
+        store: any RequestLogStore,
+        models: ModelTable,
+        dispatcher: Dispatcher,
+        logger: Logger
+    ) throws -> ResponseCache? {
+        let settings = configuration.cache
+        let overrides = configuration.models.compactMapValues(\.cache)
+        let caches = settings.mode != .off || overrides.values.contains { ($0.mode ?? .off) != .off }
+        guard caches else { return nil }
+        if overrides.values.contains(where: { $0.mode == .semantic }), settings.semantic == nil {
+            throw ConfigurationError(
+                "a model has `cache.mode: semantic`, which needs `cache.semantic.embedding_model` in the `cache` section"
+            )
+        }
+        var embedder: ResponseCache.Embedder?
+        if let semantic = settings.semantic {
+            guard let embeddings = models.resolve(semantic.embeddingModel), embeddings.kind ?? .embedding == .embedding
+            else {
+                throw ConfigurationError(
+                    "`cache.semantic.embedding_model` is `\(semantic.embeddingModel)`, which this gateway does not serve "
+                        + "as an embeddings model; configure it under `models` or name a catalog embeddings model"
+                )
+            }
+            embedder = dispatcher.embedder(model: semantic.embeddingModel, logger: logger)
+        }
+        let cacheStore: any ResponseCacheStore
+        if settings.storage == .store, let shared = store as? any ResponseCacheStore {
+            cacheStore = shared
+        } else {
+            cacheStore = MemoryResponseCache(maxBytes: settings.maxBytes)
+        }
+        return ResponseCache(
+            configuration: settings,
+            models: overrides,
+            store: cacheStore,
+            embedder: embedder,
+            logger: logger
+        )
     }
 
     /// This instance's name as a quota holder: unique per process, so two instances never share holds.

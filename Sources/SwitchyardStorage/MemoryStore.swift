@@ -105,6 +105,7 @@ public final class MemoryStore: RequestLogStore, KeyStore, AuditStore, SpendStor
             total.inputTokens += row.inputTokens ?? 0
             total.outputTokens += row.outputTokens ?? 0
             total.costUSD += row.costUSD ?? 0
+            total.savedUSD += row.savedUSD ?? 0
             groups[values] = total
         }
         return groups.sorted { $0.key.lexicographicallyPrecedes($1.key) { ($0 ?? "") < ($1 ?? "") } }.map(\.value)

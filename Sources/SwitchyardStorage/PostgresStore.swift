@@ -14,12 +14,12 @@ import Synchronization
 /// services, ends. ``migrate()`` applies the schema at start, under an advisory lock so that
 /// instances starting together do not migrate twice.
 public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore,
-    CredentialStore, Service
+    CredentialStore, ResponseCacheStore, Service
 {
     private let client: PostgresClient
     private let configuration: PostgresClient.Configuration
     private let location: PostgresLocation
-    private let logger: Logger
+    let logger: Logger
     private let pool = Mutex<Task<Void, Never>?>(nil)
 
     /// The migrations, in the order of ``StoreSchema/migrations``.
@@ -74,8 +74,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                 """
                 CREATE FUNCTION spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $body$
                 BEGIN
-                  IF TG_OP IN ('UPDATE', 'DELETE') THEN \(StoreSchema.spendDailyChange("OLD", sign: "-", day: PostgresStore.day)) END IF;
-                  IF TG_OP IN ('INSERT', 'UPDATE') THEN \(StoreSchema.spendDailyChange("NEW", sign: "+", day: PostgresStore.day)) END IF;
+                  IF TG_OP IN ('UPDATE', 'DELETE') THEN \(StoreSchema.spendDailyChange("OLD", sign: "-", day: PostgresStore.day, saved: false)) END IF;
+                  IF TG_OP IN ('INSERT', 'UPDATE') THEN \(StoreSchema.spendDailyChange("NEW", sign: "+", day: PostgresStore.day, saved: false)) END IF;
                   RETURN NULL;
                 END $body$
                 """,
@@ -83,6 +83,19 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                 CREATE TRIGGER spend_daily_rows AFTER INSERT OR UPDATE OR DELETE ON request_log
                 FOR EACH ROW EXECUTE FUNCTION spend_daily_apply()
                 """,
+            ]
+        ),
+        (
+            "0009_response_cache",
+            StoreSchema.responseCacheTables(sequence: "BIGSERIAL PRIMARY KEY", blob: "BYTEA") + [
+                """
+                CREATE OR REPLACE FUNCTION spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $body$
+                BEGIN
+                  IF TG_OP IN ('UPDATE', 'DELETE') THEN \(StoreSchema.spendDailyChange("OLD", sign: "-", day: PostgresStore.day)) END IF;
+                  IF TG_OP IN ('INSERT', 'UPDATE') THEN \(StoreSchema.spendDailyChange("NEW", sign: "+", day: PostgresStore.day)) END IF;
+                  RETURN NULL;
+                END $body$
+                """
             ]
         ),
     ]
@@ -130,7 +143,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
     }
 
     /// The pool, started.
-    private var connections: PostgresClient {
+    var connections: PostgresClient {
         self.startPool()
         return self.client
     }
@@ -216,7 +229,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                       \(r.keyName), \(r.endpoint), \(r.model), \(r.provider), \(r.upstreamModel), \(r.status),
                       \(r.isStreaming), \(r.attempts), \(r.inputTokens), \(r.cachedInputTokens), \(r.outputTokens),
                       \(r.costUSD), \(r.latencyMs), \(r.timeToFirstTokenMs), \(r.cacheStatus), \(r.error),
-                      \(r.requestBody), \(r.responseBody), \(r.routeReason), \(r.keyID), \(r.team), \(r.credential))
+                      \(r.requestBody), \(r.responseBody), \(r.routeReason), \(r.keyID), \(r.team), \(r.credential),
+                      \(r.savedUSD))
                     \(unescaped: StoreSchema.requestLogUpdate)
                     """,
                     logger: self.logger
@@ -233,7 +247,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         let sql = """
             SELECT id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream,
               attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error,
-              request_body, response_body, route_reason, key_id, team, credential
+              request_body, response_body, route_reason, key_id, team, credential, cache_saved_usd
             FROM request_log \(filter) ORDER BY started_at DESC, id DESC LIMIT $\(binds.count)
             """
         let rows = try await self.connections.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
@@ -271,6 +285,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
             record.keyID = try cells["key_id"].decode(String?.self)
             record.team = try cells["team"].decode(String?.self)
             record.credential = try cells["credential"].decode(String?.self)
+            record.savedUSD = try cells["cache_saved_usd"].decode(Double?.self)
             records.append(record)
         }
         return records
@@ -404,7 +419,8 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
                     calls: try cells[count].decode(Int.self),
                     input: try cells[count + 1].decode(Int.self),
                     output: try cells[count + 2].decode(Int.self),
-                    cost: try cells[count + 3].decode(Double.self)
+                    cost: try cells[count + 3].decode(Double.self),
+                    saved: try cells[count + 4].decode(Double.self)
                 )
             )
         }

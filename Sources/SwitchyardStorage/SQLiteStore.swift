@@ -6,9 +6,9 @@ import SwitchyardCore
 
 /// The request log in a SQLite file (WAL mode: readers never wait for the batch writer).
 public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStore, TeamStore, QuotaStore,
-    CredentialStore
+    CredentialStore, ResponseCacheStore
 {
-    private let database: any DatabaseWriter
+    let database: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it.
     public init(path: String) throws {
@@ -99,6 +99,24 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         }
         migrator.registerMigration("0008_spend_daily") { db in
             for statement in StoreSchema.spendDailyTables(day: Self.day) { try db.execute(sql: statement) }
+            let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day, saved: false)
+            let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day, saved: false)
+            try db.execute(sql: "CREATE TRIGGER spend_daily_insert AFTER INSERT ON request_log BEGIN \(add) END")
+            try db.execute(sql: "CREATE TRIGGER spend_daily_delete AFTER DELETE ON request_log BEGIN \(remove) END")
+            try db.execute(
+                sql: "CREATE TRIGGER spend_daily_update AFTER UPDATE ON request_log BEGIN \(remove) \(add) END"
+            )
+        }
+        migrator.registerMigration("0009_response_cache") { db in
+            for statement in StoreSchema.responseCacheTables(
+                sequence: "INTEGER PRIMARY KEY AUTOINCREMENT",
+                blob: "BLOB"
+            ) {
+                try db.execute(sql: statement)
+            }
+            for trigger in ["spend_daily_insert", "spend_daily_delete", "spend_daily_update"] {
+                try db.execute(sql: "DROP TRIGGER \(trigger)")
+            }
             let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day)
             let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day)
             try db.execute(sql: "CREATE TRIGGER spend_daily_insert AFTER INSERT ON request_log BEGIN \(add) END")
@@ -120,7 +138,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO request_log (\(StoreSchema.requestLogColumns))
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     \(StoreSchema.requestLogUpdate)
                     """
             )
@@ -129,7 +147,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
                     r.id, r.startedAt.timeIntervalSince1970, r.finishedAt.timeIntervalSince1970, r.keyName, r.endpoint,
                     r.model, r.provider, r.upstreamModel, r.status, r.isStreaming, r.attempts, r.inputTokens,
                     r.cachedInputTokens, r.outputTokens, r.costUSD, r.latencyMs, r.timeToFirstTokenMs, r.cacheStatus,
-                    r.error, r.requestBody, r.responseBody, r.routeReason, r.keyID, r.team, r.credential,
+                    r.error, r.requestBody, r.responseBody, r.routeReason, r.keyID, r.team, r.credential, r.savedUSD,
                 ])
             }
         }
@@ -274,7 +292,8 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
                 let input: Int = row[count + 1]
                 let output: Int = row[count + 2]
                 let cost: Double = row[count + 3]
-                return query.row(values: values, calls: calls, input: input, output: output, cost: cost)
+                let saved: Double = row[count + 4]
+                return query.row(values: values, calls: calls, input: input, output: output, cost: cost, saved: saved)
             }
         }
     }
@@ -453,6 +472,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         record.keyID = row["key_id"]
         record.team = row["team"]
         record.credential = row["credential"]
+        record.savedUSD = row["cache_saved_usd"]
         return record
     }
 }

@@ -13,7 +13,7 @@ public enum StoreSchema {
     public static let migrations = [
         "0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log",
         "0005_request_log_key_and_team", "0006_quotas_and_teams",
-        "0007_provider_credentials", "0008_spend_daily",
+        "0007_provider_credentials", "0008_spend_daily", "0009_response_cache",
     ]
 
     /// Calls, tokens and cost per UTC day (days since 1970), model, key and team, kept current by
@@ -35,8 +35,9 @@ public enum StoreSchema {
         ]
     }
 
-    /// Adds (`sign` `+`) or takes away (`-`) the row `row` (`NEW` or `OLD`) in `spend_daily`.
-    static func spendDailyChange(_ row: String, sign: String, day: (String) -> String) -> String {
+    /// Adds (`sign` `+`) or takes away (`-`) the row `row` (`NEW` or `OLD`) in `spend_daily`; with
+    /// `saved`, the cache's savings too (the columns migration 0009 added).
+    static func spendDailyChange(_ row: String, sign: String, day: (String) -> String, saved: Bool = true) -> String {
         let key =
             "day = \(day("\(row).started_at")) AND model = COALESCE(\(row).model, '') "
             + "AND spend_key = COALESCE(\(row).key_id, \(row).key_name, '') AND team = COALESCE(\(row).team, '')"
@@ -44,26 +45,44 @@ public enum StoreSchema {
             return """
                 UPDATE spend_daily SET calls = calls - 1, input_tokens = input_tokens - COALESCE(\(row).input_tokens, 0),
                   output_tokens = output_tokens - COALESCE(\(row).output_tokens, 0),
-                  cost_usd = cost_usd - COALESCE(\(row).cost_usd, 0) WHERE \(key);
+                  cost_usd = cost_usd - COALESCE(\(row).cost_usd, 0)\(saved ? ", saved_usd = saved_usd - COALESCE(\(row).cache_saved_usd, 0)" : "") WHERE \(key);
                 """
         }
         return """
-            INSERT INTO spend_daily (day, model, spend_key, team, calls, input_tokens, output_tokens, cost_usd)
+            INSERT INTO spend_daily (day, model, spend_key, team, calls, input_tokens, output_tokens, cost_usd\(saved ? ", saved_usd" : ""))
             VALUES (\(day("\(row).started_at")), COALESCE(\(row).model, ''), COALESCE(\(row).key_id, \(row).key_name, ''),
               COALESCE(\(row).team, ''), 1, COALESCE(\(row).input_tokens, 0), COALESCE(\(row).output_tokens, 0),
-              COALESCE(\(row).cost_usd, 0))
+              COALESCE(\(row).cost_usd, 0)\(saved ? ", COALESCE(\(row).cache_saved_usd, 0)" : ""))
             ON CONFLICT (day, model, spend_key, team) DO UPDATE SET calls = spend_daily.calls + 1,
               input_tokens = spend_daily.input_tokens + excluded.input_tokens,
               output_tokens = spend_daily.output_tokens + excluded.output_tokens,
-              cost_usd = spend_daily.cost_usd + excluded.cost_usd;
+              cost_usd = spend_daily.cost_usd + excluded.cost_usd\(saved ? ", saved_usd = spend_daily.saved_usd + excluded.saved_usd" : "");
             """
+    }
+
+    /// The response cache's table (one row per exact key; `seq` grows with every write, so each
+    /// instance's semantic index can ask for what is new), the request log's savings column and the
+    /// rollup's.
+    static func responseCacheTables(sequence: String, blob: String) -> [String] {
+        [
+            """
+            CREATE TABLE response_cache (seq \(sequence), cache_key TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL,
+              model TEXT NOT NULL, provider TEXT NOT NULL, upstream_model TEXT NOT NULL, body \(blob) NOT NULL,
+              usage TEXT, cost_usd DOUBLE PRECISION, created_at DOUBLE PRECISION NOT NULL,
+              expires_at DOUBLE PRECISION NOT NULL, context TEXT, prompt TEXT, vector \(blob))
+            """,
+            "CREATE INDEX response_cache_expires_at ON response_cache (expires_at)",
+            "CREATE INDEX response_cache_namespace ON response_cache (namespace, model)",
+            "ALTER TABLE request_log ADD COLUMN cache_saved_usd DOUBLE PRECISION",
+            "ALTER TABLE spend_daily ADD COLUMN saved_usd DOUBLE PRECISION NOT NULL DEFAULT 0",
+        ]
     }
 
     /// The request log's columns, in insert order.
     static let requestLogColumns = """
         id, started_at, finished_at, key_name, endpoint, model, provider, upstream_model, status, stream, attempts,
         input_tokens, cached_input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, cache, error, request_body,
-        response_body, route_reason, key_id, team, credential
+        response_body, route_reason, key_id, team, credential, cache_saved_usd
         """
 
     /// What a repeated request id updates: every column (an update, so the rollup triggers see it).
@@ -76,7 +95,8 @@ public enum StoreSchema {
           cost_usd = excluded.cost_usd, latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms,
           cache = excluded.cache, error = excluded.error, request_body = excluded.request_body,
           response_body = excluded.response_body, route_reason = excluded.route_reason,
-          key_id = excluded.key_id, team = excluded.team, credential = excluded.credential
+          key_id = excluded.key_id, team = excluded.team, credential = excluded.credential,
+          cache_saved_usd = excluded.cache_saved_usd
         """
 
     /// Quota counters (spend per window), each instance's holds on them, alerts already sent, and

@@ -68,7 +68,23 @@ struct ConfigurationTests {
             ("listen: localhost", "`listen` must be HOST:PORT"),
             ("store: postgres://u@h/db?sslmode=maybe", "`sslmode` must be disable, prefer or require"),
             ("store: mysql://u@h/db", "`store` must be `sqlite:PATH`, `postgres://...` or `memory`"),
-            ("cache: {mode: semantic}", "no response cache yet"),
+            ("cache: {mode: semantic}", "needs `cache.semantic.embedding_model`"),
+            ("cache: {mode: fuzzy}", "`cache.mode` is `fuzzy`; choose one of off, exact, semantic"),
+            ("cache: {ttl: 0s}", "`cache.ttl` must be at least 1000ms"),
+            ("cache: {storage: disk}", "`cache.storage` is `disk`; choose one of store, memory"),
+            ("cache: {max_entry_bytes: 10}", "`cache.max_entry_bytes` must be between 1024"),
+            ("cache: {semantic: {threshold: 0.9}}", "`cache.semantic.embedding_model` is required"),
+            (
+                "cache: {semantic: {embedding_model: e, threshold: 1.5}}",
+                "`cache.semantic.threshold` must be between 0.0 and 1.0; got 1.5"
+            ),
+            ("cache: {semantic: {embedding_model: e, thresholds: {'team:a': 2}}}", "must be between 0 and 1"),
+            ("cache: {semantic: {embedding_model: e, max_temperature: 3}}", "`cache.semantic.max_temperature`"),
+            ("cache: {semantic: {embedding_model: e, size: 3}}", "size"),
+            (
+                "models: {m: {routes: [{provider: p, model: x}], cache: {mode: always}}}",
+                "`models.m.cache.mode` is `always`"
+            ),
             ("keys:\n  - {name: a, key: k, budget: {usd: 0}}", "`keys[0].budget`: `usd` must be a number above 0"),
             ("keys:\n  - {name: a, key: k, limits: {rpm: 10, rpd: 5}}", "rpd"),
             ("oidc: {issuer: \"https://id.example.com\"}", "`oidc.audience` is required"),

@@ -85,7 +85,7 @@ def test_the_request_log_lives_in_postgres(database: str) -> None:
     assert _psql(database, "SELECT id FROM switchyard_migrations ORDER BY id").split() \
         == ["0001_request_log", "0002_route_reason", "0003_virtual_keys", "0004_audit_log",
             "0005_request_log_key_and_team", "0006_quotas_and_teams",
-            "0007_provider_credentials", "0008_spend_daily"]
+            "0007_provider_credentials", "0008_spend_daily", "0009_response_cache"]
 
 
 def test_two_instances_share_one_log_and_migrate_once(database: str) -> None:
@@ -100,7 +100,7 @@ def test_two_instances_share_one_log_and_migrate_once(database: str) -> None:
                     break
                 time.sleep(0.1)
             assert {row["id"] for row in logs["data"]} >= ids
-    assert _psql(database, "SELECT count(*) FROM switchyard_migrations").strip() == "8"
+    assert _psql(database, "SELECT count(*) FROM switchyard_migrations").strip() == "9"
 
 
 def _start_fails(config: str) -> str:

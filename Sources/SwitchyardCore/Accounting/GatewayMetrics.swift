@@ -36,6 +36,8 @@ public struct GatewayMetrics: Sendable {
         public static let tokens = "switchyard_tokens_total"
         /// Counter (floating point): cost in USD.
         public static let cost = "switchyard_cost_usd_total"
+        /// Counter (floating point): what cache hits saved, in USD (the cached answers' original cost).
+        public static let cacheSaved = "switchyard_cache_saved_usd_total"
         /// Counter: failed upstream attempts by provider and failure class.
         public static let upstreamErrors = "switchyard_upstream_errors_total"
         /// Counter: answers given outside the pipeline, by path and status.
@@ -126,6 +128,13 @@ public struct GatewayMetrics: Sendable {
         )
         let series = self.handles.series.withLock { $0[key] } ?? self.makeSeries(key)
         series.requests.increment()
+        // A cache hit made no upstream call: its time and tokens would distort the providers' histograms.
+        if receipt.cacheStatus == .hit || receipt.cacheStatus == .semanticHit {
+            if let saved = receipt.savedCost, saved > 0 {
+                self.handles.floatingCounter(Name.cacheSaved, [("model", model)]).increment(by: saved)
+            }
+            return
+        }
         series.duration.recordNanoseconds(receipt.latency.nanoseconds)
         if let ttft = receipt.timeToFirstToken {
             series.timeToFirstToken.recordNanoseconds(ttft.nanoseconds)

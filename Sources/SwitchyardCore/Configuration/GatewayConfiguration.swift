@@ -346,9 +346,11 @@ public struct ModelConfiguration: Sendable, Decodable, Equatable {
     public var shadow: ShadowConfiguration?
     /// Cooldown of the model's routes.
     public var cooldown = CooldownPolicy.defaults
+    /// The model's own cache mode and lifetime, over the `cache` section's.
+    public var cache: ModelCacheConfiguration?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case strategy, routes, rules, timeouts, fallbacks, hedge, shadow, cooldown
+        case strategy, routes, rules, timeouts, fallbacks, hedge, shadow, cooldown, cache
     }
 
     /// Creates a model.
@@ -390,6 +392,7 @@ public struct ModelConfiguration: Sendable, Decodable, Equatable {
         self.hedge = try c.decodeIfPresent(HedgeConfiguration.self, forKey: .hedge)
         self.shadow = try c.decodeIfPresent(ShadowConfiguration.self, forKey: .shadow)
         self.cooldown = try c.decodeIfPresent(CooldownPolicy.self, forKey: .cooldown) ?? .defaults
+        self.cache = try c.decodeIfPresent(ModelCacheConfiguration.self, forKey: .cache)
     }
 }
 
@@ -791,26 +794,6 @@ public struct AlertConfiguration: Sendable, Decodable, Equatable {
             self.thresholds = Set(thresholds).sorted()
         }
         self.headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
-    }
-}
-
-/// Response cache settings; this version implements `mode: off` only.
-public struct CacheConfiguration: Sendable, Decodable, Equatable {
-    /// `off`.
-    public var mode = "off"
-
-    enum CodingKeys: String, CodingKey, CaseIterable { case mode, ttl, semantic }
-
-    /// Caching off.
-    public init() {}
-
-    /// Decodes the section; modes other than `off` are refused until the cache ships.
-    public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let mode = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .mode) ?? "off"
-        guard mode == "off" else {
-            throw ConfigurationError("`cache.mode` is `\(mode)`; this version has no response cache yet, use `off`")
-        }
     }
 }
 

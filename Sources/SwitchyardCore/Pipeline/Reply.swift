@@ -24,6 +24,8 @@ public struct Reply: Sendable {
     public var zeroDataRetention: Bool
     /// How the routes were chosen (`x-switchyard-route-reason`).
     public var routeReason: String?
+    /// What the cached answer cost when it was first made: what a cache hit saved.
+    public var savedCost: Double?
     private var hooks: [@Sendable (Receipt) -> Void] = []
 
     /// A reply body.
@@ -142,6 +144,8 @@ public struct Receipt: Sendable {
     public var clientDisconnected = false
     /// The `finish_reason`s a traced stream carried (``FinishReasons``); empty when not traced.
     public var finishReasons: [String] = []
+    /// What a cache hit saved (the cached answer's original cost).
+    public var savedCost: Double?
 
     /// Creates a receipt.
     public init(

@@ -101,6 +101,7 @@ public struct LoggingStage: Stage {
         record.keyID = call.caller?.keyID
         record.team = call.caller?.team
         record.credential = receipt.attempts.last(where: { $0.failure == nil })?.credential
+        record.savedUSD = receipt.savedCost
         self.sink.enqueue(record)
     }
 

@@ -54,6 +54,8 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
     public var team: String?
     /// Whose provider key served the answer: `team` (the team's own) or `gateway`; `nil` without one.
     public var credential: String?
+    /// What a cache hit saved: the cost of the call that made the cached answer.
+    public var savedUSD: Double?
 
     enum CodingKeys: String, CodingKey {
         case id, endpoint, model, provider, status, attempts, error
@@ -74,6 +76,7 @@ public struct RequestLogRecord: Sendable, Codable, Equatable {
         case routeReason = "route_reason"
         case keyID = "key_id"
         case team, credential
+        case savedUSD = "cache_saved_usd"
     }
 
     /// Creates a record.

@@ -61,6 +61,8 @@ public struct SpendRow: Sendable, Codable, Equatable {
     public var outputTokens: Int
     /// Cost in USD of the calls whose routes have prices.
     public var costUSD: Double
+    /// What cache hits saved, in USD.
+    public var savedUSD: Double = 0
 
     /// Creates a row.
     public init(
@@ -88,6 +90,7 @@ public struct SpendRow: Sendable, Codable, Equatable {
         case inputTokens = "input_tokens"
         case outputTokens = "output_tokens"
         case costUSD = "cost_usd"
+        case savedUSD = "saved_usd"
     }
 }
 
@@ -109,7 +112,7 @@ extension SpendQuery {
     /// The SQL of the report on `request_log`, in the backend's dialect: `day` is its expression for
     /// the UTC day of `started_at`, `placeholder(n)` its n-th (1-based) parameter, `cast(e, type)` its
     /// cast (`BIGINT` or `DOUBLE PRECISION`). Columns: `g0`… for the groups, then calls, input and
-    /// output tokens and cost.
+    /// output tokens, cost and the cache's savings.
     public func sql(
         day: String,
         placeholder: (Int) -> String,
@@ -123,14 +126,14 @@ extension SpendQuery {
             ),
             filters: [("key_id", self.keyID), ("team", self.team)],
             groups: self.columns(day: day),
-            sums: ["count(*)", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)"],
+            sums: ["count(*)", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)", "sum(cache_saved_usd)"],
             having: nil,
             placeholder: placeholder,
             cast: cast
         )
     }
 
-    /// `SELECT` groups and the four totals from `table`, within `range` and the equality `filters`.
+    /// `SELECT` groups and the five totals from `table`, within `range` and the equality `filters`.
     private static func report(
         table: String,
         range: (column: String, from: Double, to: Double),
@@ -148,7 +151,7 @@ extension SpendQuery {
             arguments.append(.text(value))
             conditions.append("\(column) = \(placeholder(arguments.count))")
         }
-        let types = ["BIGINT", "BIGINT", "BIGINT", "DOUBLE PRECISION"]
+        let types = ["BIGINT", "BIGINT", "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION"]
         let selected =
             groups.enumerated().map { "\($1) AS g\($0)" } + zip(sums, types).map { cast("COALESCE(\($0), 0)", $1) }
         let names = groups.indices.map { "g\($0)" }.joined(separator: ", ")
@@ -190,7 +193,7 @@ extension SpendQuery {
             ),
             filters: [("spend_key", self.keyID), ("team", self.team)],
             groups: groups,
-            sums: ["sum(calls)", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)"],
+            sums: ["sum(calls)", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)", "sum(saved_usd)"],
             // Rows emptied by deleted calls stay at zero: they are left out.
             having: "sum(calls) > 0",
             placeholder: placeholder,
@@ -211,8 +214,10 @@ extension SpendQuery {
     }
 
     /// A row from the group values (in `groupBy` order) and totals.
-    public func row(values: [String?], calls: Int, input: Int, output: Int, cost: Double) -> SpendRow {
+    public func row(values: [String?], calls: Int, input: Int, output: Int, cost: Double, saved: Double = 0) -> SpendRow
+    {
         var row = SpendRow(calls: calls, inputTokens: input, outputTokens: output, costUSD: cost)
+        row.savedUSD = saved
         for (dimension, value) in zip(self.groupBy, values) {
             switch dimension {
             case .team: row.team = value

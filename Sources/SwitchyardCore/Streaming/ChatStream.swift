@@ -26,7 +26,6 @@ public struct ChatStream: AsyncSequence, Sendable {
         var pricing: Pricing?
         var startedAt: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
-        var captureLimit: Int
         var notesFinishReasons: Bool
     }
 
@@ -55,10 +54,9 @@ public struct ChatStream: AsyncSequence, Sendable {
             pricing: pricing,
             startedAt: startedAt,
             deadline: deadline,
-            captureLimit: captureLimit,
             notesFinishReasons: notesFinishReasons
         )
-        self.outcome = Outcome()
+        self.outcome = Outcome(captureLimit: captureLimit)
         self.primed = nil
     }
 
@@ -123,11 +121,22 @@ public struct ChatStream: AsyncSequence, Sendable {
             public var finishReasons: [String] = []
             /// The first bytes sent to the client.
             public var captured: [UInt8] = []
+            /// How many bytes ``captured`` keeps.
+            var captureLimit = 0
         }
 
-        private let state = Mutex(Values())
+        private let state: Mutex<Values>
 
-        init() {}
+        init(captureLimit: Int) {
+            var values = Values()
+            values.captureLimit = captureLimit
+            self.state = Mutex(values)
+        }
+
+        /// Keeps at least `limit` bytes of the stream (the cache needs all of an answer it stores).
+        public func captureAtLeast(_ limit: Int) {
+            self.state.withLock { $0.captureLimit = Swift.max($0.captureLimit, limit) }
+        }
 
         /// A snapshot of the recorded values.
         public var values: Values { self.state.withLock { $0 } }
@@ -188,9 +197,8 @@ public struct ChatStream: AsyncSequence, Sendable {
                 }
                 if output.readableBytes > 0 {
                     let captured = output
-                    let limit = self.settings.captureLimit
                     self.outcome.update { values in
-                        let room = limit - values.captured.count
+                        let room = values.captureLimit - values.captured.count
                         if room > 0 { values.captured.append(contentsOf: captured.readableBytesView.prefix(room)) }
                     }
                     return output

@@ -44,6 +44,9 @@ public struct SSEDecoder: Sendable {
         self.maxEventBytes = maxEventBytes
     }
 
+    /// Whether bytes of an unfinished event are buffered (a stream that ends now was cut off).
+    public var hasPendingBytes: Bool { !self.pending.isEmpty }
+
     /// Appends `bytes` and returns the events they complete.
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(EventTooLarge) -> [ServerSentEvent] {
         self.pending.append(contentsOf: bytes)

@@ -56,7 +56,7 @@ enum ReplyResponse {
             }
             headers[.contentType] = "application/json"
             headers[.switchyardLatency] = "\(Int(latency.milliseconds.rounded()))"
-            if let cost { headers[.switchyardCost] = reply.cacheStatus == .hit ? "0" : CostFormat.plainDecimal(cost) }
+            if let cost { headers[.switchyardCost] = CostFormat.plainDecimal(cost) }
             // The receipt is taken before the write: a single-buffer body goes out head and body in one
             // syscall (a closure body costs a write, and a client wakeup, per part).
             reply.finish(Self.receipt(reply, usage: usage, cost: cost, latency: latency, body: sent))
@@ -123,7 +123,7 @@ enum ReplyResponse {
         error: String? = nil,
         body: [UInt8]?
     ) -> Receipt {
-        Receipt(
+        var receipt = Receipt(
             provider: reply.provider,
             model: reply.model,
             attempts: reply.attempts,
@@ -137,5 +137,7 @@ enum ReplyResponse {
             responseBody: body,
             routeReason: reply.routeReason
         )
+        receipt.savedCost = reply.savedCost
+        return receipt
     }
 }

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+import Logging
+import SwitchyardCore
+import Testing
+
+@testable import SwitchyardStorage
+
+/// Cached answers in every store: kept, replaced, expired, deleted by namespace and model, and listed
+/// for the semantic index, which a fresh cache rebuilds from the store.
+struct ResponseCacheStoreTests {
+    static func answer(
+        _ key: String,
+        namespace: String = "team:a",
+        model: String = "m",
+        expiresIn seconds: TimeInterval = 3600,
+        vector: [Float]? = [0.6, 0.8, 0]
+    ) -> CachedAnswer {
+        let now = Date()
+        return CachedAnswer(
+            key: key,
+            namespace: namespace,
+            model: model,
+            provider: "up",
+            upstreamModel: "up-model",
+            body: Array(#"{"id":"c","object":"chat.completion","choices":[]}"#.utf8),
+            usage: TokenUsage(inputTokens: 10, cachedInputTokens: 4, outputTokens: 20),
+            cost: 0.25,
+            createdAt: now,
+            expiresAt: now.addingTimeInterval(seconds),
+            semantic: vector.map {
+                .init(context: "ctx-" + namespace, prompt: "How do I reset my password?", vector: $0)
+            }
+        )
+    }
+
+    /// The cache stores of each backend, and memory.
+    static func withStores(_ body: (any ResponseCacheStore) async throws -> Void) async throws {
+        try await body(MemoryResponseCache(maxBytes: 1 << 20))
+        for backend in Backend.available {
+            try await backend.withStore { store in try await body(try #require(store as? any ResponseCacheStore)) }
+        }
+    }
+
+    @Test("Entries are kept whole, replaced under their key, expire, and go by namespace or model")
+    func keepReplaceExpireDelete() async throws {
+        try await Self.withStores { store in
+            let first = Self.answer("k1")
+            try await store.saveCachedAnswer(first)
+            let read = try #require(try await store.cachedAnswer(key: "k1", now: Date()))
+            #expect(read.body == first.body && read.usage == first.usage && read.cost == 0.25)
+            #expect(read.semantic == first.semantic && read.provider == "up" && read.upstreamModel == "up-model")
+            #expect(abs(read.expiresAt.timeIntervalSince(first.expiresAt)) < 0.001)
+            #expect(try await store.cachedAnswer(key: "k1", now: Date().addingTimeInterval(7200)) == nil)
+
+            var replaced = Self.answer("k1", vector: nil)
+            replaced.body = Array("{}".utf8)
+            try await store.saveCachedAnswer(replaced)
+            #expect(try await store.cachedAnswer(key: "k1", now: Date())?.body == Array("{}".utf8))
+
+            try await store.saveCachedAnswer(Self.answer("k2", namespace: "team:b"))
+            try await store.saveCachedAnswer(Self.answer("k3", model: "other"))
+            try await store.saveCachedAnswer(Self.answer("old", expiresIn: -10))
+            #expect(try await store.purgeCachedAnswers(expiredBefore: Date(), limit: 100) == 1)
+            #expect(try await store.deleteCachedAnswers(namespace: "team:b", model: nil) == 1)
+            #expect(try await store.cachedAnswer(key: "k2", now: Date()) == nil)
+            #expect(try await store.deleteCachedAnswers(namespace: nil, model: "other") == 1)
+            #expect(try await store.cachedAnswer(key: "k1", now: Date()) != nil)
+            #expect(try await store.deleteCachedAnswers(namespace: nil, model: nil) == 1)
+        }
+    }
+
+    @Test("Semantic entries are listed in write order after a sequence, and a fresh cache indexes them")
+    func semanticListingAndRebuild() async throws {
+        try await Self.withStores { store in
+            try await store.saveCachedAnswer(Self.answer("s1"))
+            try await store.saveCachedAnswer(Self.answer("plain", vector: nil))
+            try await store.saveCachedAnswer(Self.answer("s2", vector: [0, 1, 0]))
+            let all = try await store.semanticEntries(after: 0, limit: 10, now: Date())
+            #expect(all.map(\.key) == ["s1", "s2"])
+            #expect(all[0].sequence < all[1].sequence)
+            #expect(all[0].semantic.vector == [0.6, 0.8, 0])
+            #expect(
+                try await store.semanticEntries(after: all[0].sequence, limit: 10, now: Date()).map(\.key) == ["s2"]
+            )
+
+            var configuration = CacheConfiguration()
+            configuration.mode = .semantic
+            configuration.semantic = SemanticCacheConfiguration(embeddingModel: "e", threshold: 0.95)
+            let cache = ResponseCache(
+                configuration: configuration,
+                store: store,
+                embedder: nil,
+                logger: Logger(label: "test")
+            )
+            try await cache.refreshIndex()
+            #expect(cache.index?.count == 2)
+            let match = await cache.nearest(
+                context: "ctx-team:a",
+                prompt: "How do I reset my password?",
+                vector: [0.61, 0.79, 0.01],
+                namespace: "team:a"
+            )
+            #expect(match?.answer.key == "s1")
+            #expect(try await cache.clear(namespace: "team:a", model: nil) == 3)
+            #expect(cache.index?.count == 0)
+        }
+    }
+
+    @Test("The memory store evicts the least recently used entries to stay within its bytes")
+    func memoryEviction() async throws {
+        let store = MemoryResponseCache(maxBytes: 1500)
+        for index in 0..<10 {
+            try await store.saveCachedAnswer(Self.answer("k\(index)", vector: nil))
+            // k0 is read after every write, so it stays the most recently used.
+            _ = try await store.cachedAnswer(key: "k0", now: Date())
+        }
+        #expect(store.bytes <= 1500)
+        #expect(try await store.cachedAnswer(key: "k0", now: Date()) != nil)
+        #expect(try await store.cachedAnswer(key: "k9", now: Date()) != nil)
+        #expect(try await store.cachedAnswer(key: "k1", now: Date()) == nil)
+    }
+}
