@@ -94,7 +94,7 @@ public struct CacheConfiguration: Sendable, Decodable, Equatable {
 ///
 /// - Configuration keys:
 ///   - `embedding_model` (string, required): a served embeddings model, through its own routes.
-///   - `threshold` (number 0–1, default 0.9): the least cosine similarity of last user turns that
+///   - `threshold` (number 0–1, default 0.8): the least cosine similarity of last user turns that
 ///     answers from a stored entry (docs/caching.md has the measured precision).
 ///   - `thresholds` (map, optional): namespace → threshold, over `threshold`.
 ///   - `max_temperature` (number 0–2, default 1): requests sampling hotter never get or leave a
@@ -107,7 +107,7 @@ public struct SemanticCacheConfiguration: Sendable, Decodable, Equatable {
     /// The model that embeds last user turns.
     public var embeddingModel: String
     /// The least similarity that answers.
-    public var threshold = 0.9
+    public var threshold = 0.8
     /// Thresholds per namespace.
     public var thresholds: [String: Double] = [:]
     /// The hottest sampling that semantic answers serve.
@@ -126,7 +126,7 @@ public struct SemanticCacheConfiguration: Sendable, Decodable, Equatable {
     }
 
     /// Creates settings.
-    public init(embeddingModel: String, threshold: Double = 0.9) {
+    public init(embeddingModel: String, threshold: Double = 0.8) {
         self.embeddingModel = embeddingModel
         self.threshold = threshold
     }
