@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "FuzzBrowserGuard", targets: ["FuzzBrowserGuard"]),
         .executable(name: "FuzzToolCalls", targets: ["FuzzToolCalls"]),
         .executable(name: "FuzzTokens", targets: ["FuzzTokens"]),
+        .executable(name: "FuzzCache", targets: ["FuzzCache"]),
     ],
     dependencies: [
         .package(path: ".."),
@@ -49,5 +50,6 @@ let package = Package(
         .executableTarget(name: "FuzzBrowserGuard", dependencies: [core, server]),
         .executableTarget(name: "FuzzToolCalls", dependencies: [core]),
         .executableTarget(name: "FuzzTokens", dependencies: [core, server]),
+        .executableTarget(name: "FuzzCache", dependencies: [core]),
     ]
 )

@@ -85,6 +85,11 @@ struct CacheTests {
             #expect(logged.cacheStatus == "hit")
             #expect(logged.costUSD == 0)
             #expect(logged.savedUSD == 0.00005)
+
+            // The console's spend page shows the saving: the miss cost $0.00005 twice, the hit saved it once.
+            let spend = try await TestGateway.send(port: port, path: "/spend?by=model&days=7", method: .GET)
+            #expect(spend.body.contains("saved by the cache $0.000050"))
+            #expect(spend.body.contains(#"<td class="num">$0.000100</td><td class="num">$0.000050</td>"#))
         }
     }
 

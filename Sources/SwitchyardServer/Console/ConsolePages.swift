@@ -374,6 +374,7 @@ struct ConsolePages: Sendable {
             total.inputTokens += row.inputTokens
             total.outputTokens += row.outputTokens
             total.costUSD += row.costUSD
+            total.savedUSD += row.savedUSD
             totals[name] = total
         }
         // The dearest series are drawn; the rest are one `other` series.
@@ -398,6 +399,7 @@ struct ConsolePages: Sendable {
             chrome: chrome,
             days: days,
             total: ConsoleFormat.usd(totals.values.reduce(0) { $0 + $1.costUSD }),
+            saved: ConsoleFormat.usd(totals.values.reduce(0) { $0 + $1.savedUSD }),
             dimensions: [SpendDimension.model, .key, .team].map {
                 .init(value: $0.rawValue, label: Self.dimensionLabels[$0] ?? $0.rawValue, selected: $0 == dimension)
             },
@@ -421,7 +423,8 @@ struct ConsolePages: Sendable {
                     calls: ConsoleFormat.count(row.calls),
                     input: ConsoleFormat.count(row.inputTokens),
                     output: ConsoleFormat.count(row.outputTokens),
-                    cost: ConsoleFormat.usd(row.costUSD)
+                    cost: ConsoleFormat.usd(row.costUSD),
+                    saved: ConsoleFormat.usd(row.savedUSD)
                 )
             },
             budgets: try await self.budgets(now: now)

@@ -177,7 +177,7 @@ enum ConsoleTemplates {
         {{<layout}}
         {{$title}}Spend{{/title}}
         {{$content}}
-        <h1>Spend <small>last {{days}} days · {{total}}</small></h1>
+        <h1>Spend <small>last {{days}} days · {{total}} · saved by the cache {{saved}}</small></h1>
         <form class="filters" method="get" action="/spend">
         <label>By <select name="by">{{#dimensions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/dimensions}}</select></label>
         <label>Days <select name="days">{{#ranges}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/ranges}}</select></label>
@@ -188,9 +188,9 @@ enum ConsoleTemplates {
         <h2>Calls per day</h2>
         <div id="calls-chart">{{{callsChart}}}</div>
         <h2>Totals</h2>
-        <table class="grid" id="spend-totals"><thead><tr><th>{{byLabel}}</th><th>Calls</th><th>Input tokens</th><th>Output tokens</th><th>Cost (USD)</th></tr></thead>
-        <tbody>{{#totals}}<tr><td>{{name}}</td><td class="num">{{calls}}</td><td class="num">{{input}}</td><td class="num">{{output}}</td><td class="num">{{cost}}</td></tr>{{/totals}}
-        {{^totals}}<tr><td colspan="5">No calls in this range.</td></tr>{{/totals}}</tbody></table>
+        <table class="grid" id="spend-totals"><thead><tr><th>{{byLabel}}</th><th>Calls</th><th>Input tokens</th><th>Output tokens</th><th>Cost (USD)</th><th>Saved by the cache (USD)</th></tr></thead>
+        <tbody>{{#totals}}<tr><td>{{name}}</td><td class="num">{{calls}}</td><td class="num">{{input}}</td><td class="num">{{output}}</td><td class="num">{{cost}}</td><td class="num">{{saved}}</td></tr>{{/totals}}
+        {{^totals}}<tr><td colspan="6">No calls in this range.</td></tr>{{/totals}}</tbody></table>
         <h2>Budgets</h2>
         <table class="grid" id="budgets"><thead><tr><th>Key or team</th><th>Budget</th><th>Period</th><th>Spent</th><th>Remaining</th></tr></thead>
         <tbody>{{#budgets}}<tr><td>{{name}}</td><td class="num">{{budget}}</td><td>{{period}}</td><td class="num">{{spent}}</td><td class="num">{{remaining}}</td></tr>{{/budgets}}

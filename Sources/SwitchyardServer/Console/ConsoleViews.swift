@@ -264,6 +264,8 @@ struct SpendPage {
         var input: String
         var output: String
         var cost: String
+        /// What cache hits saved.
+        var saved: String
     }
 
     struct Budget {
@@ -277,6 +279,8 @@ struct SpendPage {
     var chrome: Chrome
     var days: Int
     var total: String
+    /// What cache hits saved in the range.
+    var saved: String
     var dimensions: [CatalogPage.Option]
     var ranges: [CatalogPage.Option]
     var byLabel: String
