@@ -399,16 +399,24 @@ public struct Gateway: Sendable {
             }
             embedder = dispatcher.embedder(model: semantic.embeddingModel, logger: logger)
         }
-        let cacheStore: any ResponseCacheStore
-        if settings.storage == .store, let shared = store as? any ResponseCacheStore {
-            cacheStore = shared
-        } else {
-            cacheStore = MemoryResponseCache(maxBytes: settings.maxBytes)
+        guard settings.storage == .store, let database = store as? any ResponseCacheStore else {
+            return ResponseCache(
+                configuration: settings,
+                models: overrides,
+                store: MemoryResponseCache(maxBytes: settings.maxBytes),
+                embedder: embedder,
+                logger: logger
+            )
         }
+        // Entries in use are kept in memory too (`max_bytes`): a hit on SQLite cost about as much CPU
+        // as a pass-through call (docs/benchmarks.md). On PostgreSQL another instance may delete an
+        // entry, so the memory copy is read again after the 2 s the semantic index takes to catch up.
         return ResponseCache(
             configuration: settings,
             models: overrides,
-            store: cacheStore,
+            store: database,
+            front: MemoryResponseCache(maxBytes: settings.maxBytes),
+            frontLifetime: store is PostgresStore ? 2 : nil,
             embedder: embedder,
             logger: logger
         )

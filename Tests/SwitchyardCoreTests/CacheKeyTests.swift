@@ -218,6 +218,19 @@ struct CacheKeyTests {
         #expect(try JSONDecoder().decode(OpenAIChat.Response.self, from: Data(again)) == response)
     }
 
+    @Test("A stream without a finish reason replays without one (found by FuzzCache)")
+    func noFinishReason() throws {
+        let chunk =
+            #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#
+        let body = try #require(AnswerReplay.assemble(events: Self.events([chunk]), usage: nil))
+        let replay = try #require(AnswerReplay.events(completion: body))
+        let again = try #require(AnswerReplay.assemble(events: Array(replay.readableBytesView), usage: nil))
+        let decoder = JSONDecoder()
+        let original = try decoder.decode(OpenAIChat.Response.self, from: Data(body))
+        #expect(original.choices.first?.finish_reason == nil)
+        #expect(try decoder.decode(OpenAIChat.Response.self, from: Data(again)) == original)
+    }
+
     @Test("Cut, broken or foreign streams are not assembled")
     func refusesIncompleteStreams() {
         let chunk =

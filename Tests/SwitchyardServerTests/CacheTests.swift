@@ -222,6 +222,28 @@ struct CacheTests {
         }
     }
 
+    @Test("Hits count against a key's requests but use none of its tokens per minute")
+    func hitsUseNoTokens() async throws {
+        let upstream = FakeOpenAIUpstream()
+        let limited = KeyConfiguration(
+            name: "limited",
+            key: "sk-limited-0123456789",
+            policy: SpendPolicy(limits: try RateLimits(rpm: 1000, tpm: 200))
+        )
+        try await TestGateway.run(upstream: upstream, configure: { Self.configuration($0, keys: [limited]) }) {
+            _,
+            port in
+            let auth = [("authorization", "Bearer sk-limited-0123456789")]
+            let body = TestGateway.chatBody(model: "m", extra: #","max_tokens":10"#)
+            _ = try await Self.until("hit", port: port, body: body, headers: auth)
+            // Each answer reports 30 tokens: counted, twenty hits would pass the 200 per minute.
+            for _ in 0..<20 {
+                let hit = try await TestGateway.send(port: port, body: body, headers: auth)
+                #expect(hit.status == 200 && hit.headers["x-switchyard-cache"] == "hit")
+            }
+        }
+    }
+
     @Test("DELETE /admin/cache removes a model's entries, audited; other filters are refused")
     func adminClear() async throws {
         let upstream = FakeOpenAIUpstream()

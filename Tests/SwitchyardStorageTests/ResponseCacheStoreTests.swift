@@ -3,6 +3,7 @@
 import Foundation
 import Logging
 import SwitchyardCore
+import Synchronization
 import Testing
 
 @testable import SwitchyardStorage
@@ -106,6 +107,55 @@ struct ResponseCacheStoreTests {
             #expect(try await cache.clear(namespace: "team:a", model: nil) == 3)
             #expect(cache.index?.count == 0)
         }
+    }
+
+    /// A store that counts its reads.
+    final class CountingStore: ResponseCacheStore {
+        let inner = MemoryResponseCache(maxBytes: 1 << 20)
+        let reads = Mutex(0)
+        func cachedAnswer(key: String, now: Date) async throws -> CachedAnswer? {
+            self.reads.withLock { $0 += 1 }
+            return try await self.inner.cachedAnswer(key: key, now: now)
+        }
+        func saveCachedAnswer(_ answer: CachedAnswer) async throws { try await self.inner.saveCachedAnswer(answer) }
+        func deleteCachedAnswers(namespace: String?, model: String?) async throws -> Int {
+            try await self.inner.deleteCachedAnswers(namespace: namespace, model: model)
+        }
+        func purgeCachedAnswers(expiredBefore now: Date, limit: Int) async throws -> Int {
+            try await self.inner.purgeCachedAnswers(expiredBefore: now, limit: limit)
+        }
+        func semanticEntries(after sequence: Int64, limit: Int, now: Date) async throws -> [SemanticEntry] {
+            try await self.inner.semanticEntries(after: sequence, limit: limit, now: now)
+        }
+    }
+
+    @Test("Entries in use are served from memory in front of the store, for at most the front's lifetime")
+    func frontOfTheStore() async throws {
+        let store = CountingStore()
+        try await store.saveCachedAnswer(Self.answer("k"))
+        var configuration = CacheConfiguration()
+        configuration.mode = .exact
+        let cache = ResponseCache(
+            configuration: configuration,
+            store: store,
+            front: MemoryResponseCache(maxBytes: 1 << 20),
+            frontLifetime: 2,
+            embedder: nil,
+            logger: Logger(label: "test")
+        )
+        let now = Date()
+        #expect(await cache.answer(key: "k", now: now)?.key == "k")
+        #expect(await cache.answer(key: "k", now: now.addingTimeInterval(1))?.key == "k")
+        #expect(store.reads.withLock { $0 } == 1)
+        // After its lifetime the front asks the store again, which another instance may have emptied.
+        _ = try await store.deleteCachedAnswers(namespace: nil, model: nil)
+        #expect(await cache.answer(key: "k", now: now.addingTimeInterval(3)) == nil)
+        #expect(store.reads.withLock { $0 } == 2)
+        // Cleared through this cache, the front forgets at once.
+        try await store.saveCachedAnswer(Self.answer("k"))
+        #expect(await cache.answer(key: "k", now: now.addingTimeInterval(3)) != nil)
+        #expect(try await cache.clear(namespace: nil, model: "m") == 1)
+        #expect(await cache.answer(key: "k", now: now.addingTimeInterval(3)) == nil)
     }
 
     @Test("The memory store evicts the least recently used entries to stay within its bytes")

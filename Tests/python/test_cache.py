@@ -65,13 +65,14 @@ def gateway(upstream: FakeOpenAI) -> Iterator[int]:
 
 
 def _until_hit(send: Any, expected: str = "hit") -> Any:
-    """Calls ``send`` until the answer comes from the cache (answers are stored off the request path)."""
-    for _ in range(100):
+    """Calls ``send`` until the answer's cache status is ``expected`` (answers are stored off the request
+    path), for at most about 3 s."""
+    for _ in range(150):
         response = send()
         if response.headers.get("x-switchyard-cache") == expected:
             return response
         time.sleep(0.02)
-    raise AssertionError(f"no {expected} within 2 s")
+    raise AssertionError(f"no {expected} within 3 s")
 
 
 def test_the_openai_sdk_gets_a_cached_answer_as_json_and_as_a_stream(gateway: int, upstream: FakeOpenAI) -> None:
@@ -218,8 +219,9 @@ def test_two_instances_share_cached_answers_through_postgres(database: str) -> N
                                              headers={"authorization": f"Bearer {MASTER_KEY}"})
             with urllib.request.urlopen(request, timeout=10) as cleared:
                 assert json.load(cleared)["removed"] >= 1
-            again = client_one.chat.completions.with_raw_response.create(model="chat", messages=question)
-            assert again.headers["x-switchyard-cache"] == "miss"
+            # The other instance may serve its memory copy for up to 2 s more.
+            _until_hit(lambda: client_one.chat.completions.with_raw_response.create(
+                model="chat", messages=question, extra_headers={"x-switchyard-cache": "no-store"}), expected="miss")
         assert _psql(database, "SELECT count(*) FROM response_cache WHERE vector IS NOT NULL").strip() in {"0", "1"}
     finally:
         fake.close()

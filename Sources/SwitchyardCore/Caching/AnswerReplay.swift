@@ -131,7 +131,8 @@ public enum AnswerReplay {
                 )
                 guard emit([.init(index: choice.index, delta: .init(tool_calls: [delta]))]) else { return nil }
             }
-            guard emit([.init(index: choice.index, delta: .init(), finish_reason: choice.finish_reason ?? "stop")])
+            // As stored: a stream that ended without a finish reason replays without one.
+            guard emit([.init(index: choice.index, delta: .init(), finish_reason: choice.finish_reason)])
             else { return nil }
         }
         if let usage = response.usage, !emit([], usage: usage) { return nil }

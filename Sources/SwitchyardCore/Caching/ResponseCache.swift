@@ -21,6 +21,11 @@ public final class ResponseCache: Sendable {
     /// Semantic entries' vectors; `nil` without semantic settings.
     public let index: SemanticIndex?
     private let modelSettings: [String: ModelCacheConfiguration]
+    /// Recently used entries of a database store, in memory, so a hit on a hot entry reads no database.
+    private let front: MemoryResponseCache?
+    /// How long the front may serve an entry before reading it again: until it expires for a store
+    /// only this process writes, briefly for one several instances share (another may delete it).
+    private let frontLifetime: TimeInterval
     private let embedder: Embedder?
     private let logger: Logger
     private let queue: AsyncStream<PendingAnswer>.Continuation
@@ -34,13 +39,22 @@ public final class ResponseCache: Sendable {
     static let sequenceOverlap: Int64 = 256
 
     /// A cache over `store` with `configuration` and the models' own settings.
+    ///
+    /// - Parameters:
+    ///   - front: memory in front of a database store, for entries in use; `nil` for a memory store.
+    ///   - frontLifetime: seconds the front serves an entry before reading the store again (`nil`:
+    ///     until the entry expires, for a store no other instance writes).
     public init(
         configuration: CacheConfiguration,
         models: [String: ModelCacheConfiguration] = [:],
         store: any ResponseCacheStore,
+        front: MemoryResponseCache? = nil,
+        frontLifetime: TimeInterval? = nil,
         embedder: Embedder?,
         logger: Logger
     ) {
+        self.front = front
+        self.frontLifetime = frontLifetime ?? .infinity
         self.configuration = configuration
         self.modelSettings = models
         self.store = store
@@ -77,10 +91,14 @@ public final class ResponseCache: Sendable {
         return caller.keyID ?? caller.keyName
     }
 
-    /// The live entry `key`; a store that fails is logged and counts as a miss.
+    /// The live entry `key`, from the front when it holds it; a store that fails is logged and
+    /// counts as a miss.
     public func answer(key: String, now: Date = Date()) async -> CachedAnswer? {
+        if let front = self.front, let held = try? await front.cachedAnswer(key: key, now: now) { return held }
         do {
-            return try await self.store.cachedAnswer(key: key, now: now)
+            let answer = try await self.store.cachedAnswer(key: key, now: now)
+            if let answer { await self.hold(answer, now: now) }
+            return answer
         } catch {
             self.logger.warning("cache lookup failed", metadata: ["gw.error": "\(String(reflecting: type(of: error)))"])
             return nil
@@ -171,6 +189,15 @@ public final class ResponseCache: Sendable {
         return reply
     }
 
+    /// Keeps `answer` in the front for at most ``frontLifetime``.
+    private func hold(_ answer: CachedAnswer, now: Date) async {
+        guard let front = self.front else { return }
+        var held = answer
+        held.expiresAt = min(answer.expiresAt, now.addingTimeInterval(self.frontLifetime))
+        held.semantic = nil
+        try? await front.saveCachedAnswer(held)
+    }
+
     /// Prices that make a replayed answer's `usage.cost` 0.
     static let free = Pricing(input: 0, output: 0)
 
@@ -237,6 +264,7 @@ public final class ResponseCache: Sendable {
             self.logger.warning("cache write failed", metadata: ["gw.error": "\(String(reflecting: type(of: error)))"])
             return
         }
+        await self.hold(answer, now: now)
         if let semantic {
             self.index?.insert(
                 key: answer.key,
@@ -286,6 +314,7 @@ public final class ResponseCache: Sendable {
     /// and from the index.
     public func purge(now: Date = Date()) async throws {
         self.index?.removeAll(expiredAt: now)
+        _ = try await self.front?.purgeCachedAnswers(expiredBefore: now, limit: .max)
         while try await self.store.purgeCachedAnswers(expiredBefore: now, limit: 500) == 500 {
             await Task.yield()
         }
@@ -294,6 +323,7 @@ public final class ResponseCache: Sendable {
     /// Removes the entries of `namespace` and `model` (`nil`: all) from the store and the index.
     public func clear(namespace: String?, model: String?) async throws -> Int {
         self.index?.removeAll(namespace: namespace, model: model)
+        _ = try await self.front?.deleteCachedAnswers(namespace: namespace, model: model)
         return try await self.store.deleteCachedAnswers(namespace: namespace, model: model)
     }
 }

@@ -11,7 +11,8 @@ import Foundation
 ///   - `storage` (`store` | `memory`, default `store`): `store` keeps answers in the gateway's store
 ///     (SQLite, or PostgreSQL shared by every instance); `memory` in this process, least recently used
 ///     first out once `max_bytes` is reached.
-///   - `max_bytes` (integer, default 256 MiB): what `memory` storage holds at most.
+///   - `max_bytes` (integer, default 256 MiB): what memory holds at most: every entry with `memory`
+///     storage, the entries in use in front of the store with `store`.
 ///   - `max_entry_bytes` (integer, default 1 MiB): longer answers are not cached.
 ///   - `namespace` (`team` | `key` | `shared`, default `team`): whose answers a caller may be served:
 ///     its team's (a caller without a team: its key's), its key's, or everyone's.
@@ -51,7 +52,7 @@ public struct CacheConfiguration: Sendable, Decodable, Equatable {
     public var ttl: Duration = .seconds(3600)
     /// Where answers are kept.
     public var storage: Storage = .store
-    /// The most `memory` storage holds.
+    /// The most memory holds (all entries, or those in use in front of the store).
     public var maxBytes = 256 << 20
     /// The longest answer cached.
     public var maxEntryBytes = 1 << 20

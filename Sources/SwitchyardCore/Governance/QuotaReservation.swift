@@ -40,7 +40,9 @@ public final class QuotaReservation: Sendable {
     public func settle(_ receipt: Receipt, requests: Int = 1) {
         self.settle(
             requests: requests,
-            tokens: receipt.usage.map { $0.inputTokens + $0.outputTokens } ?? 0,
+            // A cache hit used no upstream tokens: its usage is the cached answer's.
+            tokens: receipt.cacheStatus == .hit || receipt.cacheStatus == .semanticHit
+                ? 0 : receipt.usage.map { $0.inputTokens + $0.outputTokens } ?? 0,
             usd: receipt.cost ?? 0
         )
     }
