@@ -177,6 +177,8 @@ public struct Gateway: Sendable {
             store: store,
             models: models,
             dispatcher: dispatcher,
+            dropped: configuration.server.metrics
+                ? CoreMetrics.Counter(label: "switchyard_cache_writes_dropped_total", factory: metricsFactory) : nil,
             logger: logger
         )
         let pipeline = Pipeline.standard(
@@ -281,6 +283,17 @@ public struct Gateway: Sendable {
         let idle = configuration.server.idleTimeout
         let bodyTimeout = configuration.server.bodyTimeout
         let connections = ConnectionLimitHandler.Counter(limit: configuration.server.maxConnections)
+        // Services stop in reverse order: the store's pool after the request log's final flush and the
+        // cache's last writes, the span exporter last, so the spans of calls finished while draining are sent.
+        var services: [any Service] = exporter.map { [$0.service] } ?? []
+        if let postgres = store as? PostgresStore { services.append(postgres) }
+        if let ledger { services.append(QuotaLedgerService(ledger: ledger, logger: logger)) }
+        if let cache {
+            services.append(ResponseCacheService(cache: cache, logger: logger, shared: cache.store is PostgresStore))
+        }
+        services += [requestLog, RouteStatisticsService(statistics: statistics)] as [any Service]
+        if let keyRegistry { services.append(KeyRegistryService(registry: keyRegistry, vault: vault, logger: logger)) }
+        if let oidc { services.append(OIDCKeyService(authenticator: oidc)) }
         self.application = Application(
             router: router,
             server: .http1(
@@ -293,14 +306,7 @@ public struct Gateway: Sendable {
                 )
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            // Services stop in reverse order: the store's pool after the request log's final flush,
-            // the span exporter last, so the spans of calls finished while draining are sent.
-            services: (exporter.map { [$0.service] } ?? []) + ((store as? PostgresStore).map { [$0] } ?? [])
-                + (ledger.map { [QuotaLedgerService(ledger: $0, logger: logger)] } ?? [])
-                + (cache.map { [ResponseCacheService(cache: $0, logger: logger, shared: store is PostgresStore)] } ?? [])
-                + [requestLog, RouteStatisticsService(statistics: statistics)]
-                + (keyRegistry.map { [KeyRegistryService(registry: $0, vault: vault, logger: logger)] } ?? [])
-                + (oidc.map { [OIDCKeyService(authenticator: $0)] } ?? []),
+            services: services,
             logger: logger
         )
         self.configuration = configuration
@@ -377,6 +383,7 @@ public struct Gateway: Sendable {
         store: any RequestLogStore,
         models: ModelTable,
         dispatcher: Dispatcher,
+        dropped: CoreMetrics.Counter?,
         logger: Logger
     ) throws -> ResponseCache? {
         let settings = configuration.cache
@@ -399,11 +406,16 @@ public struct Gateway: Sendable {
             }
             embedder = dispatcher.embedder(model: semantic.embeddingModel, logger: logger)
         }
+        let retentionFree = Set(
+            configuration.models.filter { $0.value.routes.allSatisfy(\.zeroDataRetention) }.keys
+        )
         guard settings.storage == .store, let database = store as? any ResponseCacheStore else {
             return ResponseCache(
                 configuration: settings,
                 models: overrides,
                 store: MemoryResponseCache(maxBytes: settings.maxBytes),
+                zeroDataRetention: retentionFree,
+                droppedWrites: dropped,
                 embedder: embedder,
                 logger: logger
             )
@@ -417,6 +429,8 @@ public struct Gateway: Sendable {
             store: database,
             front: MemoryResponseCache(maxBytes: settings.maxBytes),
             frontLifetime: store is PostgresStore ? 2 : nil,
+            zeroDataRetention: retentionFree,
+            droppedWrites: dropped,
             embedder: embedder,
             logger: logger
         )

@@ -185,6 +185,105 @@ struct CacheKeyTests {
         #expect(index.nearest(context: "c", vector: last, signature: signature, threshold: 0.9)?.key == "k4")
     }
 
+    @Test("Reading the store again adds nothing twice, and the eviction order stays bounded")
+    func indexRefreshIsIdempotent() {
+        let index = SemanticIndex(capacity: 100)
+        let signature = PromptSignature("hello")
+        for round in 0..<50 {
+            for number in 0..<20 {
+                var vector = [Float](repeating: 0.1, count: 16)
+                vector[number % 16] = 1
+                index.insert(
+                    key: "k\(number)",
+                    context: "c",
+                    vector: vector,
+                    signature: signature,
+                    expiresAt: .distantFuture,
+                    namespace: "n",
+                    model: "m",
+                    sequence: Int64(number + 1) + (round == 49 ? 100 : 0)
+                )
+            }
+        }
+        #expect(index.count == 20)
+        // 49 rounds of the same sequence numbers were skipped; the last round replaced each entry once.
+        #expect(index.orderLength <= 40)
+        // A context keeps one vector length; another context may have its own.
+        #expect(
+            !index.insert(
+                key: "x",
+                context: "c",
+                vector: [1, 0],
+                signature: signature,
+                expiresAt: .distantFuture,
+                namespace: "n",
+                model: "m"
+            )
+        )
+        #expect(
+            index.insert(
+                key: "x",
+                context: "d",
+                vector: [1, 0],
+                signature: signature,
+                expiresAt: .distantFuture,
+                namespace: "n",
+                model: "m"
+            )
+        )
+        #expect(index.nearest(context: "d", vector: [1, 0.01], signature: signature, threshold: 0.9)?.key == "x")
+        // Replaced and removed entries leave the order compacted, not growing.
+        for round in 0..<200 {
+            index.insert(
+                key: "churn\(round % 3)",
+                context: "e",
+                vector: [1, Float(round % 7)],
+                signature: signature,
+                expiresAt: .distantFuture,
+                namespace: "n",
+                model: "m"
+            )
+        }
+        #expect(index.orderLength <= 2 * index.count + 1024)
+    }
+
+    @Test("Keys tell apart thinking budgets kept beside the body, provider preferences and embedding models")
+    func keysBesideTheBody() throws {
+        let body = Array(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.utf8)
+        let plain = try #require(CacheFingerprint(body: body, endpoint: .chatCompletions, namespace: "n"))
+        let budget = try #require(
+            CacheFingerprint(
+                body: body,
+                endpoint: .chatCompletions,
+                namespace: "n",
+                beside: InboundReasoning(budgetTokens: 8000)
+            )
+        )
+        let otherBudget = try #require(
+            CacheFingerprint(
+                body: body,
+                endpoint: .chatCompletions,
+                namespace: "n",
+                beside: InboundReasoning(budgetTokens: 2000)
+            )
+        )
+        #expect(Set([plain.exact, budget.exact, otherBudget.exact]).count == 3)
+        let pinned = try #require(
+            CacheFingerprint(
+                body: Array(
+                    #"{"model":"m","messages":[{"role":"user","content":"hi"}],"provider":{"only":["a"]}}"#.utf8
+                ),
+                endpoint: .chatCompletions,
+                namespace: "n"
+            )
+        )
+        #expect(pinned.exact != plain.exact)
+        let otherEmbedding = try #require(
+            CacheFingerprint(body: body, endpoint: .chatCompletions, namespace: "n", embeddingModel: "other")
+        )
+        #expect(otherEmbedding.context != plain.context && otherEmbedding.exact == plain.exact)
+    }
+
     static func events(_ chunks: [String], done: Bool = true) -> [UInt8] {
         Array((chunks.map { "data: \($0)\n\n" }.joined() + (done ? "data: [DONE]\n\n" : "")).utf8)
     }
@@ -218,7 +317,7 @@ struct CacheKeyTests {
         #expect(try JSONDecoder().decode(OpenAIChat.Response.self, from: Data(again)) == response)
     }
 
-    @Test("A stream without a finish reason replays without one (found by FuzzCache)")
+    @Test("A stream without a finish reason, or without text, replays as it was (found by FuzzCache)")
     func noFinishReason() throws {
         let chunk =
             #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#
@@ -229,6 +328,16 @@ struct CacheKeyTests {
         let original = try decoder.decode(OpenAIChat.Response.self, from: Data(body))
         #expect(original.choices.first?.finish_reason == nil)
         #expect(try decoder.decode(OpenAIChat.Response.self, from: Data(again)) == original)
+
+        // Tool calls without text: no content, rather than an empty one, after a replay too.
+        let call =
+            #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#
+        let tools = try #require(AnswerReplay.assemble(events: Self.events([call]), usage: nil))
+        let toolsReplay = try #require(AnswerReplay.events(completion: tools))
+        let toolsAgain = try #require(AnswerReplay.assemble(events: Array(toolsReplay.readableBytesView), usage: nil))
+        let toolAnswer = try decoder.decode(OpenAIChat.Response.self, from: Data(tools))
+        #expect(toolAnswer.choices.first?.message.content == nil)
+        #expect(try decoder.decode(OpenAIChat.Response.self, from: Data(toolsAgain)) == toolAnswer)
     }
 
     @Test("Cut, broken or foreign streams are not assembled")

@@ -53,6 +53,9 @@ struct PromptSignatureTests {
         #expect(signature.language == "en")
         #expect(PromptSignature("Comment est-ce que je change mon mot de passe ?").language == "fr")
         #expect(!PromptSignature("Convert 2 GB to MB").agrees(with: PromptSignature("Convert 2 MB to GB")))
+        #expect(PromptSignature("Convert $100 to yen").units == ["usd", "jpy"])
+        #expect(!PromptSignature("What is $100 in EUR?").agrees(with: PromptSignature("What is €100 in EUR?")))
+        #expect(!PromptSignature("ask for a 5% raise").agrees(with: PromptSignature("ask for a 5 dollar raise")))
         #expect(PromptSignature("why does my JavaScript fail").agrees(with: PromptSignature("javascript failing: why")))
         #expect(PromptSignature("").agrees(with: PromptSignature("")))
     }

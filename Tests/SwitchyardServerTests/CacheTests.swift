@@ -222,6 +222,51 @@ struct CacheTests {
         }
     }
 
+    @Test("A model's own cache settings, routes with zero data retention and fallback answers")
+    func perModelSettings() async throws {
+        let upstream = FakeOpenAIUpstream()
+        try await TestGateway.run(
+            upstream: upstream,
+            configure: { port in
+                var configuration = Self.configuration(port)
+                var uncached = ModelConfiguration(routes: [.init(provider: "up", model: "ok")])
+                uncached.cache = ModelCacheConfiguration(mode: .off)
+                configuration.models["uncached"] = uncached
+                var private_ = ModelConfiguration(routes: [.init(provider: "up", model: "ok")])
+                private_.routes[0].zeroDataRetention = true
+                configuration.models["private"] = private_
+                configuration.models["failing"] = ModelConfiguration(
+                    routes: [.init(provider: "up", model: "server-error")],
+                    fallbacks: ["m"]
+                )
+                var brief = ModelConfiguration(routes: [.init(provider: "up", model: "ok")])
+                brief.cache = ModelCacheConfiguration(ttl: .seconds(1))
+                configuration.models["brief"] = brief
+                return configuration
+            }
+        ) { _, port in
+            for model in ["uncached", "private"] {
+                let body = TestGateway.chatBody(model: model)
+                #expect(try await TestGateway.send(port: port, body: body).headers["x-switchyard-cache"] == "bypass")
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await TestGateway.send(port: port, body: body).headers["x-switchyard-cache"] == "bypass")
+            }
+            // Answered by its fallback model `m`: served, never kept under `failing`.
+            let failing = TestGateway.chatBody(model: "failing")
+            let fallback = try await TestGateway.send(port: port, body: failing)
+            #expect(fallback.status == 200 && fallback.headers["x-switchyard-cache"] == "miss")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await TestGateway.send(port: port, body: failing).headers["x-switchyard-cache"] == "miss")
+
+            // `ttl: 1s` on this model: a hit at once, a miss once it expired.
+            let brief = TestGateway.chatBody(model: "brief")
+            _ = try await TestGateway.send(port: port, body: brief)
+            _ = try await Self.until("hit", port: port, body: brief)
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await TestGateway.send(port: port, body: brief).headers["x-switchyard-cache"] == "miss")
+        }
+    }
+
     @Test("Hits count against a key's requests but use none of its tokens per minute")
     func hitsUseNoTokens() async throws {
         let upstream = FakeOpenAIUpstream()

@@ -229,6 +229,7 @@ struct SpendStoreTests {
                     #expect(a.calls == b.calls && a.inputTokens == b.inputTokens && a.outputTokens == b.outputTokens)
                     #expect(abs(a.costUSD - b.costUSD) < 1e-9 && a.team == b.team && a.key == b.key)
                     #expect(a.model == b.model && a.day == b.day)
+                    #expect(abs(a.savedUSD - b.savedUSD) < 1e-9, "cache savings: rollup and log agree")
                 }
             }
             var rows = [
@@ -237,6 +238,9 @@ struct SpendStoreTests {
                 Self.row("3", key: "key_b", team: nil, model: "m1", day: 1, cost: 1),
                 Self.row("4", key: nil, team: "t2", model: "m1", day: 2, cost: 2),
             ]
+            // Cache hits: cost 0, what they saved in `cache_saved_usd` (migration 0009).
+            rows[2].savedUSD = 0.75
+            rows[3].savedUSD = 1.5
             try await store.append(rows)
             for groups in [[], [SpendDimension.day], [.model, .day], [.key], [.team, .key, .model, .day]] {
                 try await same(groups)
@@ -246,8 +250,11 @@ struct SpendStoreTests {
             // A row written again (a retried batch) replaces the first: counted once, with its new values.
             rows[1].model = "m3"
             rows[1].costUSD = 4
+            rows[1].savedUSD = 0.125
             try await store.append([rows[1]])
             try await same([.model, .day])
+            let saved = try await spend.spend(SpendQuery(groupBy: [], since: Date(timeIntervalSince1970: day0)))
+            #expect(abs((saved.first?.savedUSD ?? 0) - 2.375) < 1e-9)
             let byModel = try await spend.spend(SpendQuery(groupBy: [.model], since: Date(timeIntervalSince1970: day0)))
             #expect(byModel.map { "\($0.model ?? "-") \($0.calls)" } == ["m1 3", "m3 1"])
             // Retention deletes rows: the rollup follows.

@@ -158,6 +158,41 @@ struct ResponseCacheStoreTests {
         #expect(await cache.answer(key: "k", now: now.addingTimeInterval(3)) == nil)
     }
 
+    @Test("The write queue holds at most 1,024 answers and 64 MiB; what does not fit is counted, not kept")
+    func boundedWriteQueue() async throws {
+        var configuration = CacheConfiguration()
+        configuration.mode = .exact
+        let store = MemoryResponseCache(maxBytes: 1 << 30)
+        let cache = ResponseCache(configuration: configuration, store: store, embedder: nil, logger: Logger(label: "t"))
+        func pending(_ key: String, bytes: Int) -> PendingAnswer {
+            PendingAnswer(
+                key: key,
+                namespace: "n",
+                model: "m",
+                provider: "p",
+                upstreamModel: "u",
+                body: Array(#"{"object":"chat.completion","choices":[]}"#.utf8) + [UInt8](repeating: 32, count: bytes),
+                isStream: false,
+                usage: nil,
+                cost: nil,
+                ttl: 60
+            )
+        }
+        // No writer runs yet: the queue fills.
+        for number in 0..<ResponseCache.queueLimit { cache.enqueue(pending("k\(number)", bytes: 0)) }
+        cache.enqueue(pending("one-too-many", bytes: 0))
+        #expect(cache.droppedWrites == 1)
+        cache.enqueue(pending("huge", bytes: ResponseCache.queueByteLimit))
+        #expect(cache.droppedWrites == 2)
+        cache.finishWrites()
+        await cache.runWrites()
+        #expect(try await store.cachedAnswer(key: "k0", now: Date()) != nil)
+        #expect(try await store.cachedAnswer(key: "one-too-many", now: Date()) == nil)
+        // After the writer stopped, answers are counted as dropped rather than lost silently.
+        cache.enqueue(pending("late", bytes: 0))
+        #expect(cache.droppedWrites == 3)
+    }
+
     @Test("The memory store evicts the least recently used entries to stay within its bytes")
     func memoryEviction() async throws {
         let store = MemoryResponseCache(maxBytes: 1500)

@@ -129,7 +129,7 @@ public struct GatewayMetrics: Sendable {
         let series = self.handles.series.withLock { $0[key] } ?? self.makeSeries(key)
         series.requests.increment()
         // A cache hit made no upstream call: its time and tokens would distort the providers' histograms.
-        if receipt.cacheStatus == .hit || receipt.cacheStatus == .semanticHit {
+        if receipt.cacheStatus.isHit {
             if let saved = receipt.savedCost, saved > 0 {
                 self.handles.floatingCounter(Name.cacheSaved, [("model", model)]).increment(by: saved)
             }

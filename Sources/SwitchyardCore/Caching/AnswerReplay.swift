@@ -107,7 +107,9 @@ public enum AnswerReplay {
         }
         for choice in response.choices {
             let message = choice.message
-            guard emit([.init(index: choice.index, delta: .init(role: message.role, content: ""))]) else { return nil }
+            // An answer of tool calls alone has no content, not an empty one: it replays as it was.
+            let opening = OpenAIChat.Delta(role: message.role, content: message.content == nil ? nil : "")
+            guard emit([.init(index: choice.index, delta: opening)]) else { return nil }
             if message.reasoning_content != nil || message.thinking_blocks != nil {
                 let delta = OpenAIChat.Delta(
                     reasoning_content: message.reasoning_content,

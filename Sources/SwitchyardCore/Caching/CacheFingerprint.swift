@@ -23,14 +23,27 @@ public struct CacheFingerprint: Sendable, Equatable {
     /// The request's `temperature`; `nil` when absent (the provider's default, 1 for OpenAI).
     public var temperature: Double?
 
-    /// Members that do not change the answer.
-    static let ignoredMembers: Set<String> = ["user", "stream", "stream_options", "metadata", "provider", "store"]
+    /// Members that do not change the answer. (`provider` does: it can ask for one provider's answer.)
+    static let ignoredMembers: Set<String> = ["user", "stream", "stream_options", "metadata", "store"]
 
     /// The keys of `body` sent to `endpoint` by a caller in `namespace`; `nil` when the body is not a JSON object.
-    public init?(body: [UInt8], endpoint: Call.Endpoint, namespace: String) {
+    ///
+    /// - Parameters:
+    ///   - beside: what the request states outside its body (`/v1/messages`' exact thinking budget and
+    ///     signed thinking blocks), hashed into both keys.
+    ///   - embeddingModel: the model that embeds prompts, hashed into the context key: vectors of two
+    ///     models are never compared.
+    public init?(
+        body: [UInt8],
+        endpoint: Call.Endpoint,
+        namespace: String,
+        beside: InboundReasoning = InboundReasoning(),
+        embeddingModel: String = ""
+    ) {
         guard let object = JSONValue.parse(body)?.object else { return nil }
         var exact = Canonical()
         exact.prefix(namespace: namespace, endpoint: endpoint.rawValue)
+        exact.reasoning(beside)
         exact.object(object, skipping: Self.ignoredMembers)
         self.exact = exact.hex()
         self.temperature = object["temperature"]?.double
@@ -41,6 +54,8 @@ public struct CacheFingerprint: Sendable, Equatable {
         else { return }
         var context = Canonical()
         context.prefix(namespace: namespace, endpoint: endpoint.rawValue + "/context")
+        context.string(embeddingModel)
+        context.reasoning(beside)
         var withoutTurn = object
         var trimmed = messages
         var turnWithoutContent = turn
@@ -77,6 +92,25 @@ public struct CacheFingerprint: Sendable, Equatable {
         mutating func prefix(namespace: String, endpoint: String) {
             self.string(namespace)
             self.string(endpoint)
+        }
+
+        /// The thinking budget and blocks kept beside a translated body, in message order.
+        mutating func reasoning(_ reasoning: InboundReasoning) {
+            self.tag(reasoning.budgetTokens == nil ? "-" : "b")
+            if let budget = reasoning.budgetTokens { self.integer(UInt64(bitPattern: Int64(budget))) }
+            self.integer(UInt64(reasoning.blocks.count))
+            for index in reasoning.blocks.keys.sorted() {
+                self.integer(UInt64(bitPattern: Int64(index)))
+                let blocks = reasoning.blocks[index] ?? []
+                self.integer(UInt64(blocks.count))
+                for block in blocks {
+                    // JSONNode has no canonical writer of its own: sorted-key JSON stands in for it.
+                    let text = (try? JSONDecoderFactory.encoder.encode(block)).map {
+                        String(decoding: $0, as: UTF8.self)
+                    }
+                    self.string(text ?? "")
+                }
+            }
         }
 
         mutating func value(_ value: JSONValue) {

@@ -126,7 +126,11 @@ public struct PromptSignature: Sendable, Equatable {
         }
         while index < text.endIndex {
             let character = text[index]
-            if character.isLetter || character.isNumber {
+            if Self.symbols.contains(character) {
+                // A currency or percent sign is a word of its own: "$100" and "€100" differ.
+                close(at: index, endsSentence: false)
+                words.append(Word(text: text[index...index], endsSentence: false))
+            } else if character.isLetter || character.isNumber {
                 if start == nil { start = index }
             } else if start != nil,
                 character == "'" || character == "’" || character == "." || character == ","
@@ -150,6 +154,9 @@ public struct PromptSignature: Sendable, Equatable {
         close(at: text.endIndex, endsSentence: true)
         return words
     }
+
+    /// Signs read as words of their own (the units table names them).
+    static let symbols: Set<Character> = ["$", "€", "£", "¥", "%", "°"]
 
     /// `lower` as digits when it is a number or a number word.
     static func number(_ lower: Substring) -> String? {
@@ -215,7 +222,7 @@ public struct PromptSignature: Sendable, Equatable {
             "day": ["day", "days"], "week": ["week", "weeks"], "month": ["month", "months"],
             "year": ["year", "years"],
             "usd": ["usd", "dollar", "dollars", "$"], "eur": ["eur", "euro", "euros", "€"],
-            "gbp": ["gbp", "sterling"], "jpy": ["jpy", "yen"], "percent": ["percent", "percentage", "%"],
+            "gbp": ["gbp", "sterling", "£"], "jpy": ["jpy", "yen", "¥"], "percent": ["percent", "percentage", "%"],
             "w": ["watt", "watts"], "kw": ["kw", "kilowatt", "kilowatts"], "kwh": ["kwh"],
             "v": ["volt", "volts"], "hz": ["hz", "hertz"], "ghz": ["ghz"], "mhz": ["mhz"],
             "calorie": ["calorie", "calories", "kcal"], "psi": ["psi"], "bar": ["bar"],

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -30,11 +31,17 @@ public final class ResponseCache: Sendable {
     private let logger: Logger
     private let queue: AsyncStream<PendingAnswer>.Continuation
     private let pending: Mutex<AsyncStream<PendingAnswer>?>
+    private let pendingBytes = Atomic<Int>(0)
     private let lastSequence = Mutex<Int64>(0)
     private let dropped = Atomic<Int>(0)
+    private let droppedCounter: Counter?
+    /// Models whose every route keeps no data: never cached.
+    private let retentionFree: Set<String>
 
     /// The most answers waiting to be stored; beyond it new answers are not cached (and counted).
     public static let queueLimit = 1024
+    /// The most bytes of answers waiting to be stored, likewise.
+    public static let queueByteLimit = 64 << 20
     /// Entries re-read behind the last one seen, for PostgreSQL rows committed out of sequence order.
     static let sequenceOverlap: Int64 = 256
 
@@ -44,15 +51,21 @@ public final class ResponseCache: Sendable {
     ///   - front: memory in front of a database store, for entries in use; `nil` for a memory store.
     ///   - frontLifetime: seconds the front serves an entry before reading the store again (`nil`:
     ///     until the entry expires, for a store no other instance writes).
+    ///   - zeroDataRetention: models whose every route has zero data retention: never cached.
+    ///   - droppedWrites: counts answers not cached because the write queue was full.
     public init(
         configuration: CacheConfiguration,
         models: [String: ModelCacheConfiguration] = [:],
         store: any ResponseCacheStore,
         front: MemoryResponseCache? = nil,
         frontLifetime: TimeInterval? = nil,
+        zeroDataRetention: Set<String> = [],
+        droppedWrites: Counter? = nil,
         embedder: Embedder?,
         logger: Logger
     ) {
+        self.retentionFree = zeroDataRetention
+        self.droppedCounter = droppedWrites
         self.front = front
         self.frontLifetime = frontLifetime ?? .infinity
         self.configuration = configuration
@@ -69,10 +82,11 @@ public final class ResponseCache: Sendable {
         self.pending = Mutex(stream)
     }
 
-    /// The mode and lifetime that apply to `model`.
+    /// The mode and lifetime that apply to `model`; off for a model whose routes keep no data.
     public func policy(for model: String) -> (mode: CacheConfiguration.Mode, ttl: Duration) {
         let own = self.modelSettings[model]
-        return (own?.mode ?? self.configuration.mode, own?.ttl ?? self.configuration.ttl)
+        let mode = self.retentionFree.contains(model) ? .off : own?.mode ?? self.configuration.mode
+        return (mode, own?.ttl ?? self.configuration.ttl)
     }
 
     /// Whose answers `caller` may be served.
@@ -201,11 +215,28 @@ public final class ResponseCache: Sendable {
     /// Prices that make a replayed answer's `usage.cost` 0.
     static let free = Pricing(input: 0, output: 0)
 
-    /// Queues an answer to be stored; never waits. A full queue drops it (counted in ``droppedWrites``).
+    /// Queues an answer to be stored; never waits. A full queue (``queueLimit`` answers or
+    /// ``queueByteLimit`` bytes) or a stopped writer drops it, counted in ``droppedWrites``.
     public func enqueue(_ answer: PendingAnswer) {
-        if case .dropped = self.queue.yield(answer) {
-            self.dropped.add(1, ordering: .relaxed)
+        let size = answer.body.count
+        let queued = self.pendingBytes.add(size, ordering: .relaxed).newValue
+        guard queued <= Self.queueByteLimit else {
+            self.pendingBytes.subtract(size, ordering: .relaxed)
+            self.countDropped()
+            return
         }
+        switch self.queue.yield(answer) {
+        case .enqueued: break
+        case .dropped, .terminated:
+            self.pendingBytes.subtract(size, ordering: .relaxed)
+            self.countDropped()
+        @unknown default: break
+        }
+    }
+
+    private func countDropped() {
+        self.dropped.add(1, ordering: .relaxed)
+        self.droppedCounter?.increment()
     }
 
     /// Answers not cached because the queue was full.
@@ -220,6 +251,7 @@ public final class ResponseCache: Sendable {
             })
         else { return }
         for await answer in stream {
+            self.pendingBytes.subtract(answer.body.count, ordering: .relaxed)
             await self.store(answer)
         }
     }
@@ -266,22 +298,41 @@ public final class ResponseCache: Sendable {
         }
         await self.hold(answer, now: now)
         if let semantic {
-            self.index?.insert(
+            self.index(
                 key: answer.key,
-                context: semantic.context,
-                vector: semantic.vector,
-                signature: PromptSignature(semantic.prompt),
-                expiresAt: answer.expiresAt,
                 namespace: answer.namespace,
-                model: answer.model
+                model: answer.model,
+                expiresAt: answer.expiresAt,
+                semantic
             )
         }
     }
 
+    /// Adds a semantic entry to the index (`sequence` 0 when the store's number is not known).
+    private func index(
+        key: String,
+        namespace: String,
+        model: String,
+        expiresAt: Date,
+        _ semantic: CachedAnswer.SemanticKey,
+        sequence: Int64 = 0
+    ) {
+        self.index?.insert(
+            key: key,
+            context: semantic.context,
+            vector: semantic.vector,
+            signature: PromptSignature(semantic.prompt),
+            expiresAt: expiresAt,
+            namespace: namespace,
+            model: model,
+            sequence: sequence
+        )
+    }
+
     /// Adds the semantic entries written since the last refresh (by any instance) to the index; at
-    /// start, all of them.
+    /// start, all of them. Entries the index already holds under their sequence number are skipped.
     public func refreshIndex(now: Date = Date()) async throws {
-        guard let index = self.index else { return }
+        guard self.index != nil else { return }
         let page = 1000
         while true {
             let after = self.lastSequence.withLock { $0 }
@@ -293,20 +344,18 @@ public final class ResponseCache: Sendable {
             var newest = after
             for entry in entries {
                 newest = max(newest, entry.sequence)
-                guard entry.sequence > after - Self.sequenceOverlap else { continue }
-                index.insert(
+                self.index(
                     key: entry.key,
-                    context: entry.semantic.context,
-                    vector: entry.semantic.vector,
-                    signature: PromptSignature(entry.semantic.prompt),
-                    expiresAt: entry.expiresAt,
                     namespace: entry.namespace,
-                    model: entry.model
+                    model: entry.model,
+                    expiresAt: entry.expiresAt,
+                    entry.semantic,
+                    sequence: entry.sequence
                 )
             }
             self.lastSequence.withLock { $0 = max($0, newest) }
-            // A page of only re-read entries means nothing newer is left.
-            guard entries.count == page, newest > after else { return }
+            // Paged by progress, not by a full page: a store may leave out rows it cannot read.
+            guard !entries.isEmpty, newest > after else { return }
         }
     }
 
@@ -356,4 +405,35 @@ public struct PendingAnswer: Sendable {
     public var prompt: String?
     /// Its vector, when the lookup already embedded it.
     public var vector: [Float]?
+
+    /// Describes a finished answer to store.
+    public init(
+        key: String,
+        namespace: String,
+        model: String,
+        provider: String,
+        upstreamModel: String,
+        body: [UInt8],
+        isStream: Bool,
+        usage: TokenUsage?,
+        cost: Double?,
+        ttl: TimeInterval,
+        context: String? = nil,
+        prompt: String? = nil,
+        vector: [Float]? = nil
+    ) {
+        self.key = key
+        self.namespace = namespace
+        self.model = model
+        self.provider = provider
+        self.upstreamModel = upstreamModel
+        self.body = body
+        self.isStream = isStream
+        self.usage = usage
+        self.cost = cost
+        self.ttl = ttl
+        self.context = context
+        self.prompt = prompt
+        self.vector = vector
+    }
 }

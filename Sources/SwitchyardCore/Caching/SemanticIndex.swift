@@ -30,22 +30,31 @@ public final class SemanticIndex: Sendable {
         var model: String
     }
 
-    /// The entries of one context, in columns.
+    /// The entries of one context, in columns; all of one length (the context key names the model).
     struct Bucket {
+        var dimensions: Int
         var signs: [UInt64] = []
         var values: [Int8] = []
         var scales: [Float] = []
         var metas: [Meta] = []
     }
 
+    /// Where an entry is, which insertion put it there, and the store's sequence number for it.
+    struct Place {
+        var context: String
+        var position: Int
+        var generation: UInt64
+        var sequence: Int64
+    }
+
     struct State {
-        var dimensions = 0
         var buckets: [String: Bucket] = [:]
-        /// Where each key is: its context and position.
-        var places: [String: (context: String, position: Int)] = [:]
-        /// Keys in insertion order, for evicting the oldest; removed keys are skipped when reached.
-        var order: [String] = []
+        var places: [String: Place] = [:]
+        /// Insertions in order, for evicting the oldest; one whose key was removed or inserted again
+        /// since (another generation) is skipped, and such slots are compacted away.
+        var order: [(key: String, generation: UInt64)] = []
         var orderStart = 0
+        var generation: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -63,7 +72,10 @@ public final class SemanticIndex: Sendable {
     public var count: Int { self.state.withLock { $0.places.count } }
 
     /// Adds (or replaces) the entry `key` of `context` with its last user turn's `vector`; vectors of
-    /// another length than the index's first, empty or not finite ones are refused (`false`).
+    /// another length than the context's others, empty or not finite ones are refused (`false`).
+    ///
+    /// `sequence` is the store's number for the entry (0 when not known yet): an entry held with the
+    /// same or a later number is left as it is, so reading the store again adds nothing twice.
     @discardableResult
     public func insert(
         key: String,
@@ -72,8 +84,12 @@ public final class SemanticIndex: Sendable {
         signature: PromptSignature,
         expiresAt: Date,
         namespace: String,
-        model: String
+        model: String,
+        sequence: Int64 = 0
     ) -> Bool {
+        if sequence > 0, let held = self.state.withLock({ $0.places[key]?.sequence }), held >= sequence {
+            return true
+        }
         guard let (signs, values, scale) = Self.quantise(vector) else { return false }
         let meta = Meta(
             key: key,
@@ -83,29 +99,46 @@ public final class SemanticIndex: Sendable {
             model: model
         )
         return self.state.withLock { state in
-            if state.dimensions == 0 { state.dimensions = vector.count }
-            guard state.dimensions == vector.count else { return false }
+            if let bucket = state.buckets[context], bucket.dimensions != vector.count {
+                // Another length among the context's other entries: refused (the context names the model).
+                let replacesTheOnlyEntry = bucket.metas.count == 1 && state.places[key]?.context == context
+                guard replacesTheOnlyEntry else { return false }
+            }
             if state.places[key] != nil { Self.remove(key, from: &state) }
             while state.places.count >= self.capacity, state.orderStart < state.order.count {
                 let oldest = state.order[state.orderStart]
                 state.orderStart += 1
-                Self.remove(oldest, from: &state)
+                if state.places[oldest.key]?.generation == oldest.generation { Self.remove(oldest.key, from: &state) }
             }
-            if state.orderStart > 4096, state.orderStart * 2 > state.order.count {
-                state.order.removeFirst(state.orderStart)
-                state.orderStart = 0
-            }
-            var bucket = state.buckets.removeValue(forKey: context) ?? Bucket()
+            Self.compactOrder(&state)
+            var bucket = state.buckets.removeValue(forKey: context) ?? Bucket(dimensions: vector.count)
             bucket.signs += signs
             bucket.values += values
             bucket.scales.append(scale)
             bucket.metas.append(meta)
-            state.places[key] = (context, bucket.metas.count - 1)
+            state.generation += 1
+            state.places[key] = Place(
+                context: context,
+                position: bucket.metas.count - 1,
+                generation: state.generation,
+                sequence: sequence
+            )
             state.buckets[context] = bucket
-            state.order.append(key)
+            state.order.append((key, state.generation))
             return true
         }
     }
+
+    /// Drops the insertions already evicted, and those whose key was removed or inserted again, once
+    /// they outnumber the live entries: the order stays within twice the entries held.
+    private static func compactOrder(_ state: inout State) {
+        guard state.order.count - state.orderStart > 2 * state.places.count + 1024 else { return }
+        state.order = state.order[state.orderStart...].filter { state.places[$0.key]?.generation == $0.generation }
+        state.orderStart = 0
+    }
+
+    /// How many insertions the eviction order holds (live or not), for tests of its bound.
+    var orderLength: Int { self.state.withLock { $0.order.count - $0.orderStart } }
 
     /// The most similar live entry of `context` at or above `threshold` whose signature agrees with `signature`.
     public func nearest(
@@ -118,7 +151,7 @@ public final class SemanticIndex: Sendable {
         guard let (signs, values, scale) = Self.quantise(vector) else { return nil }
         let time = now.timeIntervalSince1970
         return self.state.withLock { state -> Match? in
-            guard state.dimensions == vector.count, let bucket = state.buckets[context] else { return nil }
+            guard let bucket = state.buckets[context], bucket.dimensions == vector.count else { return nil }
             let words = signs.count
             let dimensions = vector.count
             let allowed = Self.allowedSignDifference(threshold: threshold, dimensions: dimensions)
@@ -174,12 +207,13 @@ public final class SemanticIndex: Sendable {
 
     /// Takes `key` out of its bucket by moving the bucket's last entry into its place.
     private static func remove(_ key: String, from state: inout State) {
-        guard let (context, position) = state.places.removeValue(forKey: key),
-            var bucket = state.buckets.removeValue(forKey: context)
+        guard let place = state.places.removeValue(forKey: key),
+            var bucket = state.buckets.removeValue(forKey: place.context)
         else { return }
+        let (context, position) = (place.context, place.position)
         let last = bucket.metas.count - 1
-        let words = bucket.signs.count / max(bucket.metas.count, 1)
-        let dimensions = bucket.values.count / max(bucket.metas.count, 1)
+        let words = (bucket.dimensions + 63) / 64
+        let dimensions = bucket.dimensions
         if position != last {
             for word in 0..<words { bucket.signs[position * words + word] = bucket.signs[last * words + word] }
             for index in 0..<dimensions {
@@ -187,7 +221,7 @@ public final class SemanticIndex: Sendable {
             }
             bucket.scales[position] = bucket.scales[last]
             bucket.metas[position] = bucket.metas[last]
-            state.places[bucket.metas[position].key] = (context, position)
+            state.places[bucket.metas[position].key]?.position = position
         }
         bucket.signs.removeLast(words)
         bucket.values.removeLast(dimensions)

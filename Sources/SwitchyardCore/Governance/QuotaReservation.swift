@@ -41,8 +41,7 @@ public final class QuotaReservation: Sendable {
         self.settle(
             requests: requests,
             // A cache hit used no upstream tokens: its usage is the cached answer's.
-            tokens: receipt.cacheStatus == .hit || receipt.cacheStatus == .semanticHit
-                ? 0 : receipt.usage.map { $0.inputTokens + $0.outputTokens } ?? 0,
+            tokens: receipt.cacheStatus.isHit ? 0 : receipt.usage.map { $0.inputTokens + $0.outputTokens } ?? 0,
             usd: receipt.cost ?? 0
         )
     }

@@ -26,6 +26,8 @@ public struct Reply: Sendable {
     public var routeReason: String?
     /// What the cached answer cost when it was first made: what a cache hit saved.
     public var savedCost: Double?
+    /// Whether a `fallbacks` model answered instead of the one asked for (the cache keeps no such answer).
+    public var fromFallbackModel = false
     private var hooks: [@Sendable (Receipt) -> Void] = []
 
     /// A reply body.
@@ -79,6 +81,9 @@ public enum CacheStatus: String, Sendable, Codable {
     case semanticHit = "semantic-hit"
     /// The cache was not consulted.
     case bypass
+
+    /// Whether a cache answered (no upstream call was made).
+    public var isHit: Bool { self == .hit || self == .semanticHit }
 }
 
 /// One upstream attempt, kept for headers, logs and error messages.

@@ -184,6 +184,7 @@ public struct Dispatcher: Sendable {
                         extraSkips: unsupported.map { ($0.route, "not expressible") },
                         notes: reasonNotes
                     )
+                    reply.fromFallbackModel = !plan.model.routes.contains { $0.label == route.label }
                     if let quota = quota?.handOver() {
                         let requests = number
                         reply = reply.onFinish { receipt in quota.settle(receipt, requests: requests) }

@@ -39,7 +39,15 @@ public struct CacheStage: Stage {
         guard control != .noCache, !(call.caller?.zeroDataRetention ?? false) else { return try await next(call) }
         let namespace = self.cache.namespace(for: call.caller)
         let endpoint: Call.Endpoint = call.endpoint == .messages ? .chatCompletions : call.endpoint
-        guard let fingerprint = CacheFingerprint(body: call.body, endpoint: endpoint, namespace: namespace) else {
+        guard
+            let fingerprint = CacheFingerprint(
+                body: call.body,
+                endpoint: endpoint,
+                namespace: namespace,
+                beside: call.inboundReasoning,
+                embeddingModel: self.cache.configuration.semantic?.embeddingModel ?? ""
+            )
+        else {
             return try await next(call)
         }
         let semantic =
@@ -65,16 +73,17 @@ public struct CacheStage: Stage {
         }
 
         var reply = try await next(call)
-        reply.cacheStatus = control == .refresh ? .bypass : .miss
-        guard control != .noStore, !reply.zeroDataRetention else { return reply }
-        let isStream: Bool
-        if case .stream(let stream) = reply.body {
+        // A route with zero data retention answered: nothing of it is kept, as if the cache were off.
+        reply.cacheStatus = control == .refresh || reply.zeroDataRetention ? .bypass : .miss
+        // An answer of a `fallbacks` model is not the asked model's answer: it is served, not kept.
+        guard control != .noStore, !reply.zeroDataRetention, !reply.fromFallbackModel else { return reply }
+        var stream: ChatStream?
+        if case .stream(let relay) = reply.body {
             // The whole stream is needed to assemble the answer, not just the start the log keeps.
-            stream.outcome.captureAtLeast(self.cache.configuration.maxEntryBytes + 1)
-            isStream = true
-        } else {
-            isStream = false
+            relay.outcome.captureAtLeast(self.cache.configuration.maxEntryBytes + 1)
+            stream = relay
         }
+        let outcome = stream?.outcome
         let cache = self.cache
         let embedded = vector
         let limit = cache.configuration.maxEntryBytes
@@ -82,7 +91,9 @@ public struct CacheStage: Stage {
         return reply.onFinish { receipt in
             // Only a whole answer is stored: never a failed, broken, abandoned or cut-off one.
             guard receipt.status == 200, receipt.error == nil, !receipt.clientDisconnected,
-                let body = receipt.responseBody, body.count <= limit
+                let body = receipt.responseBody, body.count <= limit,
+                // A stream whose first event came before the capture grew is not whole: not kept.
+                outcome?.values.captureCut != true
             else { return }
             cache.enqueue(
                 PendingAnswer(
@@ -92,7 +103,7 @@ public struct CacheStage: Stage {
                     provider: receipt.provider,
                     upstreamModel: receipt.model,
                     body: body,
-                    isStream: isStream,
+                    isStream: outcome != nil,
                     usage: receipt.usage,
                     cost: receipt.cost,
                     ttl: ttl,

@@ -123,6 +123,8 @@ public struct ChatStream: AsyncSequence, Sendable {
             public var captured: [UInt8] = []
             /// How many bytes ``captured`` keeps.
             var captureLimit = 0
+            /// Whether bytes were left out of ``captured`` (it is not the whole stream).
+            public var captureCut = false
         }
 
         private let state: Mutex<Values>
@@ -200,6 +202,7 @@ public struct ChatStream: AsyncSequence, Sendable {
                     self.outcome.update { values in
                         let room = values.captureLimit - values.captured.count
                         if room > 0 { values.captured.append(contentsOf: captured.readableBytesView.prefix(room)) }
+                        if room < captured.readableBytes { values.captureCut = true }
                     }
                     return output
                 }

@@ -7,7 +7,8 @@ import SwitchyardCore
 
 /// Keeps the response cache: stores queued answers, loads the semantic index at start and then
 /// adds what other instances stored every ``refreshInterval``, and purges expired entries every
-/// ``purgeInterval``, all off the request path. At shutdown the queued answers are stored first.
+/// ``purgeInterval``, all off the request path. At shutdown the queued answers are stored first, for
+/// at most ``drainLimit``; what is left then is not cached.
 struct ResponseCacheService: Service {
     let cache: ResponseCache
     let logger: Logger
@@ -18,6 +19,8 @@ struct ResponseCacheService: Service {
     var refreshInterval = Duration.seconds(2)
     /// How often expired entries are removed.
     var purgeInterval = Duration.seconds(60)
+    /// The longest shutdown waits for queued answers to be stored.
+    var drainLimit = Duration.seconds(5)
 
     func run() async throws {
         await withTaskGroup(of: Void.self) { group in
@@ -41,8 +44,9 @@ struct ResponseCacheService: Service {
             }
         }
         self.cache.finishWrites()
-        // The writer ends once the queue is drained; wait for it rather than cancel it.
-        try? await Task.sleep(for: .seconds(3600))
+        // The writer ends once the queue is drained; if that takes longer (a slow store or embeddings
+        // model), returning cancels it.
+        try? await Task.sleep(for: self.drainLimit)
     }
 
     private func attempt(_ what: String, _ body: () async throws -> Void) async {
