@@ -18,27 +18,20 @@ extension PostgresStore {
         )
         for try await row in rows {
             let cells = row.makeRandomAccess()
-            var semantic: CachedAnswer.SemanticKey?
-            if let context = try cells["context"].decode(String?.self),
-                let prompt = try cells["prompt"].decode(String?.self),
-                let bytes = try cells["vector"].decode(ByteBuffer?.self),
-                let vector = CachedAnswer.vector(fromBytes: Array(bytes.readableBytesView))
-            {
-                semantic = .init(context: context, prompt: prompt, vector: vector)
-            }
-            let usage = try cells["usage"].decode(String?.self)
-            return CachedAnswer(
+            return StoreSchema.cachedAnswer(
                 key: try cells["cache_key"].decode(String.self),
                 namespace: try cells["namespace"].decode(String.self),
                 model: try cells["model"].decode(String.self),
                 provider: try cells["provider"].decode(String.self),
                 upstreamModel: try cells["upstream_model"].decode(String.self),
                 body: Array(try cells["body"].decode(ByteBuffer.self).readableBytesView),
-                usage: usage.flatMap { try? StoreSchema.value($0, as: TokenUsage.self) },
+                usage: try cells["usage"].decode(String?.self),
                 cost: try cells["cost_usd"].decode(Double?.self),
-                createdAt: Date(timeIntervalSince1970: try cells["created_at"].decode(Double.self)),
-                expiresAt: Date(timeIntervalSince1970: try cells["expires_at"].decode(Double.self)),
-                semantic: semantic
+                createdAt: try cells["created_at"].decode(Double.self),
+                expiresAt: try cells["expires_at"].decode(Double.self),
+                context: try cells["context"].decode(String?.self),
+                prompt: try cells["prompt"].decode(String?.self),
+                vector: try cells["vector"].decode(ByteBuffer?.self).map { Array($0.readableBytesView) }
             )
         }
         return nil

@@ -92,25 +92,21 @@ extension SQLiteStore {
 
     private static func cachedAnswer(_ row: Row) -> CachedAnswer? {
         let body: Data = row["body"]
-        let usage: String? = row["usage"]
-        var semantic: CachedAnswer.SemanticKey?
-        if let context: String = row["context"], let prompt: String = row["prompt"], let bytes: Data = row["vector"],
-            let vector = CachedAnswer.vector(fromBytes: Array(bytes))
-        {
-            semantic = .init(context: context, prompt: prompt, vector: vector)
-        }
-        return CachedAnswer(
+        let vector: Data? = row["vector"]
+        return StoreSchema.cachedAnswer(
             key: row["cache_key"],
             namespace: row["namespace"],
             model: row["model"],
             provider: row["provider"],
             upstreamModel: row["upstream_model"],
             body: Array(body),
-            usage: usage.flatMap { try? StoreSchema.value($0, as: TokenUsage.self) },
+            usage: row["usage"],
             cost: row["cost_usd"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
-            semantic: semantic
+            createdAt: row["created_at"],
+            expiresAt: row["expires_at"],
+            context: row["context"],
+            prompt: row["prompt"],
+            vector: vector.map { Array($0) }
         )
     }
 }

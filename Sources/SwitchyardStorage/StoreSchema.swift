@@ -137,6 +137,41 @@ public enum StoreSchema {
         "DELETE FROM quota_marks WHERE at < $1 - 3000000",
     ]
 
+    /// A cached answer from the columns of its `response_cache` row (both backends read the same columns).
+    static func cachedAnswer(
+        key: String,
+        namespace: String,
+        model: String,
+        provider: String,
+        upstreamModel: String,
+        body: [UInt8],
+        usage: String?,
+        cost: Double?,
+        createdAt: Double,
+        expiresAt: Double,
+        context: String?,
+        prompt: String?,
+        vector: [UInt8]?
+    ) -> CachedAnswer {
+        var semantic: CachedAnswer.SemanticKey?
+        if let context, let prompt, let vector = vector.flatMap(CachedAnswer.vector(fromBytes:)) {
+            semantic = .init(context: context, prompt: prompt, vector: vector)
+        }
+        return CachedAnswer(
+            key: key,
+            namespace: namespace,
+            model: model,
+            provider: provider,
+            upstreamModel: upstreamModel,
+            body: body,
+            usage: usage.flatMap { try? Self.value($0, as: TokenUsage.self) },
+            cost: cost,
+            createdAt: Date(timeIntervalSince1970: createdAt),
+            expiresAt: Date(timeIntervalSince1970: expiresAt),
+            semantic: semantic
+        )
+    }
+
     /// Virtual keys are kept as JSON of ``VirtualKey`` (salted hashes, never secrets) beside their id.
     static let keyEncoder: JSONEncoder = {
         let encoder = JSONEncoder()

@@ -193,6 +193,54 @@ struct ResponseCacheStoreTests {
         #expect(cache.droppedWrites == 3)
     }
 
+    @Test("Answers over max_entry_bytes are not kept; long or hot prompts take no part in semantic lookups")
+    func entryAndPromptBounds() async throws {
+        var configuration = CacheConfiguration()
+        configuration.mode = .semantic
+        configuration.maxEntryBytes = 1024
+        var semantic = SemanticCacheConfiguration(embeddingModel: "e")
+        semantic.maxPromptCharacters = 20
+        semantic.maxTemperature = 0.5
+        configuration.semantic = semantic
+        let store = MemoryResponseCache(maxBytes: 1 << 20)
+        let cache = ResponseCache(configuration: configuration, store: store, embedder: nil, logger: Logger(label: "t"))
+        let small = Array(#"{"object":"chat.completion","choices":[]}"#.utf8)
+        for (key, body) in [("small", small), ("large", small + [UInt8](repeating: 32, count: 1024))] {
+            cache.enqueue(
+                PendingAnswer(
+                    key: key,
+                    namespace: "n",
+                    model: "m",
+                    provider: "p",
+                    upstreamModel: "u",
+                    body: body,
+                    isStream: false,
+                    usage: nil,
+                    cost: nil,
+                    ttl: 60
+                )
+            )
+        }
+        cache.finishWrites()
+        await cache.runWrites()
+        #expect(try await store.cachedAnswer(key: "small", now: Date()) != nil)
+        #expect(try await store.cachedAnswer(key: "large", now: Date()) == nil)
+
+        func prompt(_ text: String, temperature: String = "") throws -> CacheFingerprint {
+            let body = #"{"model":"m","messages":[{"role":"user","content":"\#(text)"}]\#(temperature)}"#
+            return try #require(CacheFingerprint(body: Array(body.utf8), endpoint: .chatCompletions, namespace: "n"))
+        }
+        #expect(cache.semanticPrompt(try prompt("Short question?", temperature: #","temperature":0.2"#)) != nil)
+        #expect(
+            cache.semanticPrompt(
+                try prompt("A question longer than twenty characters?", temperature: #","temperature":0.2"#)
+            ) == nil
+        )
+        #expect(cache.semanticPrompt(try prompt("Short question?", temperature: #","temperature":0.7"#)) == nil)
+        // No temperature is the provider's default, 1: hotter than 0.5.
+        #expect(cache.semanticPrompt(try prompt("Short question?")) == nil)
+    }
+
     @Test("The memory store evicts the least recently used entries to stay within its bytes")
     func memoryEviction() async throws {
         let store = MemoryResponseCache(maxBytes: 1500)
