@@ -10,7 +10,8 @@ The series come from two gateways, each on a free loopback port and stopped by P
 embedded default (no config file; the simulator answers the catalog's models), which gets a plain
 call, a streamed call and a call for an unknown model (404); and one with a config whose model
 ``flaky`` tries a provider that refuses connections before the simulator, so
-``switchyard_upstream_errors_total`` has a series.
+``switchyard_upstream_errors_total`` has a series, and whose answers are cached, so a second call is a
+hit and ``switchyard_cache_saved_usd_total`` has one too.
 
 ``SWITCHYARD_DASHBOARD`` names another dashboard file to check (to see the test fail on a broken copy).
 Only the standard library and ``pytest`` are used.
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -51,8 +53,10 @@ models:
     strategy: fallback
     routes:
       - {{{{provider: dead, model: gpt-4o-mini}}}}
-      - {{{{provider: simulator, model: gpt-4o-mini}}}}
+      - {{{{provider: simulator, model: gpt-4o-mini, pricing: {{{{input: 1, output: 1}}}}}}}}
     cooldown: off
+cache:
+  mode: exact
 """
 
 
@@ -130,8 +134,15 @@ def exposition() -> Exposition:
         with running_gateway(config) as (_, port, _dir):
             status, headers, body = _chat(port, "flaky")
             assert status == 200 and headers.get("x-switchyard-provider") == "simulator", body
+            # The answer is stored off the request path: ask again until the cache answers.
+            for _ in range(100):
+                status, headers, body = _chat(port, "flaky")
+                if headers.get("x-switchyard-cache") == "hit":
+                    break
+                time.sleep(0.02)
+            assert headers.get("x-switchyard-cache") == "hit", headers
             exposed.add(_metrics(port))
-    assert "switchyard_upstream_errors_total" in exposed.labels
+    assert {"switchyard_upstream_errors_total", "switchyard_cache_saved_usd_total"} <= exposed.labels.keys()
     return exposed
 
 
