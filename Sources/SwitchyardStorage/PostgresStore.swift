@@ -71,14 +71,7 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         (
             "0008_spend_daily",
             StoreSchema.spendDailyTables(day: PostgresStore.day) + [
-                """
-                CREATE FUNCTION spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $body$
-                BEGIN
-                  IF TG_OP IN ('UPDATE', 'DELETE') THEN \(StoreSchema.spendDailyChange("OLD", sign: "-", day: PostgresStore.day, saved: false)) END IF;
-                  IF TG_OP IN ('INSERT', 'UPDATE') THEN \(StoreSchema.spendDailyChange("NEW", sign: "+", day: PostgresStore.day, saved: false)) END IF;
-                  RETURN NULL;
-                END $body$
-                """,
+                PostgresStore.spendDailyFunction(saved: false),
                 """
                 CREATE TRIGGER spend_daily_rows AFTER INSERT OR UPDATE OR DELETE ON request_log
                 FOR EACH ROW EXECUTE FUNCTION spend_daily_apply()
@@ -87,21 +80,28 @@ public final class PostgresStore: RequestLogStore, KeyStore, AuditStore, SpendSt
         ),
         (
             "0009_response_cache",
-            StoreSchema.responseCacheTables(sequence: "BIGSERIAL PRIMARY KEY", blob: "BYTEA") + [
-                """
-                CREATE OR REPLACE FUNCTION spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $body$
-                BEGIN
-                  IF TG_OP IN ('UPDATE', 'DELETE') THEN \(StoreSchema.spendDailyChange("OLD", sign: "-", day: PostgresStore.day)) END IF;
-                  IF TG_OP IN ('INSERT', 'UPDATE') THEN \(StoreSchema.spendDailyChange("NEW", sign: "+", day: PostgresStore.day)) END IF;
-                  RETURN NULL;
-                END $body$
-                """
-            ]
+            StoreSchema.responseCacheTables(sequence: "BIGSERIAL PRIMARY KEY", blob: "BYTEA")
+                + [PostgresStore.spendDailyFunction(saved: true)]
         ),
     ]
 
     /// The UTC day (days since 1970) of a time column.
     static func day(_ column: String) -> String { "floor(\(column) / 86400)::bigint" }
+
+    /// The trigger function that keeps `spend_daily` equal to the log; `saved` adds the cache's
+    /// savings (migration 0009 replaces 0008's function with it).
+    static func spendDailyFunction(saved: Bool) -> String {
+        let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day, saved: saved)
+        let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day, saved: saved)
+        return """
+            CREATE OR REPLACE FUNCTION spend_daily_apply() RETURNS trigger LANGUAGE plpgsql AS $body$
+            BEGIN
+              IF TG_OP IN ('UPDATE', 'DELETE') THEN \(remove) END IF;
+              IF TG_OP IN ('INSERT', 'UPDATE') THEN \(add) END IF;
+              RETURN NULL;
+            END $body$
+            """
+    }
 
     /// A store on `location`; nothing connects until ``run()`` runs and a query is made.
     public init(location: PostgresLocation, logger: Logger) {

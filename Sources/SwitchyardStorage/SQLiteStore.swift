@@ -99,13 +99,7 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
         }
         migrator.registerMigration("0008_spend_daily") { db in
             for statement in StoreSchema.spendDailyTables(day: Self.day) { try db.execute(sql: statement) }
-            let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day, saved: false)
-            let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day, saved: false)
-            try db.execute(sql: "CREATE TRIGGER spend_daily_insert AFTER INSERT ON request_log BEGIN \(add) END")
-            try db.execute(sql: "CREATE TRIGGER spend_daily_delete AFTER DELETE ON request_log BEGIN \(remove) END")
-            try db.execute(
-                sql: "CREATE TRIGGER spend_daily_update AFTER UPDATE ON request_log BEGIN \(remove) \(add) END"
-            )
+            try Self.createSpendDailyTriggers(db, saved: false)
         }
         migrator.registerMigration("0009_response_cache") { db in
             for statement in StoreSchema.responseCacheTables(
@@ -117,15 +111,19 @@ public final class SQLiteStore: RequestLogStore, KeyStore, AuditStore, SpendStor
             for trigger in ["spend_daily_insert", "spend_daily_delete", "spend_daily_update"] {
                 try db.execute(sql: "DROP TRIGGER \(trigger)")
             }
-            let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day)
-            let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day)
-            try db.execute(sql: "CREATE TRIGGER spend_daily_insert AFTER INSERT ON request_log BEGIN \(add) END")
-            try db.execute(sql: "CREATE TRIGGER spend_daily_delete AFTER DELETE ON request_log BEGIN \(remove) END")
-            try db.execute(
-                sql: "CREATE TRIGGER spend_daily_update AFTER UPDATE ON request_log BEGIN \(remove) \(add) END"
-            )
+            try Self.createSpendDailyTriggers(db, saved: true)
         }
         return migrator
+    }
+
+    /// The triggers that keep `spend_daily` equal to the log; `saved` adds the cache's savings
+    /// (migration 0009 replaces 0008's triggers with them).
+    private static func createSpendDailyTriggers(_ db: Database, saved: Bool) throws {
+        let add = StoreSchema.spendDailyChange("NEW", sign: "+", day: Self.day, saved: saved)
+        let remove = StoreSchema.spendDailyChange("OLD", sign: "-", day: Self.day, saved: saved)
+        try db.execute(sql: "CREATE TRIGGER spend_daily_insert AFTER INSERT ON request_log BEGIN \(add) END")
+        try db.execute(sql: "CREATE TRIGGER spend_daily_delete AFTER DELETE ON request_log BEGIN \(remove) END")
+        try db.execute(sql: "CREATE TRIGGER spend_daily_update AFTER UPDATE ON request_log BEGIN \(remove) \(add) END")
     }
 
     /// The UTC day (days since 1970) of a time column: truncation is the floor for times after 1970.

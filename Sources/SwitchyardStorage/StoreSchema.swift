@@ -37,7 +37,7 @@ public enum StoreSchema {
 
     /// Adds (`sign` `+`) or takes away (`-`) the row `row` (`NEW` or `OLD`) in `spend_daily`; with
     /// `saved`, the cache's savings too (the columns migration 0009 added).
-    static func spendDailyChange(_ row: String, sign: String, day: (String) -> String, saved: Bool = true) -> String {
+    static func spendDailyChange(_ row: String, sign: String, day: (String) -> String, saved: Bool) -> String {
         let key =
             "day = \(day("\(row).started_at")) AND model = COALESCE(\(row).model, '') "
             + "AND spend_key = COALESCE(\(row).key_id, \(row).key_name, '') AND team = COALESCE(\(row).team, '')"

@@ -271,11 +271,9 @@ public final class ResponseCache: Sendable {
         guard body.count <= self.configuration.maxEntryBytes else { return }
         var semantic: CachedAnswer.SemanticKey?
         if let context = pending.context, let prompt = pending.prompt {
-            if let vector = pending.vector {
-                semantic = .init(context: context, prompt: prompt, vector: vector)
-            } else if let vector = await self.embed(prompt) {
-                semantic = .init(context: context, prompt: prompt, vector: vector)
-            }
+            var vector = pending.vector
+            if vector == nil { vector = await self.embed(prompt) }
+            semantic = vector.map { .init(context: context, prompt: prompt, vector: $0) }
         }
         let answer = CachedAnswer(
             key: pending.key,

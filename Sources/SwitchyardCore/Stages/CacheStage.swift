@@ -77,13 +77,13 @@ public struct CacheStage: Stage {
         reply.cacheStatus = control == .refresh || reply.zeroDataRetention ? .bypass : .miss
         // An answer of a `fallbacks` model is not the asked model's answer: it is served, not kept.
         guard control != .noStore, !reply.zeroDataRetention, !reply.fromFallbackModel else { return reply }
-        var stream: ChatStream?
+        var streamed: ChatStream.Outcome?
         if case .stream(let relay) = reply.body {
             // The whole stream is needed to assemble the answer, not just the start the log keeps.
             relay.outcome.captureAtLeast(self.cache.configuration.maxEntryBytes + 1)
-            stream = relay
+            streamed = relay.outcome
         }
-        let outcome = stream?.outcome
+        let outcome = streamed
         let cache = self.cache
         let embedded = vector
         let limit = cache.configuration.maxEntryBytes
