@@ -340,6 +340,54 @@ struct CacheKeyTests {
         #expect(try decoder.decode(OpenAIChat.Response.self, from: Data(toolsAgain)) == toolAnswer)
     }
 
+    @Test("Bounds: vectors over 8,192 dimensions, tool call indexes over 1,023 and prompt text past 100,000 characters")
+    func bounds() {
+        let longest = [Float](repeating: 0.5, count: SemanticIndex.maxDimensions)
+        #expect(CachedAnswer.vector(fromBytes: CachedAnswer.vectorBytes(longest))?.count == SemanticIndex.maxDimensions)
+        #expect(CachedAnswer.vector(fromBytes: CachedAnswer.vectorBytes(longest + [0.5])) == nil)
+        #expect(CachedAnswer.vector(fromBytes: [1, 2, 3]) == nil)
+        let index = SemanticIndex(capacity: 2)
+        let signature = PromptSignature("hi")
+        #expect(
+            index.insert(
+                key: "a",
+                context: "c",
+                vector: longest,
+                signature: signature,
+                expiresAt: .distantFuture,
+                namespace: "n",
+                model: "m"
+            )
+        )
+        #expect(
+            !index.insert(
+                key: "b",
+                context: "d",
+                vector: longest + [0.5],
+                signature: signature,
+                expiresAt: .distantFuture,
+                namespace: "n",
+                model: "m"
+            )
+        )
+        let embeddings =
+            #"{"data":[{"embedding":["#
+            + Array(repeating: "0.5", count: SemanticIndex.maxDimensions + 1).joined(separator: ",") + "]}]}"
+        #expect(Dispatcher.firstEmbedding(Array(embeddings.utf8)) == nil)
+
+        func toolCall(index: Int) -> [UInt8] {
+            Self.events([
+                #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":\#(index),"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]}}]}"#
+            ])
+        }
+        #expect(AnswerReplay.assemble(events: toolCall(index: AnswerReplay.Limits.toolCalls - 1), usage: nil) != nil)
+        #expect(AnswerReplay.assemble(events: toolCall(index: AnswerReplay.Limits.toolCalls), usage: nil) == nil)
+
+        let padding = String(repeating: "a ", count: PromptSignature.maxCharacters / 2)
+        #expect(PromptSignature(padding + "5 km").numbers.isEmpty)
+        #expect(PromptSignature("5 km " + padding).numbers == ["5"])
+    }
+
     @Test("Cut, broken or foreign streams are not assembled")
     func refusesIncompleteStreams() {
         let chunk =

@@ -80,6 +80,11 @@ struct ConfigurationTests {
             ),
             ("cache: {semantic: {embedding_model: e, thresholds: {'team:a': 2}}}", "must be between 0 and 1"),
             ("cache: {semantic: {embedding_model: e, max_temperature: 3}}", "`cache.semantic.max_temperature`"),
+            (
+                "cache: {semantic: {embedding_model: e, thresholds: {"
+                    + (0...10_000).map { "n\($0): 0.9" }.joined(separator: ", ") + "}}}",
+                "lists more than 10,000 namespaces"
+            ),
             ("cache: {semantic: {embedding_model: e, size: 3}}", "size"),
             (
                 "models: {m: {routes: [{provider: p, model: x}], cache: {mode: always}}}",

@@ -328,6 +328,13 @@ struct CacheTests {
                 headers: auth
             )
             #expect(wrong.status == 400)
+            let long = try await TestGateway.send(
+                port: port,
+                path: "/admin/cache?model=" + String(repeating: "m", count: 257),
+                method: .DELETE,
+                headers: auth
+            )
+            #expect(long.status == 400 && long.body.contains("`model` must be 1 to 256 characters"))
             let unauthenticated = try await TestGateway.send(port: port, path: "/admin/cache", method: .DELETE)
             #expect(unauthenticated.status == 401)
         }
